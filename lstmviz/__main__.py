@@ -1,0 +1,5 @@
+"""Allow ``python -m lstmviz``."""
+
+from lstmviz.cli import cli
+
+cli()

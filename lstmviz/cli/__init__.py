@@ -1,0 +1,59 @@
+"""The ``lstmviz`` command: a click group of verbs, each a thin shell over library functions.
+
+Commands that need Dash (``serve``, ``demo``) live in ``app/`` and join the group through the
+``lstmviz.commands`` entry point, so this package never imports Dash.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import click
+
+from lstmviz import __version__
+from lstmviz.errors import LstmvizError
+
+
+class FriendlyGroup(click.Group):
+    """Turns the library's typed errors into ``Error: …`` lines with exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        """Run the command; a user-fixable error becomes one line, real bugs keep their traceback."""
+        try:
+            return super().invoke(ctx)
+        except LstmvizError as e:
+            raise click.ClickException(str(e)) from e
+
+
+@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lstmviz")
+def cli() -> None:
+    """Look inside character-level LSTMs.
+
+    \b
+    Train or load a char-LSTM, extract every activation and its top-5
+    predictions over a text into HDF5, then browse neurons, search for
+    interpretable cells and export highlighted snippets.
+
+    \b
+    Start with:
+        lstmviz demo                       # bundled model and text, opens the dashboard
+        lstmviz inspect model.pt           # will my checkpoint load?
+        lstmviz extract model.pt val.txt   # -> cache/model__val.h5
+    """
+
+
+_COMMAND_MODULES = ("models",)
+
+
+def _register() -> None:
+    import importlib
+
+    for module in _COMMAND_MODULES:  # each attaches its commands to `cli` on import
+        importlib.import_module(f"lstmviz.cli.{module}")
+
+    for ep in entry_points(group="lstmviz.commands"):
+        cli.add_command(ep.load(), ep.name)
+
+
+_register()

@@ -1,0 +1,47 @@
+"""Reading text files with errors a user can act on."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from lstmviz.errors import TextError
+
+
+def read_text(path: str | Path, *, min_chars: int = 1) -> str:
+    """Read a UTF-8 text file, naming the byte offset of the first bad byte if it is not UTF-8.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.txt"); _ = open(p, "w").write("abc")
+    >>> read_text(p)
+    'abc'
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TextError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise TextError(f"{path}: is a folder, not a text file")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TextError(
+            f"{path}: not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x}); "
+            "convert it first, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
+    if not text:
+        raise TextError(f"{path}: the file is empty; give a text with at least {min_chars} characters")
+    if len(text) < min_chars:
+        raise TextError(
+            f"{path}: the text has {len(text)} character(s); at least {min_chars} are needed"
+        )
+    return text
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in blocks so large files need no memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
