@@ -21,7 +21,7 @@ _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 
 
 def visible(symbol: str) -> str:
-    """A printable stand-in for whitespace and control symbols, for prediction strips.
+    r"""A printable stand-in for whitespace and control symbols, for prediction strips.
 
     >>> visible(" "), visible("\\n"), visible("a")
     ('␣', '↵', 'a')

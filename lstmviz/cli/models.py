@@ -15,7 +15,7 @@ from lstmviz.loading import load_model
 @click.option("--trust-pickle", is_flag=True,
               help="Allow whole pickled models; unpickling runs code from the file.")
 def inspect(checkpoint: str, vocab_path: str | None, trust_pickle: bool) -> None:
-    """Show the layout detected in CHECKPOINT, or why it cannot be used.
+    r"""Show the layout detected in CHECKPOINT, or why it cannot be used.
 
     \b
     Example:

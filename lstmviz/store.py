@@ -1,0 +1,315 @@
+"""The extraction file: writing it atomically and reading windows of it lazily.
+
+One HDF5 file per (model, text). Every per-character array shares the token axis T; activations are
+``[T, H]`` datasets at ``h5_path(name)``, chunked along tokens at a width of a few dozen units, so a
+window of one unit and a stream of all units both read few chunks. The format is specified in
+``docs/file-format.md``; the root attributes ``encoding-type`` and ``encoding-version`` identify it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
+from lstmviz.model import LSTMConfig
+from lstmviz.names import KINDS, h5_path, parse_name
+from lstmviz.vocab import Vocab
+
+FORMAT = "lstmviz-states"
+VERSION = "1.0"
+CHUNK_ROWS = 4096  # token rows per chunk; writers append in multiples of this
+CHUNK_UNITS = 64  # units per chunk
+TOP_K = 5
+SUMMARY_ROOT = "/summaries"
+PREDICTIONS = "/predictions"
+
+
+@dataclass
+class Predictions:
+    """The model's guesses at positions [start, stop): what it predicts *after* reading each symbol."""
+
+    top_ids: np.ndarray  # (n, 5) int32, most likely first
+    top_probs: np.ndarray  # (n, 5) float32
+    p_next: np.ndarray  # (n,) float32, probability of the true next symbol; NaN at the text's end
+    loss_nats: np.ndarray  # (n,) float32, -ln p_next
+    loss_bits: np.ndarray  # (n,) float32, -log2 p_next
+
+
+class StatesWriter:
+    """Builds an extraction file in a temporary sibling, renamed into place only by :meth:`finish`.
+
+    Readers refuse files whose ``complete`` attribute is false, so an interrupted run can never be
+    mistaken for a finished one, and the final path only ever holds complete files.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_tokens: int,
+        config: LSTMConfig,
+        vocab: Vocab,
+        names: Sequence[str],
+        dtype: str = "float16",
+        c_dtype: str = "float32",
+        attrs: dict[str, Any] | None = None,
+    ):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self.tmp_path = Path(tmp)
+        self.file = h5py.File(self.tmp_path, "w")
+        f = self.file
+        f.attrs["encoding-type"] = FORMAT
+        f.attrs["encoding-version"] = VERSION
+        f.attrs["complete"] = False
+        f.attrs["n_tokens"] = n_tokens
+        f.attrs["model_config"] = json.dumps(config.to_dict())
+        f.attrs["vocab"] = json.dumps(vocab.to_dict())
+        f.attrs["dtype"] = dtype
+        f.attrs["c_dtype"] = c_dtype
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
+        f.create_dataset("vocab", data=np.array(vocab.symbols, dtype=h5py.string_dtype()))
+        rows = min(n_tokens, CHUNK_ROWS)
+        f.create_dataset("tokens", shape=(n_tokens,), dtype="i4", chunks=(min(n_tokens, 1 << 16),))
+        g = f.create_group(PREDICTIONS)
+        g.create_dataset("top_ids", shape=(n_tokens, TOP_K), dtype="i4", chunks=(rows, TOP_K))
+        g.create_dataset("top_probs", shape=(n_tokens, TOP_K), dtype="f4", chunks=(rows, TOP_K))
+        for key in ("p_next", "loss_nats", "loss_bits"):
+            g.create_dataset(key, shape=(n_tokens,), dtype="f4", chunks=(min(n_tokens, 1 << 16),))
+        H = config.n_hidden
+        for name in names:
+            kind = parse_name(name)[1]
+            f.create_dataset(
+                h5_path(name),
+                shape=(n_tokens, H),
+                dtype=c_dtype if kind == "c" else dtype,
+                chunks=(rows, min(H, CHUNK_UNITS)),
+            )
+        f.attrs["names"] = json.dumps(list(names))
+
+    def write(
+        self,
+        start: int,
+        tokens: np.ndarray,
+        acts: dict[str, np.ndarray],
+        predictions: Predictions,
+    ) -> None:
+        """Store rows [start, start + len(tokens)); blocks aligned to CHUNK_ROWS write whole chunks."""
+        stop = start + len(tokens)
+        f = self.file
+        f["tokens"][start:stop] = tokens
+        for name, values in acts.items():
+            f[h5_path(name)][start:stop] = values
+        g = f[PREDICTIONS]
+        for key in ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits"):
+            g[key][start:stop] = getattr(predictions, key)
+
+    def write_summary(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Store per-unit summary arrays of one activation under ``/summaries/<path>/``."""
+        group = self.file.require_group(SUMMARY_ROOT + h5_path(name))
+        for key, value in arrays.items():
+            group.create_dataset(key, data=value)
+
+    def dataset(self, name: str) -> h5py.Dataset:
+        """The open dataset of an activation, for a second pass over what was written."""
+        return self.file[h5_path(name)]
+
+    def finish(self, attrs: dict[str, Any] | None = None) -> Path:
+        """Mark complete, close, and move into place."""
+        for key, value in (attrs or {}).items():
+            self.file.attrs[key] = value
+        self.file.attrs["complete"] = True
+        self.file.close()
+        os.replace(self.tmp_path, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; the final path is left untouched."""
+        try:
+            self.file.close()
+        finally:
+            self.tmp_path.unlink(missing_ok=True)
+
+
+def check_header(f: h5py.File) -> None:
+    """Refuse foreign, incomplete and other-major-version files with a message saying what to do."""
+    kind = f.attrs.get("encoding-type")
+    version = str(f.attrs.get("encoding-version", "0"))
+    if kind != FORMAT:
+        raise StoreError(
+            f"{f.filename}: not an lstmviz extraction (no '{FORMAT}' header); "
+            "create one with `lstmviz extract MODEL TEXT`"
+        )
+    if version.split(".")[0] != VERSION.split(".")[0]:
+        raise SchemaVersionError(
+            f"{f.filename}: format version {version} is not readable by this lstmviz "
+            f"(reads {VERSION.split('.')[0]}.x); re-run `lstmviz extract` or upgrade lstmviz"
+        )
+    if not bool(f.attrs.get("complete", False)):
+        raise StoreError(
+            f"{f.filename}: the extraction is incomplete (it was interrupted); "
+            "run `lstmviz extract` again"
+        )
+
+
+class States:
+    """Read-only, lazy view of an extraction file; only the slices asked for are read.
+
+    >>> # with open_states("cache/model__val.h5") as s: s.window("layer1.c", 0, 2000, [117])
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(f"{self.path}: no such file; create it with `lstmviz extract`")
+        try:
+            self.file = h5py.File(self.path, "r")
+        except OSError:
+            raise StoreError(
+                f"{self.path}: not a readable HDF5 file (truncated or damaged?); "
+                "run `lstmviz extract` again"
+            ) from None
+        try:
+            check_header(self.file)
+            attrs = self.file.attrs
+            self.n_tokens = int(attrs["n_tokens"])
+            self.config = LSTMConfig(**json.loads(attrs["model_config"]))
+            self.vocab = Vocab.from_dict(json.loads(attrs["vocab"]))
+            self.names: list[str] = json.loads(attrs["names"])
+        except BaseException:
+            self.file.close()
+            raise
+
+    def __enter__(self) -> States:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file handle."""
+        self.file.close()
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Every root attribute (metadata), JSON strings left as they are."""
+        return dict(self.file.attrs)
+
+    @property
+    def n_layer(self) -> int:
+        """Number of LSTM layers."""
+        return self.config.n_layer
+
+    @property
+    def n_hidden(self) -> int:
+        """Units per layer."""
+        return self.config.n_hidden
+
+    @property
+    def has_gates(self) -> bool:
+        """Whether the gates were stored (``lstmviz extract --gates``)."""
+        return any(".gates." in n for n in self.names)
+
+    def kinds(self) -> list[str]:
+        """Activation kinds present, in canonical order: h, c, then gates i, f, g, o."""
+        present = {parse_name(n)[1] for n in self.names}
+        return [k for k in KINDS if k in present]
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        if name not in self.names:
+            raise UnknownActivation(
+                f"{self.path.name} has no activation {name!r}; available: {', '.join(self.names)}"
+            )
+        return self.file[h5_path(name)]
+
+    def _span(self, start: int, stop: int) -> tuple[int, int]:
+        if not 0 <= start <= stop <= self.n_tokens:
+            raise StoreError(
+                f"positions {start}:{stop} are outside the text (0:{self.n_tokens}); "
+                f"choose a span within 0 and {self.n_tokens}"
+            )
+        return start, stop
+
+    def window(
+        self, name: str, start: int, stop: int, units: Sequence[int] | int | None = None
+    ) -> np.ndarray:
+        """Activations at positions [start, stop) as float32: (n, H), or (n, len(units)), or (n,)."""
+        start, stop = self._span(start, stop)
+        ds = self._dataset(name)
+        if isinstance(units, int | np.integer):
+            self._check_unit(name, int(units))
+            return ds[start:stop, int(units)].astype(np.float32)
+        block = ds[start:stop]  # one contiguous slice; units picked in numpy
+        if units is not None:
+            for u in units:
+                self._check_unit(name, int(u))
+            block = block[:, list(units)]
+        return block.astype(np.float32)
+
+    def _check_unit(self, name: str, unit: int) -> None:
+        if not 0 <= unit < self.n_hidden:
+            raise UnknownActivation(
+                f"{name} has units 0..{self.n_hidden - 1}; there is no unit {unit}"
+            )
+
+    def tokens(self, start: int, stop: int) -> np.ndarray:
+        """Token ids at positions [start, stop)."""
+        start, stop = self._span(start, stop)
+        return self.file["tokens"][start:stop]
+
+    def symbols(self, start: int, stop: int) -> list[str]:
+        """One vocabulary symbol per position (a byte as ``chr(b)`` in byte mode)."""
+        return [self.vocab.symbols[i] for i in self.tokens(start, stop)]
+
+    def text(self, start: int = 0, stop: int | None = None) -> str:
+        """The text of positions [start, stop), decoded (byte mode reassembles UTF-8)."""
+        return self.vocab.decode(self.tokens(start, self.n_tokens if stop is None else stop))
+
+    def predictions(self, start: int, stop: int) -> Predictions:
+        """Top-5 guesses and the true next symbol's probability and loss at [start, stop)."""
+        start, stop = self._span(start, stop)
+        g = self.file[PREDICTIONS]
+        return Predictions(*(g[k][start:stop] for k in
+                             ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")))
+
+    def summary(self, name: str) -> dict[str, np.ndarray]:
+        """Per-unit summary arrays of an activation, computed at extraction time."""
+        self._dataset(name)
+        group = self.file.get(SUMMARY_ROOT + h5_path(name))
+        if group is None:
+            raise StoreError(f"{self.path.name} holds no summaries for {name}; re-run `lstmviz extract`")
+        return {key: group[key][()] for key in group}
+
+    def blocks(
+        self, names: Sequence[str], rows: int = 16 * CHUNK_ROWS
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Stream every activation in ``names`` block by block: (start, {name: (n, H) float32}).
+
+        Memory is bounded by ``rows`` whatever the text length; each block reads whole chunks.
+        """
+        datasets = {n: self._dataset(n) for n in names}
+        for start in range(0, self.n_tokens, rows):
+            stop = min(start + rows, self.n_tokens)
+            yield start, {n: ds[start:stop].astype(np.float32) for n, ds in datasets.items()}
+
+
+def open_states(path: str | Path) -> States:
+    """Open an extraction file for reading, checking its header.
+
+    Raises:
+        StoreError: missing, damaged, incomplete or foreign file (a message says what to do).
+        SchemaVersionError: a major format version this lstmviz cannot read.
+    """
+    return States(path)
