@@ -5,30 +5,85 @@ from __future__ import annotations
 import click
 
 from lstmviz.cli import cli
-from lstmviz.loading import load_model
+from lstmviz.layouts.vocabs import ALL_BYTES
+from lstmviz.loading import LoadedModel, load_model
+from lstmviz.vocab import visible
+
+_SAMPLE = 40  # vocabulary symbols shown
+_SETTINGS = 6  # training settings shown
+
+
+def _vocab_line(loaded: LoadedModel) -> str:
+    vocab = loaded.vocab
+    if vocab.byte_level and vocab.symbols == ALL_BYTES:
+        shown = "all 256 byte values, text read as UTF-8 bytes"
+    else:
+        more = "…" if len(vocab) > _SAMPLE else ""
+        kind = "bytes" if vocab.byte_level else "symbols"
+        shown = f"{len(vocab)} {kind}: {''.join(visible(s) for s in vocab.symbols[:_SAMPLE])}{more}"
+    return f"{shown} (from {loaded.vocab_source})" if loaded.vocab_source else shown
+
+
+def _parts_line(parts: dict[str, str]) -> str:
+    names = {"embedding": "embedding", "lstm": "LSTM", "decoder": "decoder"}
+    return " → ".join(f"{names[r]} '{parts[r]}'" for r in names if r in parts)
+
+
+def describe(loaded: LoadedModel) -> list[str]:
+    """The lines ``inspect`` prints for a loaded model, one fact each.
+
+    Kept apart from the command so other commands (and tests) can show the same summary.
+    """
+    cfg = loaded.model.config
+    n_params = sum(p.numel() for p in loaded.model.parameters())
+    inputs = f"embedding, {cfg.n_embd} wide" if cfg.n_embd else f"one-hot, {cfg.vocab_size} wide"
+    biases = [n for n, on in (("LSTM", cfg.lstm_bias), ("decoder", cfg.decoder_bias)) if not on]
+    lines = [
+        f"checkpoint:  {loaded.path}",
+        f"layout:      {loaded.layout}",
+        f"parts:       {_parts_line(loaded.parts)}",
+        f"layers:      {cfg.n_layer}",
+        f"hidden size: {cfg.n_hidden}",
+        f"input:       {inputs}",
+        f"vocabulary:  {_vocab_line(loaded)}",
+        f"parameters:  {n_params:,}" + (f" (no bias in {' or '.join(biases)})" if biases else ""),
+    ]
+    settings = [
+        f"{k}={v}" for k, v in loaded.training.items() if isinstance(v, (bool, int, float, str))
+    ]
+    if settings:
+        more = ", …" if len(settings) > _SETTINGS else ""
+        lines.append(f"training:    {', '.join(settings[:_SETTINGS])}{more}")
+    return lines
 
 
 @cli.command()
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
-@click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
-              help="Vocabulary file (JSON list/dict, or a text whose unique characters form it).")
-@click.option("--trust-pickle", is_flag=True,
-              help="Allow whole pickled models; unpickling runs code from the file.")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option(
+    "--vocab",
+    "vocab_path",
+    type=click.Path(dir_okay=False),
+    help="Vocabulary file: JSON (list of symbols in id order, or {symbol: id}), or a text "
+    "whose sorted unique characters form it. Overrides the checkpoint's.",
+)
+@click.option(
+    "--trust-pickle",
+    is_flag=True,
+    help="Allow whole pickled models (torch.save(model)); unpickling runs code from the file.",
+)
 def inspect(checkpoint: str, vocab_path: str | None, trust_pickle: bool) -> None:
-    r"""Show the layout detected in CHECKPOINT, or why it cannot be used.
+    """Show what CHECKPOINT holds (layout, parts, sizes, vocabulary), or why it cannot be used.
+
+    Reads lstmviz checkpoints, bare state dicts (.pt, .pth, .safetensors) of any
+    embedding/one-hot -> nn.LSTM -> Linear model, dicts wrapping one with a
+    vocabulary, and whole pickled models (with --trust-pickle).
 
     \b
-    Example:
+    Examples:
         lstmviz inspect austen.pt
-    """
+        lstmviz inspect weights.safetensors --vocab vocab.json
+        lstmviz inspect model.pth --vocab train.txt --trust-pickle
+    """  # noqa: D301 (click needs a real \b)
     loaded = load_model(checkpoint, vocab=vocab_path, trust_pickle=trust_pickle)
-    cfg = loaded.model.config
-    n_params = sum(p.numel() for p in loaded.model.parameters())
-    sample = "".join(loaded.vocab.symbols[:40])
-    click.echo(f"layout:      {loaded.layout}")
-    click.echo(f"layers:      {cfg.n_layer}")
-    click.echo(f"hidden size: {cfg.n_hidden}")
-    click.echo(f"input:       {'embedding ' + str(cfg.n_embd) if cfg.n_embd else 'one-hot'}")
-    click.echo(f"vocabulary:  {len(loaded.vocab)} symbols{' (bytes)' if loaded.vocab.byte_level else ''}"
-               f": {sample!r}")
-    click.echo(f"parameters:  {n_params:,}")
+    for line in describe(loaded):
+        click.echo(line)
