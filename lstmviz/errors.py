@@ -17,6 +17,10 @@ class VocabError(LstmvizError):
     """Characters and vocabulary disagree, or no vocabulary can be found."""
 
 
+class OptionError(LstmvizError):
+    """A setting cannot work as given: temperature <= 0, unwritable output, mismatched resume."""
+
+
 class CheckpointError(LstmvizError):
     """The checkpoint is not a char-LSTM lstmviz can load."""
 
@@ -35,3 +39,7 @@ class SchemaVersionError(StoreError):
 
 class UnknownActivation(StoreError):
     """A neuron or activation name that the file does not hold."""
+
+
+class SearchError(LstmvizError):
+    """A search cannot run as asked: bad pattern, span outside the text, hypothesis never true."""

@@ -28,7 +28,7 @@ class FriendlyGroup(click.Group):
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lstmviz")
 def cli() -> None:
-    r"""Look inside character-level LSTMs.
+    """Look inside character-level LSTMs.
 
     \b
     Train or load a char-LSTM, extract every activation and its top-5
@@ -43,7 +43,7 @@ def cli() -> None:
     """
 
 
-_COMMAND_MODULES = ("models",)
+_COMMAND_MODULES = ("models", "training")
 
 
 def _register() -> None:

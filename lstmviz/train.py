@@ -1,0 +1,483 @@
+"""Training a :class:`~lstmviz.model.CharLSTM` on a text file, the char-rnn way.
+
+Defaults follow Karpathy's char-rnn (2 layers of 256 units, 100-step truncated backpropagation,
+50 parallel streams, gradient clipping), with Adam in place of RMSprop. Batches are contiguous:
+the text is cut into B streams and each step takes the next T symbols of every stream, carrying
+``(h, c)`` from one step to the next. The model thus learns to run over long text with its state
+carried along, which is exactly how extraction and sampling later run it.
+
+The best weights by validation loss go to the output checkpoint (:func:`save_checkpoint`); the
+latest weights, Adam state and step go to a sidecar ``<output>.resume`` so a run can continue.
+
+References: https://github.com/karpathy/char-rnn (``train.lua``, ``CharSplitLMMinibatchLoader``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from lstmviz import __version__
+from lstmviz.checkpoint import save_checkpoint
+from lstmviz.errors import CheckpointError, OptionError, TextError, VocabError
+from lstmviz.loading import load_model
+from lstmviz.model import CharLSTM, LSTMConfig
+from lstmviz.textio import read_text, sha256_file
+from lstmviz.vocab import Vocab
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "lstmviz-train-state"
+STATE_SUFFIX = ".resume"
+_LN2 = math.log(2.0)
+_VAL_SEGMENT = 5_000  # characters per validation stream: long enough that the cold start fades
+_VAL_STREAMS = 32
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; stored in the checkpoint as ``training["hyperparameters"]``.
+
+    >>> TrainConfig().n_hidden, TrainConfig().seq_len
+    (256, 100)
+    """
+
+    n_layer: int = 2
+    n_hidden: int = 256
+    n_embd: int = 64  # 0: one-hot input, as in char-rnn
+    dropout: float = 0.0
+    byte_level: bool = False
+    min_count: int = 1
+    seq_len: int = 100
+    batch_size: int = 50
+    lr: float = 2e-3
+    clip: float = 5.0  # max global gradient norm; 0 disables clipping
+    steps: int | None = None  # total optimizer steps; None: ``epochs`` passes over the text
+    epochs: float = 20.0
+    eval_every: int = 200
+    val_fraction: float = 0.1
+    val_chars: int = 100_000
+    time_limit: float | None = None  # minutes
+    device: str = "auto"
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    """What a run did; the checkpoint at ``output`` holds the weights of ``best_step``."""
+
+    output: Path
+    steps: int
+    epochs: float
+    best_val_bpc: float
+    best_step: int
+    seconds: float
+    stopped: str  # "steps", "epochs", "time limit" or "interrupted"
+    chars_per_second: float
+    history: list[list] = field(default_factory=list)  # [step, train bpc or None, val bpc]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unknown or absent device is a clear error.
+
+    >>> resolve_device("cpu").type
+    'cpu'
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise OptionError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise OptionError(f"device {name!r} asked for, but CUDA is not available; use --device cpu")
+    return device
+
+
+def check_config(config: TrainConfig) -> None:
+    """Refuse values that cannot train, naming the option to change."""
+    problems = [
+        (config.n_layer < 1 or config.n_hidden < 1, "--layers and --hidden must be at least 1"),
+        (config.n_embd < 0, "--embed must be 0 (one-hot) or more"),
+        (not 0 <= config.dropout < 1, "--dropout must be at least 0 and below 1"),
+        (config.seq_len < 1 or config.batch_size < 1,
+         "--seq-len and --batch-size must be at least 1"),
+        (not config.lr > 0, "--lr must be above 0, e.g. 0.002"),
+        (config.clip < 0, "--clip must be 0 (off) or more"),
+        (config.steps is not None and config.steps < 1, "--steps must be at least 1"),
+        (not config.epochs > 0, "--epochs must be above 0"),
+        (config.eval_every < 1, "--eval-every must be at least 1"),
+        (config.val_chars < 2, "--val-chars must be at least 2"),
+    ]
+    for bad, message in problems:
+        if bad:
+            raise OptionError(message)
+
+
+def split_validation(text: str, fraction: float) -> tuple[str, str]:
+    r"""Hold out the last ``fraction`` of the text, cut at a line start so no line is split.
+
+    >>> split_validation("one\ntwo\nthree\nfour\n", 0.3)
+    ('one\ntwo\nthree\n', 'four\n')
+    """
+    if not 0 < fraction < 1:
+        raise OptionError(f"--val-fraction must be between 0 and 1 (got {fraction}); e.g. 0.1")
+    cut = int(len(text) * (1 - fraction))
+    if cut > 0 and text[cut - 1] != "\n":  # not yet at a line start
+        slack = max(1, int(len(text) * fraction / 2))  # move the cut at most this far
+        after = text.find("\n", cut, cut + slack)
+        before = text.rfind("\n", max(0, cut - slack), cut)
+        if after != -1 and after + 1 < len(text):
+            cut = after + 1
+        elif before != -1:
+            cut = before + 1
+    return text[:cut], text[cut:]
+
+
+def describe_lacking(lacking: Counter, what: str, fix: str, limit: int = 12) -> str:
+    """One line: which symbols ``what`` has that a vocabulary lacks, with counts, and the fix."""
+    shown = ", ".join(f"{s!r}×{n}" for s, n in lacking.most_common(limit))
+    more = f" and {len(lacking) - limit} more" if len(lacking) > limit else ""
+    total = sum(lacking.values())
+    return f"{what} has {total} character(s) the vocabulary lacks: {shown}{more}; {fix}"
+
+
+def build_vocab(text: str, config: TrainConfig) -> Vocab:
+    """Sorted unique characters, rare ones folded into U+FFFD, or all 256 bytes in byte mode.
+
+    Byte mode keeps every byte value, not just those seen, so any later text can be encoded.
+    """
+    if config.byte_level:
+        if config.min_count > 1:
+            raise OptionError("--min-count applies to characters; drop it with --byte-level")
+        return Vocab(tuple(chr(b) for b in range(256)), byte_level=True)
+    if config.min_count < 1:
+        raise OptionError(f"--min-count must be at least 1 (got {config.min_count})")
+    return Vocab.from_text(text, min_count=config.min_count)
+
+
+def _encode(vocab: Vocab, text: str, name: str) -> torch.Tensor:
+    lacking = vocab.missing(text)
+    if lacking:
+        raise VocabError(describe_lacking(
+            lacking, name, "resume only on text with the model's characters, or train a new model"))
+    return torch.from_numpy(vocab.encode(text))  # (N,) int64
+
+
+class StreamBatches:
+    """char-rnn's loader: B streams through the text, T steps at a time, (h, c) carried along.
+
+    Each epoch shifts the streams by a seeded random offset below T, so windows do not repeat
+    exactly. Every epoch has the same number of steps, which makes ``step`` alone enough to resume.
+
+    >>> b = StreamBatches(torch.arange(1000), batch_size=4, seq_len=10, seed=0)
+    >>> x, y, fresh = b.batch(0)
+    >>> tuple(x.shape), bool((y == x + 1).all()), fresh
+    ((4, 10), True, True)
+    """
+
+    def __init__(self, tokens: torch.Tensor, batch_size: int, seq_len: int, seed: int):
+        n = len(tokens)
+        if n < seq_len + 1:
+            raise TextError(
+                f"the training text has {n} characters, too few for --seq-len {seq_len} "
+                f"(needs at least {seq_len + 1}); use a smaller --seq-len, e.g. {max(1, n // 2)}")
+        self.tokens, self.seq_len, self.seed = tokens, seq_len, seed
+        self.max_shift = min(seq_len - 1, n - 1 - seq_len)
+        usable = n - 1 - self.max_shift
+        self.batch_size = min(batch_size, usable // seq_len)
+        self.stream_len = usable // self.batch_size
+        self.steps_per_epoch = self.stream_len // seq_len
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Inputs and targets (B, T) for a global step, and whether the state must start fresh."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        shift = int(np.random.default_rng([self.seed, epoch]).integers(0, self.max_shift + 1))
+        size = self.batch_size * self.stream_len
+        t0, t1 = k * self.seq_len, (k + 1) * self.seq_len
+        x = self.tokens[shift:shift + size].view(self.batch_size, -1)[:, t0:t1]  # (B, T)
+        y = self.tokens[shift + 1:shift + 1 + size].view(self.batch_size, -1)[:, t0:t1]  # (B, T)
+        return x.contiguous(), y.contiguous(), k == 0
+
+
+def validation_windows(n: int, max_chars: int) -> tuple[np.ndarray, int]:
+    """Start offsets and length of the fixed validation streams: all of it, or evenly spread.
+
+    Up to 32 streams of about 5,000 symbols; when the text is longer than ``max_chars`` the
+    streams are spread evenly over it instead of taking only its beginning.
+
+    >>> validation_windows(12_000, 100_000)
+    (array([   0, 6000]), 6000)
+    """
+    used = min(n, max(2, max_chars))
+    streams = int(np.clip(used // _VAL_SEGMENT, 1, _VAL_STREAMS))
+    length = used // streams
+    return np.linspace(0, n - length, streams).round().astype(np.int64), length
+
+
+@torch.no_grad()
+def evaluate(model: CharLSTM, tokens: torch.Tensor, *, max_chars: int = 100_000,
+             device: torch.device | str = "cpu", chunk: int = 256) -> float:
+    """Validation loss in bits per character over :func:`validation_windows`, state carried.
+
+    >>> m = CharLSTM(LSTMConfig(vocab_size=4, n_layer=1, n_hidden=8))
+    >>> 0 < evaluate(m, torch.randint(0, 4, (300,))) < 4
+    True
+    """
+    starts, length = validation_windows(len(tokens), max_chars)
+    data = torch.stack([tokens[s:s + length] for s in starts.tolist()]).to(device)  # (S, L)
+    was_training = model.training
+    model.eval()
+    state, total, count = None, 0.0, 0
+    for i in range(0, length - 1, chunk):
+        x = data[:, i:min(i + chunk, length - 1)]  # (S, t)
+        y = data[:, i + 1:i + 1 + x.shape[1]]  # (S, t)
+        logits, state = model(x, state)  # (S, t, V)
+        total += nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / count / _LN2
+
+
+def check_writable(path: Path, inputs: tuple[Path, ...] = ()) -> None:
+    """Fail before training, not after it, when the checkpoint could not be written."""
+    if path.is_dir():
+        raise OptionError(f"{path}: is a folder; give a file name for -o, e.g. {path / 'model.pt'}")
+    if any(path.resolve() == p.resolve() for p in inputs):
+        raise OptionError(f"{path}: -o names an input text; choose another output file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise OptionError(
+            f"{path}: cannot write there ({e.strerror or e}); choose another -o path") from None
+
+
+def state_path(output: str | Path) -> Path:
+    """The sidecar holding the latest weights, Adam state and step: ``<output>.resume``."""
+    output = Path(output)
+    return output.with_name(output.name + STATE_SUFFIX)
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _use_available_cores() -> None:
+    # torch starts one thread per physical core it sees, which can exceed what a container or
+    # `taskset` grants; oversubscribed threads make every LSTM step slower.
+    granted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), granted or 1)))
+
+
+@dataclass
+class _Resume:
+    model: CharLSTM
+    vocab: Vocab
+    training: dict[str, Any]
+    state: dict[str, Any] | None  # the sidecar, when there is one
+
+
+def _load_resume(path: Path, config: TrainConfig) -> _Resume:
+    loaded = load_model(path)
+    cfg = loaded.model.config
+    asked = (config.n_layer, config.n_hidden, config.n_embd or None)
+    have = (cfg.n_layer, cfg.n_hidden, cfg.n_embd)
+    if asked != have:
+        raise OptionError(
+            f"{path} has {have[0]} layer(s) of {have[1]} units, input "
+            f"{'embedding ' + str(have[2]) if have[2] else 'one-hot'}; resume with "
+            f"--layers {have[0]} --hidden {have[1]} --embed {have[2] or 0} or train a new model")
+    sidecar = state_path(path)
+    state = None
+    if sidecar.exists():
+        try:
+            state = torch.load(sidecar, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises many types for a damaged file
+            raise CheckpointError(f"{sidecar}: unreadable ({type(e).__name__}); delete it to "
+                                  "resume from the best weights with a fresh optimizer") from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise CheckpointError(f"{sidecar}: not an lstmviz training state; delete it")
+    else:
+        log.warning("no %s: resuming from the best weights with a fresh Adam state", sidecar.name)
+    return _Resume(loaded.model, loaded.vocab, loaded.training, state)
+
+
+def _read_corpus(text: Path, val: str | Path | None, config: TrainConfig,
+                 prior: _Resume | None) -> tuple[Vocab, torch.Tensor, torch.Tensor, dict]:
+    """Vocabulary, train and validation token ids, and the corpus part of the metadata."""
+    train_text = read_text(text)
+    meta: dict[str, Any] = {"corpus": text.name, "corpus_sha256": sha256_file(text)}
+    if val is not None:
+        val_text = read_text(val)
+        meta |= {"val_corpus": Path(val).name, "val_corpus_sha256": sha256_file(val),
+                 "val_split": None}
+    else:
+        train_text, val_text = split_validation(train_text, config.val_fraction)
+        meta |= {"val_corpus": text.name, "val_corpus_sha256": meta["corpus_sha256"],
+                 "val_split": {"fraction": config.val_fraction, "start_char": len(train_text)}}
+    if len(val_text) < 2:
+        raise TextError("the validation text needs at least 2 characters; give a longer --val "
+                        "or a larger --val-fraction")
+    vocab = prior.vocab if prior else build_vocab(train_text + val_text, config)
+    train_ids = _encode(vocab, train_text, text.name)
+    val_ids = _encode(vocab, val_text, f"the validation text ({meta['val_corpus']})")
+    meta |= {"corpus_chars": len(train_ids), "val_chars": len(val_ids)}
+    return vocab, train_ids, val_ids, meta
+
+
+def train(text: str | Path, output: str | Path, config: TrainConfig | None = None, *,
+          val: str | Path | None = None, resume: str | Path | None = None,
+          progress: bool = True) -> TrainResult:
+    r"""Train (or continue training) a CharLSTM; the best checkpoint by validation loss is kept.
+
+    Stops after ``config.steps`` steps (else ``config.epochs`` passes), at ``config.time_limit``
+    minutes, or on Ctrl-C; in every case a final validation runs and the best weights are on disk.
+
+    Args:
+        text: training text file (UTF-8).
+        output: checkpoint to write; ``<output>.resume`` receives the state to continue from.
+        config: hyperparameters; defaults are char-rnn's.
+        val: validation text; without it the last ``config.val_fraction`` of ``text`` is used.
+        resume: a checkpoint written by this function to continue from (same shape required).
+        progress: show a tqdm bar on stderr.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t.txt")
+    >>> _ = open(p, "w").write("abcd\n" * 200)
+    >>> cfg = TrainConfig(n_layer=1, n_hidden=16, seq_len=10, batch_size=4, steps=5)
+    >>> train(p, os.path.join(d, "m.pt"), cfg, progress=False).steps
+    5
+    """
+    config = config or TrainConfig()
+    check_config(config)
+    output = Path(output)
+    device = resolve_device(config.device)
+    if device.type == "cpu":
+        _use_available_cores()
+    check_writable(output, tuple(Path(p) for p in (text, val) if p is not None))
+    torch.manual_seed(config.seed)
+    prior = _load_resume(Path(resume), config) if resume is not None else None
+    vocab, train_ids, val_ids, meta = _read_corpus(Path(text), val, config, prior)
+    batches = StreamBatches(train_ids, config.batch_size, config.seq_len, config.seed)
+    if batches.batch_size < config.batch_size:
+        log.warning("text is short: using %d streams instead of --batch-size %d",
+                    batches.batch_size, config.batch_size)
+    model = CharLSTM(LSTMConfig(len(vocab), config.n_layer, config.n_hidden,
+                                config.n_embd or None, config.dropout))
+    step, best, best_step, history, seconds_before = 0, math.inf, 0, [], 0.0
+    if prior is not None:
+        model.load_state_dict(prior.state["model"] if prior.state else prior.model.state_dict())
+    model.to(device).train()  # before Adam loads its state, so that state lands on the device
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if prior is not None:
+        if prior.state:
+            opt.load_state_dict(prior.state["optimizer"])
+            for group in opt.param_groups:
+                group["lr"] = config.lr
+        info = prior.state or prior.training
+        step, seconds_before = int(info.get("steps", 0)), float(info.get("seconds", 0.0))
+        history = [list(h) for h in info.get("history", [])]
+        if prior.training.get("val_corpus_sha256") == meta["val_corpus_sha256"]:
+            best = float(prior.training.get("best_val_bpc", math.inf))
+            best_step = int(prior.training.get("best_step", prior.training.get("steps", 0)))
+        else:
+            log.warning("validation text differs from the checkpoint's: the best loss starts over")
+        if output.resolve() != Path(resume).resolve():
+            save_checkpoint(output, prior.model, vocab, prior.training)  # the best until beaten
+    total = config.steps if config.steps is not None else math.ceil(
+        config.epochs * batches.steps_per_epoch)
+    if total <= step:
+        raise OptionError(f"the model has already trained {step} steps; ask for more with "
+                          f"--steps (e.g. {step + 1000}) or --epochs")
+    n_params = sum(p.numel() for p in model.parameters())
+    hyper = asdict(config) | {"batch_size": batches.batch_size}
+    start = time.monotonic()
+    limit = config.time_limit * 60 if config.time_limit is not None else math.inf
+    ema, last_val, evaluated_at, chars, stopped = math.nan, math.nan, -1, 0, "steps"
+    hidden = None
+
+    def checkpoint_now() -> None:
+        nonlocal best, best_step, last_val, evaluated_at
+        last_val = evaluate(model, val_ids, max_chars=config.val_chars, device=device)
+        evaluated_at = step
+        train_bpc = None if math.isnan(ema) else round(ema, 4)
+        history.append([step, train_bpc, round(last_val, 4)])
+        seconds = round(seconds_before + time.monotonic() - start, 1)
+        if last_val < best:
+            best, best_step = last_val, step
+            save_checkpoint(output, model, vocab, meta | {
+                "steps": step, "epochs": round(step / batches.steps_per_epoch, 3),
+                "best_val_bpc": round(best, 4), "best_step": step, "train_bpc": train_bpc,
+                "hyperparameters": hyper, "device": str(device), "seconds": seconds,
+                "torch_version": str(torch.__version__), "lstmviz_version": __version__,
+                "history": history})
+        _save_atomic({
+            "format": STATE_FORMAT, "version": 1, "steps": step, "seconds": seconds,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": opt.state_dict(), "history": history}, state_path(output))
+
+    try:  # from the first message on, Ctrl-C ends in a final validation and a saved checkpoint
+        log.info("training %s parameters on %s: %d streams x %d steps, %d steps per epoch, "
+                 "vocabulary %d", f"{n_params:,}", device, batches.batch_size, config.seq_len,
+                 batches.steps_per_epoch, len(vocab))
+        with tqdm(total=total, initial=step, desc="train", unit="step", file=sys.stderr,
+                  disable=not progress, dynamic_ncols=True) as bar:
+            while step < total:
+                if time.monotonic() - start > limit:
+                    stopped = "time limit"
+                    break
+                x, y, fresh = batches.batch(step)
+                if fresh:
+                    hidden = None
+                logits, hidden = model(x.to(device), hidden)  # (B, T, V)
+                hidden = tuple(h.detach() for h in hidden)  # truncated backpropagation through time
+                loss = nn.functional.cross_entropy(logits.reshape(-1, len(vocab)),
+                                                   y.to(device).view(-1))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.clip > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+                opt.step()
+                step += 1
+                chars += y.numel()
+                bpc = loss.item() / _LN2
+                ema = bpc if math.isnan(ema) else 0.95 * ema + 0.05 * bpc
+                if step % config.eval_every == 0:
+                    checkpoint_now()
+                speed = chars / (time.monotonic() - start)
+                val_shown = "-" if math.isnan(last_val) else f"{last_val:.3f}"
+                bar.set_postfix_str(f"train {ema:.3f} bpc, val {val_shown} bpc, "
+                                    f"{speed:,.0f} char/s", refresh=False)
+                bar.update()
+            else:
+                stopped = "steps" if config.steps is not None else "epochs"
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    if evaluated_at != step:
+        checkpoint_now()
+    elapsed = time.monotonic() - start
+    return TrainResult(output, step, step / batches.steps_per_epoch, best, best_step,
+                       seconds_before + elapsed, stopped, chars / max(elapsed, 1e-9), history)
