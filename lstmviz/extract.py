@@ -1,24 +1,66 @@
 """Run a char-LSTM over a whole text and stream every activation and prediction into HDF5.
 
-The text is read as one continuous stream, exactly as the model would read it: blocks of
-``CHUNK_ROWS`` multiples pass state from one to the next, so memory stays bounded while the result
-equals a single pass of ``nn.LSTM`` over the whole text.
+By default the text is read as one continuous stream, exactly as the model would read it: blocks of
+:data:`~lstmviz.store.CHUNK_ROWS` rows pass their state on, so memory stays bounded while the result
+equals a single pass of ``nn.LSTM`` over the whole text. With ``streams=N`` the text is cut into N
+pieces read side by side (the batch dimension), each started ``burn_in`` characters early from a
+zero state; the deviation this causes is measured on a sample and stored with the file.
+
+The token ids themselves go to the output file first and are read back block by block, so not even
+the text needs to fit in memory. See ``docs/extraction.md``.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import math
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from lstmviz.loading import LoadedModel
-from lstmviz.names import GATES, act_name
-from lstmviz.store import CHUNK_ROWS, TOP_K, Predictions, StatesWriter
-from lstmviz.unrolled import UnrolledLSTM
+from lstmviz import __version__
+from lstmviz.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
+from lstmviz.errors import OptionError, StoreError
+from lstmviz.loading import LoadedModel, load_model
+from lstmviz.names import GATES, act_name, parse_name
+from lstmviz.store import (
+    CHUNK_ROWS,
+    PREDICTION_KEYS,
+    TOP_K,
+    BackgroundWrites,
+    Predictions,
+    StatesWriter,
+)
+from lstmviz.streams import burn_in, measure_deviation, plan_streams, token_rows
+from lstmviz.summaries import SEGMENT, UnitSummary
+from lstmviz.unrolled import State, UnrolledLSTM
 
-BLOCK_ROWS = 4 * CHUNK_ROWS
+log = logging.getLogger(__name__)
+
+DEFAULT_BURN_IN = 2048
+F16_ERROR_BOUND = 2.0**-12  # half a float16 step just below 1: the worst rounding of |x| <= 1
+_CPU_BLOCK_BUDGET = 256 << 20  # bytes of float32 activations per block; a quarter of a GPU's memory
+_CPU_C_KEEP = 64 << 20  # c kept for its histograms' second pass; beyond, c is read back from the file
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to extract; every field is recorded in the output file."""
+
+    gates: bool = False
+    dtype: str = "float16"
+    device: str = "cpu"
+    streams: int = 1
+    burn_in: int = DEFAULT_BURN_IN
+    progress: bool = False
 
 
 def activation_names(n_layer: int, gates: bool) -> list[str]:
@@ -33,6 +75,28 @@ def activation_names(n_layer: int, gates: bool) -> list[str]:
         if gates:
             names += [act_name("gates", layer, g) for g in GATES]
     return names
+
+
+def default_output(model_path: str | Path, text_path: str | Path) -> Path:
+    """``cache/<model stem>__<text stem>.h5``, relative to the current folder.
+
+    >>> default_output("runs/austen.pt", "data/persuasion.txt").as_posix()
+    'cache/austen__persuasion.h5'
+    """
+    return Path("cache") / f"{Path(model_path).stem}__{Path(text_path).stem}.h5"
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; anything else is checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise OptionError(f"--device {device!r} is not a torch device; use auto, cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise OptionError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu")
+    return device
 
 
 def predictions_of(logits: torch.Tensor, next_tokens: torch.Tensor) -> Predictions:
@@ -51,37 +115,221 @@ def predictions_of(logits: torch.Tensor, next_tokens: torch.Tensor) -> Predictio
     )
 
 
+def extract_file(
+    model_path: str | Path,
+    text_path: str | Path,
+    out_path: str | Path | None = None,
+    options: Options | None = None,
+    *,
+    unknown: str = "error",
+    force: bool = False,
+    vocab: str | Path | None = None,
+    trust_pickle: bool = False,
+) -> Path:
+    """Extract a checkpoint's activations over a text file: what ``lstmviz extract`` runs.
+
+    Everything that could stop the run (model, text, vocabulary, output) is checked before the first
+    character is processed. Returns the output path once the file is complete.
+    """
+    options = options or Options()
+    resolve_device(options.device)
+    out = Path(out_path) if out_path is not None else default_output(model_path, text_path)
+    if out.exists() and not force:
+        raise OptionError(f"{out} already exists; pass --force to replace it, or choose -o OTHER.h5")
+    loaded = load_model(model_path, vocab=vocab, trust_pickle=trust_pickle)
+    encoder = Encoder(loaded.vocab, UnknownPolicy.parse(unknown))
+    scan = scan_text(text_path, encoder)
+    attrs = {
+        "text_path": Path(text_path).name,
+        "text_sha256": scan.sha256,
+        "text_bytes": scan.n_bytes,
+        "text_chars": scan.n_chars,
+        "unknown": str(encoder.policy),
+        "unknown_count": scan.n_unknown,
+    }
+    return _extract(loaded, scan.n_tokens, encode_pieces(text_path, encoder), out, options, attrs)
+
+
 def extract(
     loaded: LoadedModel,
     tokens: np.ndarray,
     out_path: str | Path,
-    *,
-    gates: bool = False,
-    dtype: str = "float16",
-    device: str = "cpu",
-    attrs: dict | None = None,
+    options: Options | None = None,
+    attrs: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the extraction of ``tokens`` (T,) to ``out_path``; returns the path once complete."""
+    """Extract over token ids (T,) already in memory; returns the path once the file is complete.
+
+    >>> # extract(load_model("austen.pt"), vocab.encode(text), "cache/a.h5", Options(gates=True))
+    """
+    tokens = np.asarray(tokens)
+    if len(tokens) < 2:
+        raise OptionError(f"need at least 2 tokens to extract, got {len(tokens)}")
+    return _extract(loaded, len(tokens), iter([tokens]), Path(out_path), options or Options(), attrs)
+
+
+def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
+    """Write tokens, then activations, predictions and summaries; atomic, tidy on any failure."""
+    started = time.perf_counter()
+    device = resolve_device(options.device)
+    if options.streams < 1 or options.burn_in < 0:
+        raise OptionError("--streams must be at least 1 and --burn-in at least 0")
     cfg = loaded.model.config
-    names = activation_names(cfg.n_layer, gates)
-    run = UnrolledLSTM(loaded.model, device)
-    writer = StatesWriter(out_path, n_tokens=len(tokens), config=cfg, vocab=loaded.vocab,
-                          names=names, dtype=dtype, attrs=attrs)
+    names = activation_names(cfg.n_layer, options.gates)
+    meta = {
+        "lstmviz_version": __version__,
+        "torch_version": torch.__version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model_path": Path(loaded.path).name,
+        "model_sha256": loaded.sha256,
+        "model_layout": loaded.layout,
+        "device": f"{device} ({torch.cuda.get_device_name(device)})" if device.startswith("cuda") else device,
+        "gates": options.gates,
+        **(attrs or {}),
+    }
+    writer = None
     try:
-        state = None
-        all_tokens = torch.as_tensor(tokens, dtype=torch.long)
-        for start in range(0, len(tokens), BLOCK_ROWS):
-            block = all_tokens[start : start + BLOCK_ROWS]
-            out, state = run(block[None], state, gates=gates)
-            nxt = all_tokens[start + 1 : start + 1 + len(block)]
-            nxt = torch.cat([nxt, torch.full((len(block) - len(nxt),), -1, dtype=torch.long)])
-            writer.write(
-                start,
-                block.numpy().astype(np.int32),
-                {n: out.acts[n][0].cpu().numpy() for n in names},
-                predictions_of(out.logits[0], nxt.to(out.logits.device)),
-            )
-        return writer.finish()
-    except BaseException:
-        writer.abort()
+        writer = StatesWriter(out, n_tokens=n_tokens, config=cfg, vocab=loaded.vocab, names=names,
+                              dtype=options.dtype, attrs=meta)
+        at = 0
+        for ids in pieces:
+            writer.write_tokens(at, ids.astype(np.int32))
+            at += len(ids)
+        run = UnrolledLSTM(loaded.model, device)
+        result = _Pass(run, writer, n_tokens, names, options).execute()
+        result["elapsed_s"] = round(time.perf_counter() - started, 3)
+        result["chars_per_s"] = round(n_tokens / max(result["elapsed_s"], 1e-9), 1)
+        return writer.finish(result)
+    except OSError as e:
+        if writer is not None:
+            writer.abort()
+        if e.errno == errno.ENOSPC or "No space left" in str(e) or "errno = 28" in str(e):
+            raise StoreError(
+                f"no space left on the device while writing {out}; nothing was kept. Free some space "
+                "or write elsewhere with -o, and note the file needs about "
+                f"{_size_estimate(n_tokens, cfg.n_hidden, names, options.dtype) / 1e9:.2f} GB"
+            ) from None
         raise
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+
+
+def _size_estimate(n_tokens: int, n_hidden: int, names: list[str], dtype: str) -> int:
+    """Bytes the activations of a file take (uncompressed)."""
+    size = np.dtype(dtype).itemsize
+    return sum(n_tokens * n_hidden * (4 if parse_name(n)[1] == "c" else size) for n in names)
+
+
+class _Pass:
+    """One extraction pass: the block loop, summaries, and (with streams) the deviation sample."""
+
+    def __init__(self, run: UnrolledLSTM, writer: StatesWriter, n_tokens: int, names: list[str],
+                 options: Options):
+        self.run, self.writer, self.T, self.names, self.opt = run, writer, n_tokens, names, options
+        self.H = run.model.config.n_hidden
+        self.device = run.device
+        self.B, self.L = plan_streams(n_tokens, options.streams)
+        if self.B != options.streams:
+            log.info("reading %d streams of %d characters (asked for %d): streams are whole chunks",
+                     self.B, self.L, options.streams)
+        per_row = self.B * (self.H * (len(names) + 3) + 4 * run.model.config.vocab_size) * 4
+        budget = _CPU_BLOCK_BUDGET
+        if self.device.type == "cuda":
+            budget = torch.cuda.get_device_properties(self.device).total_memory // 4
+        rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
+        self.rows = max(SEGMENT, rows)
+        self.summaries = {n: UnitSummary(parse_name(n)[1], self.H, self.device) for n in names}
+        # c's histograms need a second pass over c; keep it in memory when it fits the budget
+        c_names = [n for n in names if parse_name(n)[1] == "c"]
+        fits = n_tokens * self.H * 4 * len(c_names) <= (budget if self.device.type == "cuda" else _CPU_C_KEEP)
+        self.c_kept: dict[str, list[torch.Tensor]] | None = {n: [] for n in c_names} if fits else None
+        log.debug("blocks of %d rows; c %s for its histograms", self.rows,
+                  "kept in memory" if fits else "read back from the file")
+        self.writes: BackgroundWrites | None = None
+        self.f16_error = torch.zeros((), device=self.device)
+
+    def execute(self) -> dict[str, Any]:
+        """Process every block, then the second pass over c; returns attributes for the file."""
+        starts = [s * self.L for s in range(self.B)]
+        state = None
+        if self.B > 1:
+            state = burn_in(self.run, self.writer.read_tokens, self.T, starts, self.opt.burn_in, self.rows)
+        bar = tqdm(total=self.T, unit="char", unit_scale=True, desc="extract", file=sys.stderr,
+                   disable=not self.opt.progress, dynamic_ncols=True)
+        self.writes = BackgroundWrites(self.writer)
+        try:
+            with bar:
+                for j in range(0, self.L, self.rows):
+                    spans = [(s + j, min(s + j + self.rows, s + self.L, self.T)) for s in starts]
+                    state = self._block(spans, state)
+                    bar.update(sum(max(0, b - a) for a, b in spans))
+            self.writes.drain()
+        except BaseException:
+            self.writes.close(cancel=True)
+            raise
+        self.writes.close()
+        self._second_pass()
+        for name, summary in self.summaries.items():
+            self.writer.write_summary(name, summary.result())
+        attrs: dict[str, Any] = {
+            "streams": self.B,
+            "streams_requested": self.opt.streams,
+            "stream_length": self.L,
+            "burn_in": self.opt.burn_in if self.B > 1 else 0,
+            "f16_error_bound": F16_ERROR_BOUND if self.opt.dtype == "float16" else 0.0,
+        }
+        if self.opt.dtype == "float16":
+            attrs["f16_error_h_max"] = float(self.f16_error)
+        if self.B > 1:
+            attrs.update(measure_deviation(self.run, self.writer, n_tokens=self.T, stream_length=self.L,
+                                           K=self.opt.burn_in, rows=self.rows, dtype=self.opt.dtype))
+        return attrs
+
+    def _block(self, spans: list[tuple[int, int]], state: State | None) -> State:
+        """Run one block of every stream; summarise on the device, queue the rows for writing."""
+        width = max(b - a for a, b in spans)
+        ids = torch.from_numpy(token_rows(self.writer.read_tokens, self.T, spans, width))
+        nxt = torch.from_numpy(token_rows(self.writer.read_tokens, self.T, spans, width, shift=1))
+        out, state = self.run(ids.clamp(min=0), state, gates=self.opt.gates)
+        preds = predictions_of(out.logits.reshape(-1, out.logits.shape[-1]), nxt.reshape(-1).to(self.device))
+        full = all(b - a == width for a, b in spans) and (len(spans) == 1 or width % SEGMENT == 0)
+        stored = {}
+        for name in self.names:
+            x = out.acts[name]  # (B, width, H) float32
+            kind = parse_name(name)[1]
+            stored[name] = x.half() if self.opt.dtype == "float16" and kind != "c" else x
+            if kind == "h" and stored[name] is not x:
+                err = (stored[name][0, :SEGMENT].float() - x[0, :SEGMENT]).abs().max()
+                self.f16_error = torch.maximum(self.f16_error, err)
+            if full:
+                self.summaries[name].update(x, [a for a, _ in spans])
+            for s, (a, b) in enumerate(spans):
+                if b > a and not full:
+                    self.summaries[name].update(x[s, : b - a], a)
+                if b > a and kind == "c" and self.c_kept is not None:
+                    self.c_kept[name].append(x[s, : b - a])
+        for s, (a, b) in enumerate(spans):
+            if b > a:
+                rows = slice(s * width, s * width + b - a)
+                self.writes.rows(a, {n: v[s, : b - a].cpu().numpy() for n, v in stored.items()},
+                                 Predictions(*(getattr(preds, k)[rows] for k in PREDICTION_KEYS)))
+        return state
+
+    def _second_pass(self) -> None:
+        """Histogram c over each unit's own [min, max], now that the first pass has found them."""
+        c_names = [n for n in self.names if parse_name(n)[1] == "c"]
+        bar = tqdm(total=self.T * len(c_names), unit="char", unit_scale=True, desc="c histograms",
+                   file=sys.stderr, disable=not self.opt.progress, dynamic_ncols=True, leave=False)
+        with bar:
+            for name in c_names:
+                if self.c_kept is not None:
+                    for x in self.c_kept.pop(name):
+                        self.summaries[name].update_hist(x)
+                        bar.update(len(x))
+                    continue
+                ds = self.writer.dataset(name)
+                step = 4 * CHUNK_ROWS
+                for a in range(0, self.T, step):
+                    self.summaries[name].update_hist(torch.from_numpy(ds[a : a + step]))
+                    bar.update(min(step, self.T - a))

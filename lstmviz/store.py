@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,9 @@ CHUNK_UNITS = 64  # units per chunk
 TOP_K = 5
 SUMMARY_ROOT = "/summaries"
 PREDICTIONS = "/predictions"
+TOKENS = "/tokens"
+VOCAB = "/vocab"
+PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
 
 
 @dataclass
@@ -48,7 +53,9 @@ class StatesWriter:
     """Builds an extraction file in a temporary sibling, renamed into place only by :meth:`finish`.
 
     Readers refuse files whose ``complete`` attribute is false, so an interrupted run can never be
-    mistaken for a finished one, and the final path only ever holds complete files.
+    mistaken for a finished one, and the final path only ever holds complete files. Rows are best
+    written in blocks whose start and length are multiples of :data:`CHUNK_ROWS`: each then fills
+    whole chunks, which HDF5 writes without reading anything back.
     """
 
     def __init__(
@@ -63,12 +70,21 @@ class StatesWriter:
         c_dtype: str = "float32",
         attrs: dict[str, Any] | None = None,
     ):
+        if dtype not in ("float16", "float32"):
+            raise ValueError(f"dtype must be 'float16' or 'float32', not {dtype!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         os.close(fd)
         self.tmp_path = Path(tmp)
-        self.file = h5py.File(self.tmp_path, "w")
+        try:
+            self.file = h5py.File(self.tmp_path, "w")
+            self._create(n_tokens, config, vocab, names, dtype, c_dtype, attrs or {})
+        except BaseException:
+            self.abort()
+            raise
+
+    def _create(self, n_tokens, config, vocab, names, dtype, c_dtype, attrs) -> None:
         f = self.file
         f.attrs["encoding-type"] = FORMAT
         f.attrs["encoding-version"] = VERSION
@@ -78,16 +94,17 @@ class StatesWriter:
         f.attrs["vocab"] = json.dumps(vocab.to_dict())
         f.attrs["dtype"] = dtype
         f.attrs["c_dtype"] = c_dtype
-        for key, value in (attrs or {}).items():
-            f.attrs[key] = value
-        f.create_dataset("vocab", data=np.array(vocab.symbols, dtype=h5py.string_dtype()))
+        f.attrs["names"] = json.dumps(list(names))
+        self.set_attrs(attrs)
+        f.create_dataset(VOCAB, data=np.array(vocab.symbols, dtype=h5py.string_dtype()))
         rows = min(n_tokens, CHUNK_ROWS)
-        f.create_dataset("tokens", shape=(n_tokens,), dtype="i4", chunks=(min(n_tokens, 1 << 16),))
+        long_rows = min(n_tokens, 1 << 16)
+        f.create_dataset(TOKENS, shape=(n_tokens,), dtype="i4", chunks=(long_rows,))
         g = f.create_group(PREDICTIONS)
         g.create_dataset("top_ids", shape=(n_tokens, TOP_K), dtype="i4", chunks=(rows, TOP_K))
         g.create_dataset("top_probs", shape=(n_tokens, TOP_K), dtype="f4", chunks=(rows, TOP_K))
         for key in ("p_next", "loss_nats", "loss_bits"):
-            g.create_dataset(key, shape=(n_tokens,), dtype="f4", chunks=(min(n_tokens, 1 << 16),))
+            g.create_dataset(key, shape=(n_tokens,), dtype="f4", chunks=(long_rows,))
         H = config.n_hidden
         for name in names:
             kind = parse_name(name)[1]
@@ -97,23 +114,29 @@ class StatesWriter:
                 dtype=c_dtype if kind == "c" else dtype,
                 chunks=(rows, min(H, CHUNK_UNITS)),
             )
-        f.attrs["names"] = json.dumps(list(names))
 
-    def write(
-        self,
-        start: int,
-        tokens: np.ndarray,
-        acts: dict[str, np.ndarray],
-        predictions: Predictions,
-    ) -> None:
-        """Store rows [start, start + len(tokens)); blocks aligned to CHUNK_ROWS write whole chunks."""
-        stop = start + len(tokens)
-        f = self.file
-        f["tokens"][start:stop] = tokens
+    def write_tokens(self, start: int, tokens: np.ndarray) -> None:
+        """Store token ids at positions [start, start + len(tokens))."""
+        self.file[TOKENS][start : start + len(tokens)] = tokens
+
+    def read_tokens(self, start: int, stop: int) -> np.ndarray:
+        """Token ids already stored at [start, stop), so a long text need not stay in memory."""
+        return self.file[TOKENS][start:stop]
+
+    def read_top_ids(self, start: int, stop: int) -> np.ndarray:
+        """Top-5 guesses already stored at [start, stop)."""
+        return self.file[PREDICTIONS]["top_ids"][start:stop]
+
+    def write_activations(self, start: int, acts: dict[str, np.ndarray]) -> None:
+        """Store (n, H) rows of each named activation at positions [start, start + n)."""
         for name, values in acts.items():
-            f[h5_path(name)][start:stop] = values
-        g = f[PREDICTIONS]
-        for key in ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits"):
+            self.file[h5_path(name)][start : start + len(values)] = values
+
+    def write_predictions(self, start: int, predictions: Predictions) -> None:
+        """Store the top-5 guesses and true-next statistics at positions [start, start + n)."""
+        g = self.file[PREDICTIONS]
+        stop = start + len(predictions.p_next)
+        for key in PREDICTION_KEYS:
             g[key][start:stop] = getattr(predictions, key)
 
     def write_summary(self, name: str, arrays: dict[str, np.ndarray]) -> None:
@@ -126,10 +149,14 @@ class StatesWriter:
         """The open dataset of an activation, for a second pass over what was written."""
         return self.file[h5_path(name)]
 
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        """Store root attributes; str subclasses (such as ``torch.__version__``) as plain strings."""
+        for key, value in attrs.items():
+            self.file.attrs[key] = str(value) if isinstance(value, str) else value
+
     def finish(self, attrs: dict[str, Any] | None = None) -> Path:
-        """Mark complete, close, and move into place."""
-        for key, value in (attrs or {}).items():
-            self.file.attrs[key] = value
+        """Add the last attributes, mark complete, close, and move into place."""
+        self.set_attrs(attrs or {})
         self.file.attrs["complete"] = True
         self.file.close()
         os.replace(self.tmp_path, self.path)
@@ -138,9 +165,63 @@ class StatesWriter:
     def abort(self) -> None:
         """Close and delete the temporary file; the final path is left untouched."""
         try:
-            self.file.close()
+            if getattr(self, "file", None) is not None and self.file.id.valid:
+                self.file.close()
         finally:
             self.tmp_path.unlink(missing_ok=True)
+
+
+class BackgroundWrites:
+    """Runs a writer's row writes on one background thread, so the next block computes meanwhile.
+
+    HDF5 writes release the GIL, so they overlap with torch (which does too) and with waiting on a
+    GPU. At most ``depth`` blocks wait in the queue, which bounds the memory they hold. An error in
+    the thread (a full disk, say) is raised again in the caller at its next call.
+    """
+
+    def __init__(self, writer: StatesWriter, depth: int = 8):
+        self.writer = writer
+        self._jobs: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._cancelled = False
+        self._thread = threading.Thread(target=self._work, name="lstmviz-writes", daemon=True)
+        self._thread.start()
+
+    def rows(self, start: int, acts: dict[str, np.ndarray], predictions: Predictions) -> None:
+        """Queue (n, H) activation rows and their predictions for positions [start, start + n)."""
+        self._raise()
+        self._jobs.put((start, acts, predictions))
+
+    def drain(self) -> None:
+        """Wait until everything queued is written."""
+        self._jobs.join()
+        self._raise()
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the thread, after writing what is queued unless ``cancel``."""
+        self._cancelled = cancel
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None and not self._cancelled:
+                    start, acts, predictions = job
+                    self.writer.write_activations(start, acts)
+                    self.writer.write_predictions(start, predictions)
+            except BaseException as e:  # handed to the caller's thread by _raise
+                self._error = e
+            finally:
+                self._jobs.task_done()
 
 
 def check_header(f: h5py.File) -> None:
@@ -188,6 +269,12 @@ class States:
             self.config = LSTMConfig(**json.loads(attrs["model_config"]))
             self.vocab = Vocab.from_dict(json.loads(attrs["vocab"]))
             self.names: list[str] = json.loads(attrs["names"])
+        except (KeyError, TypeError, ValueError) as e:
+            self.file.close()
+            raise StoreError(
+                f"{self.path}: the file's header is damaged ({type(e).__name__}: {e}); "
+                "run `lstmviz extract` again"
+            ) from None
         except BaseException:
             self.file.close()
             raise
@@ -250,8 +337,8 @@ class States:
         ds = self._dataset(name)
         if isinstance(units, int | np.integer):
             self._check_unit(name, int(units))
-            return ds[start:stop, int(units)].astype(np.float32)
-        block = ds[start:stop]  # one contiguous slice; units picked in numpy
+            return _read(ds, np.s_[start:stop, int(units)]).astype(np.float32)
+        block = _read(ds, np.s_[start:stop])  # one contiguous slice; units picked in numpy
         if units is not None:
             for u in units:
                 self._check_unit(name, int(u))
@@ -267,7 +354,7 @@ class States:
     def tokens(self, start: int, stop: int) -> np.ndarray:
         """Token ids at positions [start, stop)."""
         start, stop = self._span(start, stop)
-        return self.file["tokens"][start:stop]
+        return _read(self.file[TOKENS], np.s_[start:stop])
 
     def symbols(self, start: int, stop: int) -> list[str]:
         """One vocabulary symbol per position (a byte as ``chr(b)`` in byte mode)."""
@@ -281,8 +368,7 @@ class States:
         """Top-5 guesses and the true next symbol's probability and loss at [start, stop)."""
         start, stop = self._span(start, stop)
         g = self.file[PREDICTIONS]
-        return Predictions(*(g[k][start:stop] for k in
-                             ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")))
+        return Predictions(*(_read(g[k], np.s_[start:stop]) for k in PREDICTION_KEYS))
 
     def summary(self, name: str) -> dict[str, np.ndarray]:
         """Per-unit summary arrays of an activation, computed at extraction time."""
@@ -290,7 +376,7 @@ class States:
         group = self.file.get(SUMMARY_ROOT + h5_path(name))
         if group is None:
             raise StoreError(f"{self.path.name} holds no summaries for {name}; re-run `lstmviz extract`")
-        return {key: group[key][()] for key in group}
+        return {key: _read(group[key], ()) for key in group}
 
     def blocks(
         self, names: Sequence[str], rows: int = 16 * CHUNK_ROWS
@@ -302,7 +388,18 @@ class States:
         datasets = {n: self._dataset(n) for n in names}
         for start in range(0, self.n_tokens, rows):
             stop = min(start + rows, self.n_tokens)
-            yield start, {n: ds[start:stop].astype(np.float32) for n, ds in datasets.items()}
+            yield start, {n: _read(ds, np.s_[start:stop]).astype(np.float32) for n, ds in datasets.items()}
+
+
+def _read(ds: h5py.Dataset, selection) -> np.ndarray:
+    """Read a selection, turning HDF5's errors on a damaged file into a :class:`StoreError`."""
+    try:
+        return ds[selection]
+    except OSError as e:
+        raise StoreError(
+            f"{ds.file.filename}: cannot read {ds.name} ({e}); the file is damaged, "
+            "run `lstmviz extract` again"
+        ) from None
 
 
 def open_states(path: str | Path) -> States:

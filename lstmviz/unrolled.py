@@ -3,14 +3,17 @@
 ``nn.LSTM`` returns only the top layer's h per step, so each layer is run as its own one-layer
 ``nn.LSTM`` (the fast cuDNN/oneDNN kernel) for h. Knowing every h, the gates of all steps follow from
 two batched matrix products with the same weights, and c from the linear recurrence
-``c_t = f_t * c_{t-1} + i_t * g_t``, solved blockwise in float64 so a Python loop never runs per
-character. Equations and gate order (i, f, g, o) follow the ``torch.nn.LSTM`` documentation;
-:func:`reference_steps` is the readable per-step definition the fast path is tested against.
+``c_t = f_t * c_{t-1} + i_t * g_t``, solved in float64 by a two-sweep parallel scan, so a Python
+loop never runs per character. Equations and gate order (i, f, g, o) follow the ``torch.nn.LSTM``
+documentation; :func:`reference_steps` is the readable per-step definition the fast path is tested
+against.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +24,11 @@ from lstmviz.names import GATES, act_name
 
 State = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (h, c), each (B, H)
 
+# Gate pre-activations computed at once. On CPU about 8 MB of float32 (H = 512): small pieces stay
+# in cache and below the allocator's mmap threshold, worth a factor of several. On a GPU, large
+# pieces keep the number of kernel launches down.
+_PIECE_ELEMENTS = {"cpu": 1 << 21, "cuda": 1 << 26}
+
 
 @dataclass
 class Activations:
@@ -28,6 +36,22 @@ class Activations:
 
     acts: dict[str, torch.Tensor]
     logits: torch.Tensor
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Keep CUDA from doing float32 products in TF32 (a 10-bit mantissa) while the block runs.
+
+    cuDNN's RNN kernels use TF32 by default on recent GPUs, which moves h by ~1e-3: far more than
+    float16 storage does, and no longer the float32 ``nn.LSTM`` of the CPU. Extraction promises the
+    latter, so TF32 is off for its duration and restored afterwards.
+    """
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
 class UnrolledLSTM:
@@ -46,13 +70,27 @@ class UnrolledLSTM:
         self.device = torch.device(device)
         cfg = model.config
         self.layers: list[nn.LSTM] = []
+        self._weights: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         for layer in range(cfg.n_layer):
             in_size = cfg.input_size if layer == 0 else cfg.n_hidden
             single = nn.LSTM(in_size, cfg.n_hidden, 1, bias=cfg.lstm_bias, batch_first=True)
             with torch.no_grad():
                 for part in ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if cfg.lstm_bias else ()):
                     getattr(single, f"{part}_l0").copy_(getattr(model.lstm, f"{part}_l{layer}"))
-            self.layers.append(single.eval().to(self.device))
+            single = single.eval().to(self.device)
+            self.layers.append(single)
+            with torch.no_grad():
+                bias = (single.bias_ih_l0 + single.bias_hh_l0) if cfg.lstm_bias else \
+                    torch.zeros(4 * cfg.n_hidden, device=self.device)
+                # Transposed once so every block's products are plain (rows, in) @ (in, 4H).
+                self._weights.append((single.weight_ih_l0.T.contiguous(),
+                                      single.weight_hh_l0.T.contiguous(), bias))
+        with torch.no_grad():
+            # The first layer's input is a function of the token alone (embedding or one-hot), so
+            # its share of the gate pre-activations is a (V, 4H) table: a lookup per character.
+            w_ih, _, bias = self._weights[0]
+            inputs = model.embed.weight if model.embed is not None else torch.eye(cfg.vocab_size)
+            self._token_table = torch.addmm(bias, inputs.to(self.device), w_ih)  # (V, 4H)
 
     def zero_state(self, batch: int) -> State:
         """All-zero (h, c) per layer, as ``nn.LSTM`` starts."""
@@ -61,6 +99,18 @@ class UnrolledLSTM:
         return [(z, z) for _ in self.layers]
 
     @torch.no_grad()
+    @full_float32()
+    def final_state(self, tokens: torch.Tensor, state: State | None = None) -> State:
+        """The state after reading token ids (B, T), computing nothing else (for burn-in)."""
+        tokens = tokens.to(self.device)
+        state = state or self.zero_state(tokens.shape[0])
+        h0 = torch.stack([h for h, _ in state]).contiguous()  # (L, B, H)
+        c0 = torch.stack([c for _, c in state]).contiguous()
+        _, (hn, cn) = self.model.lstm(self.model.inputs(tokens), (h0, c0))
+        return [(hn[layer], cn[layer]) for layer in range(len(self.layers))]
+
+    @torch.no_grad()
+    @full_float32()
     def __call__(
         self, tokens: torch.Tensor, state: State | None = None, *, gates: bool = False
     ) -> tuple[Activations, State]:
@@ -73,57 +123,86 @@ class UnrolledLSTM:
         new_state: State = []
         for layer, (lstm, (h0, c0)) in enumerate(zip(self.layers, state, strict=True)):
             h, (hn, cn) = lstm(x, (h0[None].contiguous(), c0[None].contiguous()))  # (B, T, H)
-            gate_vals = _gates(lstm, x, torch.cat([h0[:, None], h[:, :-1]], dim=1))
-            i, f, g, o = gate_vals
-            c = _cell_states(f, i * g, c0)  # (B, T, H)
+            c, gate_vals = self._cells(layer, tokens if layer == 0 else x, h, h0, c0, gates)
             acts[act_name("h", layer)] = h
             acts[act_name("c", layer)] = c
-            if gates:
-                for gate, value in zip(GATES, gate_vals, strict=True):
-                    acts[act_name("gates", layer, gate)] = value
+            for gate, value in gate_vals.items():
+                acts[act_name("gates", layer, gate)] = value
             new_state.append((hn[0], cn[0]))
             x = h
         return Activations(acts, self.model.decoder(x)), new_state
 
+    def _cells(
+        self, layer: int, x: torch.Tensor, h: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
+        gates: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The cell state (B, T, H) of every step, and the four gates when asked, piece by piece.
 
-def _gates(lstm: nn.LSTM, x: torch.Tensor, h_prev: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """i, f, g, o for every step at once, from the inputs and the previous h of each step."""
-    z = x @ lstm.weight_ih_l0.T + h_prev @ lstm.weight_hh_l0.T  # (B, T, 4H)
-    if lstm.bias:
-        z = z + (lstm.bias_ih_l0 + lstm.bias_hh_l0)
-    i, f, g, o = z.chunk(4, dim=-1)
-    return i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        ``x`` is the layer's input (B, T, E), or for layer 0 the token ids (B, T). Without
+        ``gates`` only the i, f and g rows of the weights are used: c does not need o.
+        """
+        w_ih, w_hh, bias = self._weights[layer]
+        B, T, H = h.shape
+        n_gates = 4 if gates else 3
+        w_ih, w_hh, bias = w_ih[:, : n_gates * H], w_hh[:, : n_gates * H], bias[: n_gates * H]
+        c = torch.empty_like(h)
+        out = {g: torch.empty_like(h) for g in GATES} if gates else {}
+        rows = max(1, _PIECE_ELEMENTS.get(h.device.type, 1 << 21) // (B * n_gates * H))
+        c_prev = c0
+        for a in range(0, T, rows):
+            b = min(T, a + rows)
+            h_prev = h[:, a - 1 : b - 1] if a else torch.cat([h0[:, None], h[:, : b - 1]], dim=1)
+            if layer == 0:
+                z = self._token_table[:, : n_gates * H].index_select(0, x[:, a:b].reshape(-1))
+            else:
+                z = torch.addmm(bias, x[:, a:b].reshape(-1, x.shape[-1]), w_ih)  # (B*n, G*H)
+            z.addmm_(h_prev.reshape(-1, H), w_hh)
+            z = z.view(B, b - a, n_gates * H)
+            z[..., : 2 * H].sigmoid_()  # i, f
+            z[..., 2 * H : 3 * H].tanh_()  # g
+            if gates:
+                z[..., 3 * H :].sigmoid_()  # o
+                for k, g in enumerate(GATES):
+                    out[g][:, a:b] = z[..., k * H : (k + 1) * H]
+            i, f, g = z[..., :H], z[..., H : 2 * H], z[..., 2 * H : 3 * H]
+            _cell_states(f, i, g, c_prev, out=c[:, a:b])
+            c_prev = c[:, b - 1]
+        return c, out
 
 
-def _cell_states(f: torch.Tensor, u: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
-    """Solve ``c_t = f_t * c_{t-1} + u_t`` for all t, in float64, in ~2*sqrt(T) vector steps.
+def _cell_states(
+    f: torch.Tensor, i: torch.Tensor, g: torch.Tensor, c0: torch.Tensor, *, out: torch.Tensor
+) -> None:
+    """Solve ``c_t = f_t * c_{t-1} + i_t * g_t`` for all t of (B, T, H) into ``out``, in float64.
 
-    The T steps are cut into N pieces of K: a scan within every piece at once (from c = 0, keeping
-    the running product of f), a short scan over the N piece ends, then one fix-up
-    ``c = local + prod_f * c_start``. Float64 keeps the fix-up free of cancellation error.
+    The T steps are cut into N pieces of K. Sweep one runs the recurrence within every piece at once
+    from c = 0, keeping only each piece's end value and product of f; a short sequential pass over
+    the N piece ends gives the exact c entering each piece; sweep two re-runs the plain recurrence in
+    every piece from that start. That is about 3*sqrt(T) vector steps in all. No step subtracts
+    large partial results, so there is no cancellation, and float64 keeps the rounding far below
+    float32's.
     """
     B, T, H = f.shape
-    K = max(1, math.isqrt(T))
+    K = max(1, math.isqrt(max(1, T // 3)))
     N = -(-T // K)
-    pad = N * K - T
-    f64 = nn.functional.pad(f.double(), (0, 0, 0, pad), value=1.0).view(B, N, K, H)
-    u64 = nn.functional.pad(u.double(), (0, 0, 0, pad)).view(B, N, K, H)
-    local = torch.empty_like(u64)  # c within each piece, started from 0
-    prod = torch.empty_like(f64)  # running product of f within each piece
-    run_c = torch.zeros_like(u64[:, :, 0])
-    run_p = torch.ones_like(f64[:, :, 0])
+    f64 = torch.ones(B, N * K, H, dtype=torch.float64, device=f.device)
+    u64 = torch.zeros_like(f64)
+    f64[:, :T] = f
+    torch.mul(i, g, out=u64[:, :T])
+    f64, u64 = f64.view(B, N, K, H), u64.view(B, N, K, H)
+    end = torch.zeros_like(u64[:, :, 0])  # (B, N, H): c at each piece's end, started from 0
+    prod = torch.ones_like(end)  # product of f over each piece
     for k in range(K):
-        run_c = f64[:, :, k] * run_c + u64[:, :, k]
-        run_p = run_p * f64[:, :, k]
-        local[:, :, k] = run_c
-        prod[:, :, k] = run_p
-    starts = torch.empty_like(u64[:, :, 0])  # (B, N, H): c before each piece
-    c_prev = c0.double()
+        torch.addcmul(u64[:, :, k], f64[:, :, k], end, out=end)
+        prod.mul_(f64[:, :, k])
+    starts = torch.empty(B, N + 1, H, dtype=torch.float64, device=f.device)  # c entering each piece
+    starts[:, 0] = c0
     for n in range(N):
-        starts[:, n] = c_prev
-        c_prev = local[:, n, -1] + prod[:, n, -1] * c_prev
-    c = local + prod * starts[:, :, None]
-    return c.view(B, N * K, H)[:, :T].to(f.dtype)
+        torch.addcmul(end[:, n], prod[:, n], starts[:, n], out=starts[:, n + 1])
+    run = starts[:, :N]
+    for k in range(K):  # sweep two writes c over u64 in place: u_k is read just before c_k lands
+        run = torch.addcmul(u64[:, :, k], f64[:, :, k], run, out=u64[:, :, k])
+    out.copy_(u64.view(B, N * K, H)[:, :T])
 
 
 @torch.no_grad()

@@ -43,7 +43,7 @@ def cli() -> None:
     """
 
 
-_COMMAND_MODULES = ("models", "training")
+_COMMAND_MODULES = ("models", "training", "extraction")
 
 
 def _register() -> None:

@@ -1,0 +1,138 @@
+"""``lstmviz extract``, ``info`` and ``validate``: making extraction files and looking at them."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from lstmviz.cli import cli
+from lstmviz.extract import DEFAULT_BURN_IN, Options, extract_file
+from lstmviz.store import open_states
+from lstmviz.validate import validate as validate_file
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("text", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Output file.  [default: cache/<checkpoint stem>__<text stem>.h5]")
+@click.option("--gates", is_flag=True, help="Also store the gates i, f, g, o after their nonlinearities.")
+@click.option("--dtype", type=click.Choice(["float16", "float32"]), default="float16", show_default=True,
+              help="Storage type of h and the gates; c is always float32 (it can exceed float16's range).")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (a GPU if torch sees one), cpu, cuda or cuda:N.")
+@click.option("--streams", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Read the text as N pieces side by side: faster on a GPU, not exact at the seams.")
+@click.option("--burn-in", type=click.IntRange(min=0), default=DEFAULT_BURN_IN, show_default=True,
+              help="With --streams: characters each piece reads before its start, to settle its state.")
+@click.option("--unknown", default="error", show_default=True, metavar="error|skip|replace:<char>",
+              help="What to do with characters the model's vocabulary lacks.")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
+              help="Vocabulary file, for checkpoints that lack one.")
+@click.option("--trust-pickle", is_flag=True,
+              help="Allow whole pickled models; unpickling runs code from the file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: str, device: str,
+            streams: int, burn_in: int, unknown: str, force: bool, vocab_path: str | None,
+            trust_pickle: bool, quiet: bool) -> None:
+    """Run CHECKPOINT over TEXT and store every activation and prediction.
+
+    For every character: h and c of every unit of every layer (and the gates
+    with --gates), the top-5 next characters with their probabilities, and
+    the loss on the true next character, plus per-unit summaries. The file
+    appears only once complete.
+
+    \b
+    Examples:
+        lstmviz extract model.pt wiki_val.txt          # -> cache/model__wiki_val.h5
+        lstmviz extract model.pt wiki_val.txt -o out.h5 --gates --dtype float32 --device cpu
+        lstmviz extract model.pt big.txt --streams 64 --device cuda
+    """  # noqa: D301 (click needs a real \b)
+    options = Options(gates=gates, dtype=dtype, device=device, streams=streams, burn_in=burn_in,
+                      progress=not quiet)
+    try:
+        path = extract_file(checkpoint, text, output, options, unknown=unknown, force=force,
+                            vocab=vocab_path, trust_pickle=trust_pickle)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: no output was written (the partial file was removed).", err=True)
+        sys.exit(130)
+    with open_states(path) as states:
+        took = states.attrs.get("elapsed_s", 0.0)
+        click.echo(f"wrote {path}: {states.n_tokens:,} positions, {len(states.names)} activations, "
+                   f"{took:.1f} s")
+
+
+@cli.command()
+@click.argument("states", type=click.Path(exists=True, dir_okay=False))
+def info(states: str) -> None:
+    """Show what an extraction file holds: model, text, sizes, precision, timing.
+
+    \b
+    Example:
+        lstmviz info cache/model__wiki_val.h5
+    """  # noqa: D301 (click needs a real \b)
+    with open_states(states) as s:
+        for label, value in describe(s):
+            click.echo(f"{label + ':':<13}{value}")
+
+
+def describe(s) -> list[tuple[str, str]]:
+    """Label/value lines for ``lstmviz info``."""
+    a = s.attrs
+    cfg = s.config
+    size = s.path.stat().st_size
+    inputs = f"embedding {cfg.n_embd}" if cfg.n_embd else "one-hot"
+    lines = [
+        ("file", f"{s.path} ({size / 1e6:,.1f} MB, {'complete' if a.get('complete') else 'INCOMPLETE'})"),
+        ("format", f"{a['encoding-type']} {a['encoding-version']}, lstmviz {a.get('lstmviz_version', '?')},"
+                   f" created {a.get('created', '?')}"),
+        ("model", f"{a.get('model_path', '?')} ({a.get('model_layout', '?')} layout): {cfg.n_layer} layer(s)"
+                  f" x {cfg.n_hidden} units, {inputs}, sha256 {str(a.get('model_sha256', '?'))[:16]}"),
+        ("vocabulary", f"{len(s.vocab)} symbols{' (bytes)' if s.vocab.byte_level else ''}"),
+        ("text", f"{a.get('text_path', '(tokens)')}: {a.get('text_chars', s.n_tokens):,} characters, "
+                 f"sha256 {str(a.get('text_sha256', '-'))[:16]}"),
+        ("unknown", f"{a.get('unknown', 'error')} ({a.get('unknown_count', 0)} character(s) affected)"),
+        ("positions", f"{s.n_tokens:,}"),
+        ("activations", " ".join(s.names)),
+        ("dtype", f"{a['dtype']} (h{', gates' if s.has_gates else ''}); c {a['c_dtype']}"),
+    ]
+    if a["dtype"] == "float16":
+        lines.append(("float16", f"h rounding error at most {a.get('f16_error_bound', 0):.2e} (bound); "
+                                 f"measured max {a.get('f16_error_h_max', float('nan')):.2e} on a sample"))
+    streams = int(a.get("streams", 1))
+    if streams > 1:
+        lines.append(("streams", (
+            f"{streams} streams of {a.get('stream_length'):,}, burn-in {a.get('burn_in')}: deviation "
+            f"from the exact pass: h max {a.get('streams_deviation_h_max'):.2e}, "
+            f"mean {a.get('streams_deviation_h_mean'):.2e}; c max {a.get('streams_deviation_c_max'):.2e}; "
+            f"top-1 agreement {a.get('streams_deviation_top1_agree', 1):.2%} "
+            f"({a.get('streams_deviation_sample')})")))
+    else:
+        lines.append(("streams", "1 (exact: one continuous pass)"))
+    lines.append(("device", f"{a.get('device', '?')}; took {a.get('elapsed_s', 0):.1f} s "
+                            f"({a.get('chars_per_s', 0):,.0f} characters/s)"))
+    summaries = json.dumps(sorted(s.summary(s.names[0]))) if s.names else "[]"
+    lines.append(("summaries", f"per unit: {summaries}"))
+    return lines
+
+
+@cli.command()
+@click.argument("states", type=click.Path(exists=True, dir_okay=False))
+def validate(states: str) -> None:
+    """Check an extraction file and list every problem found (exit status 1 if any).
+
+    \b
+    Example:
+        lstmviz validate cache/model__wiki_val.h5
+    """  # noqa: D301 (click needs a real \b)
+    problems = validate_file(states)
+    if not problems:
+        click.echo(f"{states}: valid")
+        return
+    click.echo(f"{states}: {len(problems)} problem(s)")
+    for problem in problems:
+        click.echo(f"  - {problem}")
+    sys.exit(1)

@@ -1,0 +1,236 @@
+"""`lstmviz extract`, `info` and `validate` from the command line, and every bad input and fault."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from extraction_files import TEXT, VOCAB, make_model, one_thread, write_checkpoint, write_text
+
+from lstmviz.cli import cli
+from lstmviz.store import StatesWriter, open_states
+from lstmviz.vocab import Vocab
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return write_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt", make_model(2, 16, 8))
+
+
+def invoke(*args, cwd=None):
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(cli, [str(a) for a in args])
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(cli, [str(a) for a in args])
+    finally:
+        os.chdir(old)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_default_output_goes_to_cache_named_after_model_and_text(tmp_path, model_path):
+    text = write_text(tmp_path / "wiki_val.txt", TEXT[:3000])
+    result = invoke("extract", model_path, text, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "cache" / "tiny__wiki_val.h5"
+    assert f"wrote {Path('cache') / 'tiny__wiki_val.h5'}: 3,000 positions, 4 activations" in result.output
+    assert "char/s" in result.stderr  # the progress bar, on stderr
+    with open_states(out) as s:
+        assert s.names == ["layer0.h", "layer0.c", "layer1.h", "layer1.c"]
+        assert s.attrs["device"].startswith("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
+
+
+def test_options_and_info(tmp_path, model_path):
+    text = write_text(tmp_path / "wiki_val.txt", TEXT[:3000])
+    out = tmp_path / "out.h5"
+    result = invoke("extract", model_path, text, "-o", out, "--gates", "--dtype", "float32",
+                    "--device", "cpu", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # -q: no progress bar
+    with open_states(out) as s:
+        assert s.has_gates and s.attrs["dtype"] == "float32" and s.attrs["device"] == "cpu"
+        assert s.file["layer0/gates/i"].dtype.name == "float32"
+    info = invoke("info", out)
+    assert info.exit_code == 0, info.output
+    for expected in ("tiny.pt (lstmviz layout): 2 layer(s) x 16 units, embedding 8",
+                     "wiki_val.txt: 3,000 characters", "positions:   3,000",
+                     "layer0.gates.i", "float32 (h, gates); c float32", "complete",
+                     "1 (exact: one continuous pass)", "took"):
+        assert expected in info.output, expected
+    assert invoke("validate", out).output == f"{out}: valid\n"
+
+
+def test_info_reports_float16_error_and_stream_deviation(tmp_path, model_path):
+    text = write_text(tmp_path / "t.txt", TEXT)
+    out = tmp_path / "s.h5"
+    assert invoke("extract", model_path, text, "-o", out, "--streams", "2", "--burn-in", "300").exit_code == 0
+    info = invoke("info", out).output
+    assert "float16:     h rounding error at most 2.44e-04 (bound); measured max" in info
+    assert "streams:     2 streams of 8,192, burn-in 300: deviation from the exact pass: h max" in info
+    assert "top-1 agreement" in info
+
+
+def test_existing_output_is_refused_without_force(tmp_path, model_path):
+    text = write_text(tmp_path / "t.txt", TEXT[:500])
+    out = tmp_path / "out.h5"
+    out.write_bytes(b"precious")
+    result = invoke("extract", model_path, text, "-o", out)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {out} already exists; pass --force to replace it, "
+                             "or choose -o OTHER.h5\n")
+    assert out.read_bytes() == b"precious"
+    assert invoke("extract", model_path, text, "-o", out, "--force", "-q").exit_code == 0
+    with open_states(out) as s:
+        assert s.n_tokens == 500
+
+
+def test_unknown_characters_are_listed_with_counts(tmp_path, model_path):
+    text = write_text(tmp_path / "t.txt", "abc ☃☃☃ déjà vu ☃" + TEXT[:100])
+    out = tmp_path / "out.h5"
+    result = invoke("extract", model_path, text, "-o", out)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: the text has 6 character(s) the model's vocabulary lacks: "
+                                    "'☃'×4, ")  # most common first
+    assert "'é'×1" in result.output and "'à'×1" in result.output
+    assert "--unknown skip or --unknown replace:<char>" in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_unknown_skip_and_replace(tmp_path, model_path):
+    body = TEXT[:100]
+    text = write_text(tmp_path / "t.txt", "☃a☃" + body)
+    skip, repl = tmp_path / "skip.h5", tmp_path / "repl.h5"
+    assert invoke("extract", model_path, text, "-o", skip, "--unknown", "skip", "-q").exit_code == 0
+    assert invoke("extract", model_path, text, "-o", repl, "--unknown", "replace:?", "-q").exit_code == 0
+    with open_states(skip) as s:
+        assert s.text() == "a" + body and s.attrs["unknown"] == "skip" and s.attrs["unknown_count"] == 2
+    with open_states(repl) as s:
+        assert s.text() == "?a?" + body and s.attrs["unknown"] == "replace:?"
+    bad = invoke("extract", model_path, text, "-o", tmp_path / "x.h5", "--unknown", "replace:☃")
+    assert bad.exit_code == 1 and "the vocabulary has no '☃'" in bad.output
+    bad = invoke("extract", model_path, text, "-o", tmp_path / "x.h5", "--unknown", "drop")
+    assert bad.output == ("Error: --unknown 'drop' is not understood; use 'error', 'skip' or "
+                          "'replace:<one character>'\n")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"good start \xff\xfe then bad", "not UTF-8 text (byte 11 is 0xff); convert it first"),
+    ("é".encode() * 700_000 + b"\x80", "not UTF-8 text (byte 1400000 is 0x80)"),  # past the first piece
+    (b"", "the file is empty"),
+    (b"a", "the text has 1 usable character(s); at least 2 are needed"),
+], ids=["bad-byte", "bad-byte-late", "empty", "one-char"])
+def test_bad_texts(tmp_path, content, message):
+    model = write_checkpoint(tmp_path / "m.pt", make_model(1, 8, 8, vocab=Vocab.from_text("abcé ")),
+                             vocab=Vocab.from_text("abcé "))
+    text = tmp_path / "t.txt"
+    text.write_bytes(content)
+    result = invoke("extract", model, text, "-o", tmp_path / "o.h5")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {text}: ") and message in result.output
+    assert not (tmp_path / "o.h5").exists() and leftovers(tmp_path) == []
+
+
+def test_a_checkpoint_that_is_no_char_lstm(tmp_path):
+    bogus = tmp_path / "bogus.pt"
+    torch.save({"weights": torch.zeros(3)}, bogus)
+    text = write_text(tmp_path / "t.txt", TEXT[:100])
+    result = invoke("extract", bogus, text, "-o", tmp_path / "o.h5")
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {bogus}: ")
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_no_space_left_removes_the_temporary_file(tmp_path, model_path, monkeypatch):
+    def full_disk(self, start, acts):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(StatesWriter, "write_activations", full_disk)
+    text = write_text(tmp_path / "t.txt", TEXT[:2000])
+    out = tmp_path / "out.h5"
+    result = invoke("extract", model_path, text, "-o", out, "-q")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: no space left on the device while writing {out}; nothing was "
+                                    "kept. Free some space or write elsewhere with -o")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_device_that_is_not_there(tmp_path, model_path):
+    text = write_text(tmp_path / "t.txt", TEXT[:100])
+    result = invoke("extract", model_path, text, "-o", tmp_path / "o.h5", "--device", "tpu")
+    assert result.output == "Error: --device 'tpu' is not a torch device; use auto, cpu or cuda\n"
+    if not torch.cuda.is_available():
+        result = invoke("extract", model_path, text, "-o", tmp_path / "o.h5", "--device", "cuda")
+        assert result.output == "Error: --device cuda: torch sees no CUDA GPU here; use --device cpu\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_ctrl_c_leaves_no_file(tmp_path):
+    # A model and text big enough to take several seconds, interrupted once writing has begun.
+    model = write_checkpoint(tmp_path / "m.pt", make_model(2, 64, 16))
+    text = write_text(tmp_path / "long.txt", (TEXT * 60)[:600_000])
+    out = tmp_path / "out.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "lstmviz", "extract", str(model), str(text), "-o", str(out)]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while "extract:" not in _peek(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        if proc.poll() is not None:
+            break
+    time.sleep(0.5)  # well into the block loop
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted: no output was written (the partial file was removed)." in err
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def _peek(folder: Path) -> str:
+    """'extract:' once the temporary output exists (the run has reached the block loop)."""
+    return "extract:" if leftovers(folder) else ""
+
+
+def test_every_command_has_help_with_an_example():
+    for command in ("extract", "info", "validate"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Example" in result.output
+    assert "[default: float16]" in invoke("extract", "--help").output
+
+
+def test_info_and_validate_on_damaged_files(tmp_path, model_path):
+    text = write_text(tmp_path / "t.txt", TEXT[:1000])
+    good = tmp_path / "good.h5"
+    assert invoke("extract", model_path, text, "-o", good, "-q").exit_code == 0
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    result = invoke("info", cut)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {cut}: not a readable HDF5 file (truncated or damaged?); "
+                             "run `lstmviz extract` again\n")
+    result = invoke("validate", cut)
+    assert result.exit_code == 1
+    assert result.output == (f"{cut}: 1 problem(s)\n"
+                             f"  - {cut}: not a readable HDF5 file (truncated or damaged)\n")
+
+
+def test_vocab_of_test_text_covers_it():
+    assert not VOCAB.missing(TEXT)

@@ -1,0 +1,118 @@
+"""The reader: lazy windows of real extraction files, and clear refusals of bad ones."""
+
+import h5py
+import numpy as np
+import pytest
+from extraction_files import TEXT, VOCAB, make_model, one_thread
+
+from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
+from lstmviz.extract import Options, extract
+from lstmviz.loading import LoadedModel
+from lstmviz.store import CHUNK_ROWS, open_states
+
+TOKENS = VOCAB.encode(TEXT)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    with one_thread():
+        loaded = LoadedModel(make_model(2, 16, 8), VOCAB, "lstmviz", "tiny.pt", "0" * 64)
+        return extract(loaded, TOKENS, tmp_path_factory.mktemp("store") / "good.h5", Options(gates=True))
+
+
+def copy_with(src, dst, **attrs):
+    dst.write_bytes(src.read_bytes())
+    with h5py.File(dst, "a") as f:
+        for key, value in attrs.items():
+            f.attrs[key] = value
+    return dst
+
+
+def test_window_reads_units_and_spans(good):
+    with open_states(good) as s, h5py.File(good, "r") as f:
+        raw = f["layer1/h"][100:2100].astype(np.float32)
+        assert np.array_equal(s.window("layer1.h", 100, 2100), raw)
+        assert np.array_equal(s.window("layer1.h", 100, 2100, 5), raw[:, 5])
+        assert np.array_equal(s.window("layer1.h", 100, 2100, [7, 2]), raw[:, [7, 2]])
+        assert s.window("layer0.c", 0, 10).dtype == np.float32
+        assert s.window("layer0.h", 50, 50).shape == (0, 16)
+
+
+def test_reader_api(good):
+    with open_states(good) as s:
+        assert (s.n_tokens, s.n_layer, s.n_hidden) == (len(TOKENS), 2, 16)
+        assert s.vocab == VOCAB and s.config.n_embd == 8
+        assert s.has_gates and s.kinds() == ["h", "c", "gates.i", "gates.f", "gates.g", "gates.o"]
+        assert s.names[:2] == ["layer0.h", "layer0.c"]
+        assert np.array_equal(s.tokens(0, 20), TOKENS[:20])
+        assert "".join(s.symbols(0, 20)) == TEXT[:20] and s.text(5, 9) == TEXT[5:9]
+        p = s.predictions(10, 20)
+        assert p.top_ids.shape == (10, 5) and p.top_probs.shape == (10, 5) and p.p_next.shape == (10,)
+        assert set(s.summary("layer0.gates.f")) >= {"mean", "hist", "top_pos", "bottom_val"}
+        assert s.attrs["encoding-version"] == "1.0"
+
+
+def test_blocks_stream_everything_in_bounded_pieces(good):
+    with open_states(good) as s:
+        seen = 0
+        for start, block in s.blocks(["layer0.h", "layer1.c"], rows=CHUNK_ROWS):
+            assert start == seen and set(block) == {"layer0.h", "layer1.c"}
+            assert block["layer1.c"].shape == (min(CHUNK_ROWS, s.n_tokens - start), 16)
+            stop = start + len(block["layer0.h"])
+            assert np.array_equal(block["layer0.h"], s.window("layer0.h", start, stop))
+            seen += len(block["layer0.h"])
+        assert seen == s.n_tokens
+
+
+def test_unknown_names_units_and_spans(good):
+    with open_states(good) as s:
+        with pytest.raises(UnknownActivation, match="has no activation 'layer2.h'; available: layer0.h, "):
+            s.window("layer2.h", 0, 10)
+        with pytest.raises(UnknownActivation, match="has units 0..15; there is no unit 16"):
+            s.window("layer0.h", 0, 10, 16)
+        with pytest.raises(StoreError, match=r"positions 0:20000 are outside the text \(0:10000\)"):
+            s.window("layer0.h", 0, 20_000)
+
+
+def test_truncated_file(good, tmp_path):
+    data = good.read_bytes()
+    for fraction in (0.5, 0.9, 0.999):
+        cut = tmp_path / f"cut{fraction}.h5"
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(StoreError, match="truncated or damaged"):
+            open_states(cut)
+
+
+def test_incomplete_foreign_and_future_files(good, tmp_path):
+    with pytest.raises(StoreError, match="the extraction is incomplete .*run `lstmviz extract` again"):
+        open_states(copy_with(good, tmp_path / "half.h5", complete=False))
+    with pytest.raises(StoreError, match="not an lstmviz extraction"):
+        open_states(copy_with(good, tmp_path / "other.h5", **{"encoding-type": "anndata"}))
+    with pytest.raises(SchemaVersionError, match="format version 2.0 is not readable"):
+        open_states(copy_with(good, tmp_path / "v2.h5", **{"encoding-version": "2.0"}))
+    minor = copy_with(good, tmp_path / "v1_9.h5", **{"encoding-version": "1.9"})
+    with open_states(minor) as s:  # additive minor versions stay readable
+        assert s.n_tokens == len(TOKENS)
+    with pytest.raises(StoreError, match="header is damaged"):
+        open_states(copy_with(good, tmp_path / "bad.h5", model_config="{not json"))
+    plain = tmp_path / "plain.h5"
+    with h5py.File(plain, "w") as f:
+        f["x"] = np.zeros(3)
+    with pytest.raises(StoreError, match="not an lstmviz extraction"):
+        open_states(plain)
+    (tmp_path / "text.h5").write_text("hello")
+    with pytest.raises(StoreError, match="not a readable HDF5 file"):
+        open_states(tmp_path / "text.h5")
+    with pytest.raises(StoreError, match="no such file"):
+        open_states(tmp_path / "missing.h5")
+
+
+def test_writer_leaves_only_complete_files(tmp_path):
+    from lstmviz.model import LSTMConfig
+    from lstmviz.store import StatesWriter
+
+    w = StatesWriter(tmp_path / "x.h5", n_tokens=10, config=LSTMConfig(vocab_size=len(VOCAB)),
+                     vocab=VOCAB, names=["layer0.h"])
+    assert w.tmp_path.exists() and not (tmp_path / "x.h5").exists()
+    w.abort()
+    assert list(tmp_path.iterdir()) == []

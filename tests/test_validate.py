@@ -1,0 +1,95 @@
+"""`validate` finds every problem of a damaged extraction file, in plain words."""
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from extraction_files import TEXT, VOCAB, make_model, one_thread
+
+from lstmviz.cli import cli
+from lstmviz.extract import Options, extract
+from lstmviz.loading import LoadedModel
+from lstmviz.validate import validate
+
+TOKENS = VOCAB.encode(TEXT[:5000])
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    with one_thread():
+        loaded = LoadedModel(make_model(2, 16, 8), VOCAB, "lstmviz", "tiny.pt", "0" * 64)
+        return extract(loaded, TOKENS, tmp_path_factory.mktemp("validate") / "good.h5", Options(gates=True))
+
+
+def damaged(good, tmp_path, change):
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(good.read_bytes())
+    with h5py.File(path, "a") as f:
+        change(f)
+    return path
+
+
+def test_a_good_file_has_no_problems(good):
+    assert validate(good) == []
+    result = CliRunner().invoke(cli, ["validate", str(good)])
+    assert result.exit_code == 0 and result.output == f"{good}: valid\n"
+
+
+def test_every_problem_is_reported_at_once(good, tmp_path):
+    def change(f):
+        f.attrs["complete"] = False
+        f.attrs["encoding-version"] = "3.1"
+        del f["layer1/gates/o"]
+        del f["predictions/p_next"]
+        f["layer0/h"][100, 3] = np.nan
+        f["layer0/h"][200, 4] = np.inf
+        f["layer1/c"][7, 0] = -np.inf
+        f["tokens"][50] = len(VOCAB) + 5
+        f["layer0/gates/f"][0, 0] = 1.5
+        del f["summaries/layer0/c/hist"]
+
+    problems = validate(damaged(good, tmp_path, change))
+    assert problems == [
+        "format version '3.1' is not 1.x, which this lstmviz reads",
+        "the file is incomplete (the 'complete' flag is false): the extraction was interrupted",
+        f"1 token id(s) lie outside the vocabulary of {len(VOCAB)} (first at position 50)",
+        "dataset /predictions/p_next is missing",
+        "layer0.h: 2 value(s) are NaN or infinite (first at position 100, unit 3)",
+        "summary 'hist' of layer0.c is missing",
+        "layer0.gates.f: 1 value(s) lie outside [0, 1], impossible for gates.f",
+        "layer1.c: 1 value(s) are NaN or infinite (first at position 7, unit 0)",
+        "dataset /layer1/gates/o is missing",
+    ]
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "damaged.h5")])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].endswith("damaged.h5: 9 problem(s)")
+    assert result.output.splitlines()[1] == "  - format version '3.1' is not 1.x, which this lstmviz reads"
+
+
+def test_shapes_names_and_attributes(good, tmp_path):
+    def change(f):
+        del f["layer0/h"]
+        f["layer0/h"] = np.zeros((10, 16), dtype="f2")
+        del f.attrs["vocab"]
+        f.attrs["names"] = '["layer0.h", "layer0.c", "layer1.h", "layer1.gates.i", "layer5.c", "bogus"]'
+        del f["predictions/top_ids"]
+        f["predictions/top_ids"] = np.zeros((len(TOKENS), 5), dtype="f4")
+
+    problems = validate(damaged(good, tmp_path, change))
+    assert "root attribute 'vocab' is missing" in problems
+    assert f"dataset /layer0/h has shape (10, 16), expected ({len(TOKENS)}, 16)" in problems
+    assert "dataset /predictions/top_ids has dtype float32, expected an integer type" in problems
+    assert "layer5.c names layer 5, but the model has 2 layer(s)" in problems
+    assert "'bogus' in the 'names' attribute is not an activation name" in problems
+    assert "layer1.c is missing from the 'names' attribute" in problems
+    assert "layer 1 stores only some of its gates; expected all of i, f, g, o" in problems
+
+
+def test_foreign_and_unreadable_files(good, tmp_path):
+    plain = tmp_path / "plain.h5"
+    with h5py.File(plain, "w") as f:
+        f["x"] = np.zeros(3)
+    assert validate(plain) == ["not an lstmviz extraction: encoding-type is None, expected 'lstmviz-states'"]
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(good.read_bytes()[:5000])
+    assert validate(cut) == [f"{cut}: not a readable HDF5 file (truncated or damaged)"]
