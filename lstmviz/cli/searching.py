@@ -1,0 +1,171 @@
+"""``lstmviz search``: rank units by a hypothesis, a pattern or an example span."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+import pandas as pd
+
+from lstmviz.cli import cli
+from lstmviz.hypotheses import HYPOTHESES, pattern_hypothesis
+from lstmviz.names import GATES, act_name
+from lstmviz.search import rank_all, rank_units, select_names
+from lstmviz.search_example import ExampleSearch, search_by_example
+from lstmviz.store import States, open_states
+from lstmviz.vocab import visible
+
+KIND_CHOICES = ["h", "c", "gates", *(f"gates.{g}" for g in GATES)]
+_SNIPPET = 60  # characters of text shown per match
+
+
+def _parse_span(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        a, b = (int(x) for x in value.split(":"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not START:END, e.g. 120:164", param_hint="--span") from None
+    return a, b
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--hypothesis", "hypothesis", type=click.Choice(sorted(HYPOTHESES)),
+              help="A built-in hypothesis (see docs/search.md for exact definitions).")
+@click.option("--pattern", help="Regular expression: a unit should be on inside any match.")
+@click.option("--span", help="START:END positions of an example: find units on there, then matches.")
+@click.option("--all", "all_", is_flag=True, help="Best unit of every built-in hypothesis.")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Rows to show (units, or matches with --span; per hypothesis with --all: 1).")
+@click.option("--layer", type=int, help="Only this layer (0-based). Default: all layers.")
+@click.option("--kind", type=click.Choice(KIND_CHOICES),
+              help="Only this activation kind. Default: all (h for --span).")
+@click.option("--threshold", type=float, help="With --span: level that counts as on. Default: from the data.")
+@click.option("--min-on", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="With --span: share of the chosen units that must be on together in a match.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--no-cache", is_flag=True, help="Recompute, ignoring and not writing cached results.")
+def search(file: str, hypothesis: str | None, pattern: str | None, span: str | None, all_: bool,
+           top: int, layer: int | None, kind: str | None, threshold: float | None, min_on: float,
+           as_json: bool, no_cache: bool) -> None:
+    """Rank every unit in FILE by how well it tracks a hypothesis about the text.
+
+    Binary hypotheses are scored by AUROC (shown as max(AUROC, 1 - AUROC), with the
+    direction), numeric ones by |Pearson r|. "null" is the unit's best score against
+    shifted copies of the hypothesis; the baseline is the larger of the best such
+    score of any unit and the score of a guess from the current symbol alone. A unit
+    that does not clearly beat the baseline tracks nothing. Results are cached beside
+    FILE.
+
+    \b
+    Examples:
+        lstmviz search cache/model__val.h5 --hypothesis quote --top 10
+        lstmviz search cache/model__val.h5 --hypothesis depth --layer 1 --kind c
+        lstmviz search cache/model__val.h5 --pattern 'https?://' --json
+        lstmviz search cache/model__val.h5 --span 1200:1240
+        lstmviz search cache/model__val.h5 --all
+    """
+    chosen = [x for x in (hypothesis, pattern, span, all_ or None) if x is not None]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --hypothesis, --pattern, --span or --all")
+    with open_states(file) as states:
+        if span is not None:
+            start, stop = _parse_span(span)
+            layer = states.n_layer - 1 if layer is None else layer
+            kind = kind or "h"
+            if kind == "gates":
+                raise click.BadParameter("--span searches one activation: give one gate, e.g. gates.f",
+                                         param_hint="--kind")
+            select_names(states, layer=layer, kind=kind)  # a clear error for a missing layer or kind
+            name = act_name("gates", layer, kind[-1]) if kind.startswith("gates.") else act_name(kind, layer)
+            result = search_by_example(states, start, stop, name=name, threshold=threshold, min_on=min_on,
+                                       progress=True)
+            _show_example(states, result, top, as_json)
+            return
+        names = select_names(states, layer=layer, kind=kind)
+        if all_:
+            df = rank_all(states, names=names, cache=not no_cache, progress=True)
+            _show_all(df, as_json)
+            return
+        hyp = hypothesis if hypothesis else pattern_hypothesis(pattern, byte_level=states.vocab.byte_level)
+        df = rank_units(states, hyp, names=names, top=top, cache=not no_cache, progress=True)
+        _show_units(df, as_json)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def _table(df: pd.DataFrame, columns: list[str]) -> str:
+    cells = [[_fmt(v) for v in row] for row in df[columns].itertuples(index=False)]
+    widths = [max(len(c), *(len(r[k]) for r in cells)) if cells else len(c) for k, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def _show_units(df: pd.DataFrame, as_json: bool) -> None:
+    meta = df.attrs
+    if as_json:
+        click.echo(json.dumps({**meta, "units": json.loads(df.to_json(orient="records"))}, indent=2))
+        return
+    share = (f", inside at {meta['n_inside']:,} ({meta['n_inside'] / meta['n_positions']:.1%})"
+             if meta["binary"] else "")
+    click.echo(f"hypothesis: {meta['hypothesis']} - {meta['description']}")
+    click.echo(f"positions:  {meta['n_positions']:,}{share}")
+    click.echo(f"score:      {meta['measure']}{' as max(AUROC, 1-AUROC)' if meta['binary'] else ''}")
+    click.echo(f"baseline:   {meta['baseline']:.3f} = max(chance {meta['null_best']:.3f} (best unit vs "
+               f"shifted copies), current symbol alone {meta['local']:.3f}); beat it clearly to count")
+    click.echo()
+    extra = ["auroc", "point_biserial", "mean_in", "mean_out"] if meta["binary"] else \
+        ["pearson", "spearman", "slope", "mean"]
+    df = df.assign(rank=range(1, len(df) + 1))
+    click.echo(_table(df, ["rank", "neuron", "score", "direction", "null", *extra]))
+
+
+def _show_all(df: pd.DataFrame, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"best": json.loads(df.to_json(orient="records")),
+                               "skipped": df.attrs.get("skipped", [])}, indent=2))
+        return
+    click.echo(_table(df, ["hypothesis", "neuron", "measure", "score", "direction", "null_best", "local",
+                           "margin"]))
+    click.echo("\nmargin = score - max(null_best, local): near 0 or below means chance or a reaction to "
+               "single symbols")
+    if df.attrs.get("skipped"):
+        click.echo(f"\nskipped (the same everywhere in this text): {', '.join(df.attrs['skipped'])}")
+
+
+def _snippet(states: States, start: int, stop: int) -> str:
+    text = "".join(visible(s) for s in states.symbols(start, min(stop, start + _SNIPPET)))
+    return text + ("…" if stop - start > _SNIPPET else "")
+
+
+def _show_example(states: States, result: ExampleSearch, top: int, as_json: bool) -> None:
+    matches = result.matches.head(top)
+    if as_json:
+        click.echo(json.dumps({
+            "name": result.name, "start": result.start, "stop": result.stop,
+            "threshold": result.threshold, "margin": result.margin,
+            "units": json.loads(result.units.to_json(orient="records")),
+            "n_matches": len(result.matches),
+            "matches": json.loads(matches.to_json(orient="records")),
+        }, indent=2))
+        return
+    click.echo(f"example:    {result.start}:{result.stop} {_snippet(states, result.start, result.stop)!r}")
+    click.echo(f"threshold:  {result.threshold:.3f} on {result.name} (change with --threshold)")
+    units = ", ".join(f"{n}({s})" for n, s in zip(result.units.neuron, result.units.sign, strict=True))
+    click.echo(f"units:      {units}")
+    click.echo(f"matches:    {len(result.matches):,} in the whole file, best {len(matches)} shown")
+    if not len(matches):
+        click.echo("            nowhere else are these units on together: try --min-on 0.5, or a higher "
+                   "--threshold to choose fewer units")
+    click.echo()
+    if len(matches):
+        texts = [repr(_snippet(states, a, b)) for a, b in zip(matches.start, matches.stop, strict=True)]
+        shown = matches.assign(text=texts)
+        click.echo(_table(shown, ["start", "stop", "length", "score", "on", "text"]))

@@ -1,0 +1,92 @@
+"""Where search results are kept between runs, and when they are stale.
+
+Results live in a folder beside the extraction, ``<file>.search/`` (or, when that folder cannot be
+written, under ``~/.cache/lstmviz/search/``), one ``.npz`` per hypothesis plus ``profile.npz`` for
+the per-unit histograms. Each holds the file's size and modification time; a file rewritten by a
+new extraction has a new modification time (extraction renames a finished file into place), so its
+old results are ignored and recomputed. Writes go to a temporary file renamed into place, so a
+reader never sees half a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+_META = "__meta__"
+
+
+def file_identity(path: str | Path) -> dict[str, int]:
+    """What must stay the same for cached results to stay valid: size and modification time."""
+    st = Path(path).stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def cache_dir(path: str | Path) -> Path:
+    """The folder holding cached results for an extraction file, created when needed."""
+    path = Path(path).resolve()
+    beside = path.with_name(path.name + ".search")
+    try:
+        beside.mkdir(exist_ok=True)
+        if os.access(beside, os.W_OK):
+            return beside
+    except OSError:
+        pass
+    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lstmviz" / "search"
+    folder = home / hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _file_name(key: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in key)
+    return f"{safe}.npz"
+
+
+def load(folder: Path, key: str, expect: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """Arrays cached under ``key``, or None when absent, unreadable or made with other settings.
+
+    ``expect`` holds the metadata that must match (file identity, bins, shifts, version).
+    """
+    target = folder / _file_name(key)
+    if not target.exists():
+        return None
+    try:
+        with np.load(target, allow_pickle=False) as npz:
+            meta = json.loads(str(npz[_META]))
+            if any(meta.get(k) != v for k, v in expect.items()):
+                log.info("%s: stale (made for another file version or settings)", target)
+                return None
+            return {k: npz[k] for k in npz.files if k != _META}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        log.warning("%s: unreadable cache, recomputing", target)
+        return None
+
+
+def save(folder: Path, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    """Write arrays and metadata under ``key`` atomically."""
+    target = folder / _file_name(key)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta))})
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def expected_meta(path: str | Path, **settings: Any) -> dict[str, Any]:
+    """The metadata a cache entry for ``path`` must carry to be used."""
+    return {"version": CACHE_VERSION, "file": file_identity(path), **settings}

@@ -1,0 +1,237 @@
+"""The scoring pass of cell search: per block, two matrix products; at the end, every statistic.
+
+Each block of activations X (n, H) is centred, and turned into centred mid-ranks R through the
+per-unit histograms (:mod:`lstmviz.search_profile`). Then ``X^T Zx`` and ``R^T Zr`` accumulate, in
+float64, every sum the statistics need, for all hypotheses at once: ``Zx`` holds a column of ones,
+the binary hypotheses and the centred numeric ones (with their shifted copies), ``Zr`` the binary
+hypotheses (with their shifted copies) and the ranks of the numeric ones. See
+:mod:`lstmviz.search` for what the statistics mean.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from lstmviz.hypotheses import Hypothesis
+from lstmviz.search_profile import UnitHistograms
+from lstmviz.store import CHUNK_ROWS, States
+
+DEFAULT_SHIFTS = 4
+BLOCK_ROWS = 4 * CHUNK_ROWS
+Progress = bool | Callable[[int, int], None]
+# Rows computed at once: about 2 MB of float32 whatever H. Temporaries this small stay in cache and
+# are recycled by the allocator instead of being mapped fresh each time: measured 20-25 % faster
+# than whole 16k-row blocks at H = 512.
+_PIECE_ELEMENTS = 1 << 19
+
+
+def pieces(block: np.ndarray, n_units: int) -> list[np.ndarray]:
+    """Row slices (views) of a block, each about ``_PIECE_ELEMENTS`` activations."""
+    step = max(1, _PIECE_ELEMENTS // max(n_units, 1))
+    return [block[i : i + step] for i in range(0, len(block), step)]
+
+
+def local_baseline(symbols: str, values: np.ndarray, binary: bool) -> float:
+    """Score of the best guess of ``values`` from the current symbol alone (in-sample).
+
+    The guess at each position is the hypothesis' mean over all positions holding the same symbol;
+    its score is measured like a unit's: max(AUROC, 1 - AUROC), or |Pearson r|.
+
+    >>> round(local_baseline("abab", np.array([0, 1, 0, 0], np.float32), True), 3)
+    0.833
+    """
+    codes = np.unique(np.frombuffer(symbols.encode("utf-32-le"), dtype=np.uint32), return_inverse=True)[1]
+    counts = np.bincount(codes)
+    guess = (np.bincount(codes, weights=values) / counts)[codes]
+    if binary:
+        inside = values > 0
+        n1, n0 = int(inside.sum()), int((~inside).sum())
+        _, inverse, tied = np.unique(guess, return_inverse=True, return_counts=True)
+        ranks = (np.cumsum(tied) - (tied - 1) / 2)[inverse]
+        auroc = (ranks[inside].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+        return float(max(auroc, 1 - auroc))
+    if np.ptp(guess) == 0:
+        return 0.0
+    return float(abs(np.corrcoef(guess, values.astype(np.float64))[0, 1]))
+
+
+class Prepared:
+    """A hypothesis' values and what scoring needs from them, computed once over the whole text."""
+
+    def __init__(self, hyp: Hypothesis, values: np.ndarray):
+        self.hyp = hyp
+        N = len(values)
+        v64 = values.astype(np.float64)
+        self.n_inside = int(v64.sum()) if hyp.binary else 0
+        self.mean = float(v64.mean())
+        self.values = values.astype(np.float32)  # binary: 0/1, kept raw for sums inside
+        self.centred = (v64 - self.mean).astype(np.float32)
+        self.sum_c = float(self.centred.astype(np.float64).sum())
+        self.var = float((self.centred.astype(np.float64) ** 2).mean() - (self.sum_c / N) ** 2)
+        uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+        mid = np.cumsum(counts) - counts + (counts + 1) / 2  # 1-based mid-ranks of the values
+        ranks = ((mid - (N + 1) / 2) / N)[inverse]
+        self.ranks = ranks.astype(np.float32)
+        self.rank_sum = float(self.ranks.astype(np.float64).sum())
+        self.rank_var = float((self.ranks.astype(np.float64) ** 2).mean() - (self.rank_sum / N) ** 2)
+
+
+class Columns:
+    """The two matrices every block of activations is multiplied with.
+
+    ``X`` (centred activations) meets: a column of ones, each binary hypothesis (0/1), each
+    numeric hypothesis centred, and each numeric one's shifted copies. ``R`` (centred mid-ranks)
+    meets: each binary hypothesis, each numeric one's ranks, and each binary one's shifted copies.
+    """
+
+    def __init__(self, prepared: list[Prepared], offsets: list[int], N: int):
+        self.N = N
+        self.offsets = offsets
+        self.x_src: list[tuple[np.ndarray | None, int]] = [(None, 0)]  # (source, shift); None = ones
+        self.r_src: list[tuple[np.ndarray, int]] = []
+        self.index = []  # per prepared: where its columns are
+        for p in prepared:
+            if p.hyp.binary:
+                entry = {"x": len(self.x_src), "r": len(self.r_src)}
+                self.x_src.append((p.values, 0))
+                self.r_src.append((p.values, 0))
+                entry["r_null"] = list(range(len(self.r_src), len(self.r_src) + len(offsets)))
+                self.r_src += [(p.values, s) for s in offsets]
+            else:
+                entry = {"x": len(self.x_src), "r": len(self.r_src)}
+                self.x_src.append((p.centred, 0))
+                self.r_src.append((p.ranks, 0))
+                entry["x_null"] = list(range(len(self.x_src), len(self.x_src) + len(offsets)))
+                self.x_src += [(p.centred, s) for s in offsets]
+            self.index.append((p, entry))
+
+    def _slice(self, src: np.ndarray, shift: int, a: int, b: int) -> np.ndarray:
+        a2, b2 = (a + shift) % self.N, (a + shift) % self.N + (b - a)
+        if b2 <= self.N:
+            return src[a2:b2]
+        return np.concatenate([src[a2:], src[: b2 - self.N]])
+
+    def block(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n, Kx) and (n, Kr) float32 matrices for positions [a, b)."""
+        zx = np.empty((b - a, len(self.x_src)), np.float32)
+        for k, (src, shift) in enumerate(self.x_src):
+            zx[:, k] = 1.0 if src is None else self._slice(src, shift, a, b)
+        zr = np.empty((b - a, len(self.r_src)), np.float32)
+        for k, (src, shift) in enumerate(self.r_src):
+            zr[:, k] = self._slice(src, shift, a, b)
+        return zx, zr
+
+
+def score_activation(states: States, name: str, hist: UnitHistograms, columns: Columns, rows: int,
+                     bar: ProgressBar) -> list[dict[str, np.ndarray]]:
+    """The scoring pass over one activation: sums per block, then per hypothesis its statistics."""
+    H, N = states.n_hidden, states.n_tokens
+    mu = hist.mean.astype(np.float32)
+    table = hist.rank_table()
+    gx = np.zeros((H, len(columns.x_src)))
+    gr = np.zeros((H, len(columns.r_src)))
+    sxx = np.zeros(H)
+    for a, block in states.blocks([name], rows):
+        zx_block, zr_block = columns.block(a, a + len(block[name]))
+        for x, zx, zr in zip(*(pieces(m, H) for m in (block[name], zx_block, zr_block)), strict=True):
+            xc = x - mu  # (n, H)
+            ranks = np.take(table, hist.flat_bins(x, out=x))  # x is not needed after this
+            gx += xc.T @ zx
+            gr += ranks.T @ zr
+            sxx += np.einsum("ij,ij->j", xc, xc, dtype=np.float64)
+        bar.update(len(block[name]))
+    sx = gx[:, 0]
+    var_x = np.maximum(sxx / N - (sx / N) ** 2, 0)
+    sd_x = np.sqrt(var_x)
+    r_sum, r_sq = hist.rank_moments()
+    sd_r = np.sqrt(np.maximum(r_sq / N - (r_sum / N) ** 2, 0))
+    mu = mu.astype(np.float64)  # the exact centre used: sums of (x - mu) correct it below
+    results = []
+    for p, at in columns.index:
+        if p.hyp.binary:
+            results.append(_binary_stats(p, at, gx, gr, sd_x, mu, N))
+        else:
+            results.append(_numeric_stats(p, at, gx, gr, sd_x, r_sum, sd_r, mu, N))
+    return results
+
+
+def _auroc(rank_sum_inside: np.ndarray, n1: int, N: int) -> np.ndarray:
+    """AUROC from the sum over inside positions of centred mid-ranks ``(R - (N+1)/2) / N``."""
+    n0 = N - n1
+    R1 = N * rank_sum_inside + n1 * (N + 1) / 2  # sum of 1-based mid-ranks inside
+    return (R1 - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
+def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
+
+
+def _binary_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: np.ndarray,
+                  mu: np.ndarray, N: int) -> dict[str, np.ndarray]:
+    sx = gx[:, 0]  # sum of (x - mu) over all positions
+    n1 = p.n_inside
+    n0 = N - n1
+    s1 = gx[:, at["x"]]  # sum of (x - mu) inside
+    auroc = _auroc(gr[:, at["r"]], n1, N)
+    nulls = [_auroc(gr[:, k], n1, N) for k in at["r_null"]]
+    q = n1 / N
+    cov = s1 / N - (sx / N) * q
+    return {
+        "score": np.maximum(auroc, 1 - auroc),
+        "null": np.max([np.maximum(a, 1 - a) for a in nulls], axis=0),
+        "auroc": auroc,
+        "point_biserial": _safe_div(cov, sd_x * np.sqrt(q * (1 - q))),
+        "mean_in": mu + s1 / n1,
+        "mean_out": mu + (sx - s1) / n0,
+    }
+
+
+def _numeric_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: np.ndarray,
+                   r_sum: np.ndarray, sd_r: np.ndarray, mu: np.ndarray, N: int) -> dict[str, np.ndarray]:
+    sx = gx[:, 0]
+    def pearson(col: int) -> np.ndarray:
+        cov = gx[:, col] / N - (sx / N) * (p.sum_c / N)
+        return _safe_div(cov, sd_x * np.sqrt(p.var))
+
+    r = pearson(at["x"])
+    cov = gx[:, at["x"]] / N - (sx / N) * (p.sum_c / N)
+    rank_cov = gr[:, at["r"]] / N - (r_sum / N) * (p.rank_sum / N)
+    return {
+        "score": np.abs(r),
+        "null": np.max([np.abs(pearson(k)) for k in at["x_null"]], axis=0),
+        "pearson": r,
+        "spearman": _safe_div(rank_cov, sd_r * np.sqrt(p.rank_var)),
+        "slope": cov / p.var,
+        "mean": mu + sx / N,
+    }
+
+
+class ProgressBar:
+    """Progress to a tqdm bar on stderr, to a callback ``(done, total)``, or nowhere."""
+
+    def __init__(self, progress: Progress, total: int, desc: str):
+        self.total, self.done, self.callback, self.tqdm = total, 0, None, None
+        if callable(progress):
+            self.callback = progress
+        elif progress:
+            from tqdm import tqdm
+
+            self.tqdm = tqdm(total=total, desc=desc, unit="pos", unit_scale=True, file=sys.stderr,
+                             leave=False)
+
+    def update(self, n: int) -> None:
+        """Record ``n`` more positions done."""
+        self.done += n
+        if self.tqdm is not None:
+            self.tqdm.update(n)
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self.tqdm is not None:
+            self.tqdm.close()

@@ -1,0 +1,103 @@
+"""``lstmviz search`` on real extractions of the planted model."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from search_models import AUSTEN, PYTHON, QUOTE, shared_file
+
+from lstmviz.cli import cli
+
+
+@pytest.fixture(scope="module")
+def austen(tmp_path_factory):
+    """A private copy: the CLI writes its cache beside the file."""
+    path = tmp_path_factory.mktemp("cli") / "austen.h5"
+    path.write_bytes(shared_file("planted", "austen").read_bytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def python_file():
+    return shared_file("planted", "python")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["search", *map(str, args)])
+
+
+def test_hypothesis_table_shows_the_quote_cell_first(austen):
+    result = run(austen, "--hypothesis", "quote", "--top", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("hypothesis: quote - inside double quotes")
+    assert lines[3].startswith("baseline:")
+    header = lines[5].split()
+    assert header[:5] == ["rank", "neuron", "score", "direction", "null"]
+    first = lines[6].split()
+    assert first[0] == "1" and first[1] in {f"layer0.c.{QUOTE}", f"layer0.h.{QUOTE}"} and first[2] == "1.000"
+    assert len(lines) == 9
+
+
+def test_json_output_and_layer_kind_filters(austen):
+    result = run(austen, "--hypothesis", "quote", "--top", "2", "--layer", "0", "--kind", "c", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["hypothesis"] == "quote" and data["measure"] == "AUROC"
+    assert [u["neuron"] for u in data["units"]][0] == f"layer0.c.{QUOTE}"
+    assert all(u["kind"] == "c" for u in data["units"]) and len(data["units"]) == 2
+    assert data["baseline"] >= data["null_best"]
+
+
+def test_pattern_search(python_file):
+    result = run(python_file, "--pattern", r"\(", "--top", "2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["hypothesis"] == r"pattern \(" and data["n_inside"] == PYTHON.count("(")
+
+
+def test_all_lists_each_builtin_and_the_skipped(python_file):
+    result = run(python_file, "--all")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "skipped (the same everywhere in this text): url, wikilink, template" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.strip()}
+    assert rows["column"][1] in {"layer0.c.3", "layer0.h.3"} and rows["column"][3] == "1.000"
+
+
+def test_span_search_by_example(austen):
+    start = AUSTEN.index('"Is not this song')
+    stop = AUSTEN.index('"', start + 1)
+    result = run(austen, "--span", f"{start}:{stop}", "--kind", "c", "--top", "3", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["name"] == "layer0.c" and [u["neuron"] for u in data["units"]] == [f"layer0.c.{QUOTE}"]
+    assert len(data["matches"]) == 3 and data["n_matches"] > 50
+    text = run(austen, "--span", f"{start}:{stop}", "--kind", "c", "--top", "3").stdout
+    assert "threshold:" in text and "matches:" in text and "'\"" in text
+    loose = json.loads(run(austen, "--span", f"{start}:{stop}", "--min-on", "0.5", "--json").stdout)
+    assert loose["n_matches"] >= 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--hypothesis", "url"], "Error: hypothesis 'url' is never true in this text"),
+    (["--hypothesis", "quote", "--layer", "4"], "Error: no layer 4 in austen.h5 (layers: 0..0)"),
+    (["--pattern", "("], "Error: --pattern '(' is not a valid regular expression"),
+    (["--span", "5:2"], "Error: span 5:2 is not within the text"),
+    (["--span", "0:5", "--threshold", "5"], "Error: no unit of layer0.h is on throughout 0:5"),
+])
+def test_errors_are_one_line(austen, args, message):
+    result = run(austen, *args)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith(message)
+
+
+@pytest.mark.parametrize("args", [[], ["--all", "--hypothesis", "quote"], ["--span", "a:b"]])
+def test_usage_errors(austen, args):
+    result = run(austen, *args)
+    assert result.exit_code == 2
+
+
+def test_help_has_an_example():
+    result = CliRunner().invoke(cli, ["search", "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output and "--hypothesis" in result.output
