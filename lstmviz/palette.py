@@ -75,12 +75,13 @@ def text_colour(background: str) -> str:
 def display_range(kind: str, raw_c: bool = False, c_abs_max: float = 1.0) -> tuple[float, float]:
     """The fixed colour range of an activation kind.
 
-    h and tanh(c) use [-1, 1], gates [0, 1]; raw c a symmetric range from its largest magnitude.
+    h, tanh(c) and the candidate gate g (a tanh) use [-1, 1], the sigmoid gates i, f, o [0, 1];
+    raw c a symmetric range from its largest magnitude.
 
-    >>> display_range("gates.f"), display_range("c", raw_c=True, c_abs_max=40.0)
-    ((0.0, 1.0), (-40.0, 40.0))
+    >>> display_range("gates.f"), display_range("gates.g"), display_range("c", raw_c=True, c_abs_max=40.0)
+    ((0.0, 1.0), (-1.0, 1.0), (-40.0, 40.0))
     """
-    if kind.startswith("gates."):
+    if kind.startswith("gates.") and kind != "gates.g":
         return 0.0, 1.0
     if kind == "c" and raw_c:
         m = max(float(c_abs_max), 1e-6)

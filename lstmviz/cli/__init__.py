@@ -43,7 +43,7 @@ def cli() -> None:
     """
 
 
-_COMMAND_MODULES = ("models", "training", "extraction", "searching")
+_COMMAND_MODULES = ("models", "training", "exporting", "extraction", "searching")
 
 
 def _register() -> None:

@@ -1,0 +1,475 @@
+import re
+import shlex
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from lstmviz import __version__
+from lstmviz.cli import cli
+from lstmviz.errors import OptionError, StoreError, UnknownActivation
+from lstmviz.export import export_command, render_html, render_svg, write_snippet
+from lstmviz.extract import Options, extract
+from lstmviz.loading import LoadedModel
+from lstmviz.model import CharLSTM, LSTMConfig
+from lstmviz.palette import PALETTES, colours, strip_colours
+from lstmviz.store import open_states
+from lstmviz.vocab import Vocab
+
+# Validation text that tries every way of breaking out of the markup or the provenance comment.
+HOSTILE = (
+    '<p>He said "<script>alert(1)</script>" &amp; </div> &quot; --> <!-- --!> x</p>\n'
+    "\tdef f(a, b):\n        return a < b && b > 'c'\n\n"
+) * 3
+ATTRS = {"model_sha256": "a" * 64, "text_sha256": "b" * 64, "text_path": "/home/someone/val--.txt"}
+NEURONS = ["layer1.c.3", "layer0.gates.f.2", "layer0.h.5"]
+FLOW_MARKS = {"\n": "↵", "\r": "␍"}  # how a text cell shows these; a tab stays a tab
+GRID_MARKS = {"\n": "↵", "\r": "␍", "\t": "⇥"}  # with strips every cell has a fixed width
+
+
+def build_states(path: Path, text: str, *, byte_level: bool = False) -> Path:
+    vocab = Vocab.from_text(text, byte_level=byte_level)
+    torch.manual_seed(0)
+    model = CharLSTM(LSTMConfig(vocab_size=len(vocab), n_layer=2, n_hidden=16, n_embd=8)).eval()
+    with torch.no_grad():  # larger weights spread the activations over the whole colour scale
+        for p in model.lstm.parameters():
+            p.mul_(6.0)
+    loaded = LoadedModel(model, vocab, "lstmviz", Path("model.pt"), "sha")
+    return extract(loaded, vocab.encode(text), path, Options(gates=True), attrs=ATTRS)
+
+
+@pytest.fixture(scope="module")
+def h5(tmp_path_factory) -> Path:
+    return build_states(tmp_path_factory.mktemp("states") / "hostile.h5", HOSTILE)
+
+
+@pytest.fixture()
+def states(h5):
+    with open_states(h5) as s:
+        yield s
+
+
+# --- a small DOM over html.parser ---------------------------------------------------------------
+
+VOID = {"meta", "br", "link", "img", "input", "hr", "source", "base"}
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict
+    parent: "Node | None" = None
+    children: list = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def iter(self):
+        yield self
+        for c in self.children:
+            if isinstance(c, Node):
+                yield from c.iter()
+
+    def find_all(self, cls: str) -> list["Node"]:
+        return [n for n in self.iter() if cls in n.attrs.get("class", "").split()]
+
+    def bg(self) -> str:
+        m = re.search(r"background-color:(#[0-9a-f]{6})", self.attrs.get("style", ""))
+        return m[1]
+
+
+class TreeBuilder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = self.cur = Node("#root", {})
+        self.comments: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, dict(attrs), self.cur)
+        self.cur.children.append(node)
+        if tag not in VOID:
+            self.cur = node
+
+    def handle_startendtag(self, tag, attrs):
+        self.cur.children.append(Node(tag, dict(attrs), self.cur))
+
+    def handle_endtag(self, tag):
+        assert self.cur.tag == tag, f"</{tag}> closes <{self.cur.tag}>"
+        self.cur = self.cur.parent
+
+    def handle_data(self, data):
+        self.cur.children.append(data)
+
+    def handle_comment(self, data):
+        self.comments.append(data)
+
+
+def parse(html: str) -> TreeBuilder:
+    tree = TreeBuilder()
+    tree.feed(html)
+    tree.close()
+    assert tree.cur is tree.root, f"<{tree.cur.tag}> never closed"
+    return tree
+
+
+FORBIDDEN_TAGS = {"script", "link", "img", "iframe", "object", "embed", "base", "image", "use", "form"}
+FORBIDDEN_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "background", "xlink:href"}
+
+
+def assert_self_contained(tree: TreeBuilder) -> None:
+    for node in tree.root.iter():
+        assert node.tag not in FORBIDDEN_TAGS
+        for name, value in node.attrs.items():
+            assert name not in FORBIDDEN_ATTRS and not name.startswith("on"), name
+            assert "url(" not in (value or "").lower() and "javascript:" not in (value or "").lower()
+        if node.tag == "style":
+            css = node.text().lower()
+            assert "url(" not in css and "@import" not in css and "@font-face" not in css
+
+
+# --- what the file holds, read with h5py directly ------------------------------------------------
+
+
+def expected_colours(h5: Path, neuron: str, start: int, stop: int, palette: str, raw_c=False):
+    """The colours the dashboard shows: h and tanh(c) over [-1, 1], gates over [0, 1]."""
+    name, unit = neuron.rsplit(".", 1)
+    kind = name.split(".", 1)[1]
+    with h5py.File(h5) as f:
+        ds = f["/" + name.replace(".", "/")]
+        values = ds[start:stop, int(unit)].astype(np.float32)
+        if kind == "c" and raw_c:
+            m = float(np.abs(ds[:, int(unit)]).max())
+            return colours(values, palette, -m, m)
+    if kind == "c":
+        return colours(np.tanh(values), palette, -1.0, 1.0)
+    return colours(values, palette, *((0.0, 1.0) if kind.startswith("gates") else (-1.0, 1.0)))
+
+
+def band_cells(tree: TreeBuilder) -> dict[str, list[Node]]:
+    """Character cells of each neuron's band, in reading order."""
+    cells: dict[str, list[Node]] = {}
+    for band in tree.root.find_all("lv-band"):
+        cells.setdefault(band.attrs["data-neuron"], []).extend(band.find_all("lv-ch"))
+    return cells
+
+
+def shown(text: str, marks: dict) -> list[str]:
+    return [marks.get(ch, ch) for ch in text]
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("palette", list(PALETTES))
+def test_each_character_has_the_colour_of_its_stored_activation(states, h5, palette):
+    start, length = 40, 150
+    tree = parse(render_html(states, NEURONS, start, length, palette=palette))
+    assert_self_contained(tree)
+    cells = band_cells(tree)
+    assert list(cells) == NEURONS
+    for neuron in NEURONS:
+        got = cells[neuron]
+        assert [int(c.attrs["data-i"]) for c in got] == list(range(start, start + length))
+        assert [c.bg() for c in got] == expected_colours(h5, neuron, start, start + length, palette)
+    assert len(set(cells["layer1.c.3"][i].bg() for i in range(length))) > 20  # a real spread
+
+
+def test_hostile_text_renders_as_characters_and_injects_nothing(states):
+    n = states.n_tokens
+    title = 'Title --> <script>alert("t")</script> --!> <!-- &amp;'
+    caption = "</div></div><script>x</script>\n\n-->&quot; second line"
+    html = render_html(states, ["layer1.c.3"], 0, n, title=title, caption=caption)
+    tree = parse(html)
+    assert_self_contained(tree)
+    assert "<script" not in html.lower()
+    cells = band_cells(tree)["layer1.c.3"]
+    assert [c.text() for c in cells] == shown(HOSTILE, FLOW_MARKS)
+    # newlines end display lines, so the snippet reads like the source
+    bands = tree.root.find_all("lv-band")
+    assert "".join(b.text().replace("↵", "\n") for b in bands) == HOSTILE
+    assert len(bands) == HOSTILE.count("\n")
+    [t] = tree.root.find_all("lv-title")
+    assert t.text() == title
+    [c] = tree.root.find_all("lv-caption")
+    assert c.text() == caption.replace("\n\n", "\n").replace("\n", "")  # lines joined by <br>
+    assert "\n\n" not in html  # a blank line would end a Markdown HTML block
+    # the one comment is the provenance, and nothing in it closed it early
+    assert len(tree.comments) == 1
+    comment = tree.comments[0]
+    assert "<" not in comment and ">" not in comment
+    assert "hostile.h5" in comment
+
+
+def test_provenance_records_version_hashes_span_and_the_command(states):
+    html = render_html(states, ["layer1.c.3", "layer0.h.5"], 10, 50, palette="colorblind", strips=True,
+                       width=30, title="Quote cell")
+    [comment] = parse(html).comments
+    assert f"lstmviz {__version__}" in comment
+    assert "a" * 64 in comment and "b" * 64 in comment
+    assert "val-\u2010.txt" in comment and "/home/someone" not in comment  # file name only, no --
+    assert "layer1.c.3 (tanh(c)" in comment and "layer0.h.5 (h" in comment
+    assert "positions 10 to 59 (50 characters)" in comment
+    assert "palette: colorblind" in comment
+    [command] = [line[len("command: "):] for line in comment.splitlines() if line.startswith("command: ")]
+    assert shlex.split(command) == [
+        "lstmviz", "export", "hostile.h5", "--neuron", "layer1.c.3", "--neuron", "layer0.h.5",
+        "--start", "10", "--length", "50", "--palette", "colorblind", "--strips",
+        "--title", "Quote cell", "--width", "30"]
+
+
+def test_command_quoting_survives_bash_and_never_holds_a_double_dash_inside_a_value():
+    title = "a --> b --!> <!-- 'q' \\ $HOME `x` \t\u00e9\U0001f600 -"
+    caption = "line one\n\nline two"
+    command = export_command("x--y.h5", ["layer1.c.3"], 0, 5, title=title, caption=caption)
+    assert "-->" not in command and "--!>" not in command and "<!--" not in command
+    assert "\n" not in command
+    words = command.split(" --title ")[1], command.split(" --caption ")[1]
+    for word in (w.split(" --")[0] for w in words):
+        assert "--" not in word
+    out = subprocess.run(["bash", "-c", "printf '%s\\0' " + command], capture_output=True,
+                         check=True).stdout.decode("utf-8").split("\0")[:-1]
+    assert out[2] == "x--y.h5"
+    assert out[out.index("--title") + 1] == title
+    assert out[out.index("--caption") + 1] == caption
+
+
+def test_same_options_give_byte_identical_output(states, h5):
+    args = (["layer1.c.3"], 5, 80)
+    assert render_html(states, *args, strips=True) == render_html(states, *args, strips=True)
+    with open_states(h5) as again:  # a second handle, as the dashboard would hold
+        assert render_html(again, *args, fragment=True) == render_html(states, *args, fragment=True)
+    assert export_command("/abs/path/hostile.h5", *args) == export_command("hostile.h5", *args)
+    renamed = render_html(states, *args, source_name="other.h5")
+    assert "lstmviz export other.h5" in renamed and "hostile.h5" not in renamed
+
+
+def test_spans_at_the_very_start_and_end_of_the_file(states, h5):
+    n = states.n_tokens
+    for start, length in [(0, 1), (0, 7), (n - 7, 7), (n - 1, 1)]:
+        tree = parse(render_html(states, ["layer0.gates.f.2"], start, length, strips=True))
+        cells = band_cells(tree)["layer0.gates.f.2"]
+        assert [int(c.attrs["data-i"]) for c in cells] == list(range(start, start + length))
+        assert [c.bg() for c in cells] == expected_colours(h5, "layer0.gates.f.2", start,
+                                                           start + length, "blog")
+        assert [c.text() for c in cells] == shown(HOSTILE[start:start + length], GRID_MARKS)
+        assert len(tree.root.find_all("lv-p")) == 5 * length
+
+
+def test_strips_show_the_top5_shaded_by_probability(states, h5):
+    start, length = 100, 60
+    tree = parse(render_html(states, ["layer1.c.3"], start, length, strips=True, width=25))
+    with h5py.File(h5) as f:
+        ids = f["/predictions/top_ids"][start:start + length]
+        probs = f["/predictions/top_probs"][start:start + length]
+    symbols = states.vocab.symbols
+    glyph = {" ": "␣", "\n": "↵", "\t": "⇥"}
+    for group in tree.root.find_all("lv-group"):
+        [band] = group.find_all("lv-band")
+        positions = [int(c.attrs["data-i"]) - start for c in band.find_all("lv-ch")]
+        strips = group.find_all("lv-strip")
+        assert [s.attrs["data-rank"] for s in strips] == ["1", "2", "3", "4", "5"]
+        for rank, strip in enumerate(strips):
+            cells = strip.find_all("lv-p")
+            assert [c.bg() for c in cells] == strip_colours(probs[positions, rank])
+            assert [c.text() for c in cells] == [glyph.get(symbols[i], symbols[i])
+                                                 for i in ids[positions, rank]]
+    assert sum(len(g.find_all("lv-ch")) for g in tree.root.find_all("lv-group")) == length
+
+
+def test_several_neurons_give_one_band_each_over_the_same_text(states):
+    tree = parse(render_html(states, NEURONS, 0, 120, width=40))
+    groups = tree.root.find_all("lv-group")
+    assert len(groups) > 1
+    for group in groups:
+        bands = group.find_all("lv-band")
+        assert [b.attrs["data-neuron"] for b in bands] == NEURONS
+        labels = [b.find_all("lv-label")[0].text().strip() for b in bands]
+        assert labels == NEURONS
+        texts = {tuple(c.text() for c in b.find_all("lv-ch")) for b in bands}
+        assert len(texts) == 1
+    legend = tree.root.find_all("lv-scale")
+    assert [s.text().split(":")[0] for s in legend] == NEURONS
+
+
+def test_wrapping_keeps_lines_within_width_and_breaks_after_spaces(states):
+    text = HOSTILE[:200]
+    tree = parse(render_html(states, ["layer1.c.3"], 0, 200, width=12))
+    lines = ["".join(c.text() for c in b.find_all("lv-ch")) for b in tree.root.find_all("lv-band")]
+    assert "".join(lines).replace("↵", "\n") == text
+    for line in lines:
+        assert len(line) <= 13  # a trailing space or newline may sit just past the width
+        assert len(line) <= 12 or line[-1] in " ↵"
+    # with width 0 lines break only at newlines
+    unwrapped = parse(render_html(states, ["layer1.c.3"], 0, 200, width=0))
+    assert len(unwrapped.root.find_all("lv-band")) == text.count("\n") + (not text.endswith("\n"))
+
+
+def test_fragment_is_one_div_with_every_style_rule_scoped(states):
+    frag = render_html(states, ["layer1.c.3", "layer0.h.5"], 0, 50, fragment=True, strips=True)
+    tree = parse(frag)
+    [root] = [c for c in tree.root.children if isinstance(c, Node)]
+    assert root.tag == "div" and not frag.lower().startswith("<!doctype")
+    scope = [c for c in root.attrs["class"].split() if c != "lv-snippet"][0]
+    assert re.fullmatch(r"lv-[0-9a-f]{10}", scope)
+    [style] = [n for n in root.iter() if n.tag == "style"]
+    rules = [r for r in style.text().split("}") if r.strip()]
+    assert rules
+    for rule in rules:
+        for selector in rule.split("{")[0].split(","):
+            assert selector.strip().split()[0] == "." + scope, selector
+    other = render_html(states, ["layer1.c.3", "layer0.h.5"], 1, 50, fragment=True, strips=True)
+    assert f'class="lv-snippet {scope}"' not in other  # two figures on one page do not share styles
+    page = render_html(states, ["layer1.c.3", "layer0.h.5"], 0, 50, strips=True)
+    assert page.startswith("<!DOCTYPE html>")
+    [body] = [n for n in parse(page).root.iter() if n.tag == "body"]
+    [div] = [c for c in body.children if isinstance(c, Node)]
+    assert "lv-snippet" in div.attrs["class"] and "--fragment" not in page
+
+
+def test_raw_c_colours_over_the_units_whole_file_range(states, h5):
+    tree = parse(render_html(states, ["layer1.c.3"], 30, 90, raw_c=True, palette="diverging"))
+    got = [c.bg() for c in band_cells(tree)["layer1.c.3"]]
+    assert got == expected_colours(h5, "layer1.c.3", 30, 120, "diverging", raw_c=True)
+    assert got != expected_colours(h5, "layer1.c.3", 30, 120, "diverging")
+
+
+def test_svg_parses_as_xml_with_the_same_cells_and_colours(states, h5):
+    text = render_svg(states, ["layer1.c.3", "layer0.gates.f.2"], 20, 70, strips=True, width=30,
+                      title="T --> <x>", caption="a\nb")
+    assert text.startswith("<?xml")
+    root = ET.fromstring(text)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{ns}svg"
+    assert "<script" not in text and "href" not in text and "url(" not in text
+    for neuron in ("layer1.c.3", "layer0.gates.f.2"):
+        rects = [r for band in root.iter(f"{ns}g") if band.get("data-neuron") == neuron
+                 for r in band.iter(f"{ns}rect")]
+        assert [int(r.get("data-i")) for r in rects] == list(range(20, 90))
+        assert [r.get("fill") for r in rects] == expected_colours(h5, neuron, 20, 90, "blog")
+    assert len([r for r in root.iter(f"{ns}rect") if r.get("class") == "lv-p"]) == 5 * 70
+    [meta] = root.iter(f"{ns}metadata")
+    assert "--format svg" in meta.text and "--title $'T \\x2d\\x2d\\x3e \\x3cx\\x3e'" in meta.text
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "T --> <x>" in texts and "a" in texts and "b" in texts
+    fragment = render_svg(states, ["layer1.c.3"], 0, 10, fragment=True)
+    assert fragment.startswith("<svg") and ET.fromstring(fragment) is not None
+
+
+def test_byte_level_file_shows_multibyte_characters_once(tmp_path):
+    text = "café — naïve €5\n" * 4
+    path = build_states(tmp_path / "bytes.h5", text, byte_level=True)
+    with open_states(path) as states:
+        n = states.n_tokens
+        tree = parse(render_html(states, ["layer0.c.1"], 0, n))
+        svg = ET.fromstring(render_svg(states, ["layer0.c.1"], 0, n, strips=True))
+    cells = band_cells(tree)["layer0.c.1"]
+    assert len(cells) == len(text.encode("utf-8"))
+    assert "".join(c.text() for c in cells).replace("↵", "\n") == text
+    assert [c.bg() for c in cells] == expected_colours(path, "layer0.c.1", 0, n, "blog")
+    assert svg is not None
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (dict(neurons=["layer5.c.1"]), UnknownActivation, "has no activation 'layer5.c'"),
+        (dict(neurons=["layer1.c.99"]), UnknownActivation, "there is no unit 99"),
+        (dict(neurons=["layer1.q.1"]), UnknownActivation, "is not a neuron"),
+        (dict(neurons=[]), OptionError, "no neuron given"),
+        (dict(length=0), OptionError, "the span is empty"),
+        (dict(start=-1), StoreError, "outside the text"),
+        (dict(start=10_000), StoreError, "outside the text"),
+        (dict(start=300, length=100), StoreError, "choose a length of at most"),
+        (dict(palette="rainbow"), OptionError, "unknown palette 'rainbow'"),
+        (dict(width=-1), OptionError, "line width is -1"),
+    ],
+)
+def test_bad_requests_raise_typed_errors(states, call, error, message):
+    args = dict(neurons=["layer1.c.3"], start=0, length=10) | call
+    with pytest.raises(error, match=re.escape(message)):
+        render_html(states, args.pop("neurons"), args.pop("start"), args.pop("length"), **args)
+
+
+def test_cli_writes_the_default_name_and_its_command_recreates_the_file(h5, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export", str(h5), "-n", "layer1.c.3", "-n", "layer0.h.5",
+                                 "--start", "12", "--length", "40", "--strips", "--title", "a --> b"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "layer1.c.3+1_12.html\n"
+    written = (tmp_path / "layer1.c.3+1_12.html").read_text(encoding="utf-8")
+    with open_states(h5) as states:  # the dashboard calls the library: the same bytes
+        assert written == render_html(states, ["layer1.c.3", "layer0.h.5"], 12, 40, strips=True,
+                                      title="a --> b")
+    [comment] = parse(written).comments
+    command = next(line for line in comment.splitlines() if line.startswith("command: "))
+    argv = shlex.split(command[len("command: "):].replace("$'a \\x2d\\x2d\\x3e b'", "'a --> b'"))
+    again = tmp_path / "again"
+    again.mkdir()
+    monkeypatch.chdir(again)
+    (again / "hostile.h5").symlink_to(h5)
+    result = runner.invoke(cli, argv[1:])
+    assert result.exit_code == 0, result.output
+    assert (again / "layer1.c.3+1_12.html").read_text(encoding="utf-8") == written
+
+
+def test_cli_svg_from_the_output_suffix_and_fragment(h5, tmp_path):
+    out = tmp_path / "cell.svg"
+    result = CliRunner().invoke(cli, ["export", str(h5), "--neuron", "layer0.gates.o.4", "--start", "0",
+                                      "--length", "30", "--fragment", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{out}\n"
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<svg") and "--fragment --format svg" in text
+    ET.fromstring(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-n", "layer9.h.1"], "Error: hostile.h5 has no activation 'layer9.h'"),
+        (["-n", "layer0.h.400"], "Error: layer0.h has units 0..15; there is no unit 400"),
+        (["--start", "5000"], "Error: positions 5000:5010 are outside the text of hostile.h5"),
+        (["--length", "0"], "Error: the span is empty (length 0)"),
+        (["--width", "-3"], "Error: the line width is -3"),
+        (["-o", "missing/x.html"], "Error: cannot write missing/x.html: the folder missing does not"),
+        (["-o", "."], "Error: . is a folder; give a file name"),
+        (["-o", "x.svg", "--format", "html"], "Error: --format html but -o x.svg ends in .svg"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_writes_nothing(h5, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    base = ["export", str(h5), "-n", "layer1.c.3", "--start", "0", "--length", "10"]
+    # later options win in click, so the argument under test overrides the base one
+    result = CliRunner().invoke(cli, base + args)
+    assert result.exit_code == 1
+    assert result.output.startswith(message)
+    assert result.output.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_is_all_or_nothing(tmp_path):
+    target = tmp_path / "fig.html"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        write_snippet(target, "new \udc80 text")  # fails half-way through writing
+    assert target.read_text(encoding="utf-8") == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.html"]
+    with pytest.raises(OptionError, match="does not exist"):
+        write_snippet(tmp_path / "fig.html" / "inner.html", "x")  # parent is a file
+    assert write_snippet(target, "new") == target and target.read_text(encoding="utf-8") == "new"
+
+
+def test_help_has_an_example():
+    result = CliRunner().invoke(cli, ["export", "--help"])
+    assert result.exit_code == 0
+    assert "lstmviz export val.h5 --neuron layer1.c.117 --start 1200 --length 400" in result.output
+    flat = " ".join(result.output.split())
+    assert "[default: blog]" in flat and "[default: 100]" in flat

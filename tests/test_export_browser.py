@@ -1,0 +1,158 @@
+"""Exported snippets rendered by headless Chromium: computed colours, layout, and isolation."""
+
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lstmviz.export import render_html, render_svg
+from lstmviz.extract import Options, extract
+from lstmviz.loading import LoadedModel
+from lstmviz.model import CharLSTM, LSTMConfig
+from lstmviz.palette import colours, strip_colours
+from lstmviz.store import open_states
+from lstmviz.vocab import Vocab
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+TEXT = 'He said "<b>no</b> &amp; </div>" -->\n\tif (a < b) { return 1; }\n' * 4
+NEURONS = ["layer1.c.3", "layer0.gates.f.2"]
+# A host page whose generic rules would reshape any figure that relied on browser defaults,
+# and an element outside the figure that shares its class names.
+HOST = """<!DOCTYPE html><html><head><meta charset="utf-8"><style>
+body{{margin:16px}}
+span{{padding:6px;margin:3px;font-size:30px;letter-spacing:4px;display:block;color:red}}
+div{{margin:20px;padding:9px;line-height:3;white-space:normal;font-family:serif;background:yellow}}
+.lv-band{{background:red}}
+</style></head><body><div class="lv-band" id="host">host text</div>
+{fragment}</body></html>"""
+
+
+@pytest.fixture(scope="module")
+def h5(tmp_path_factory) -> Path:
+    vocab = Vocab.from_text(TEXT)
+    torch.manual_seed(1)
+    model = CharLSTM(LSTMConfig(vocab_size=len(vocab), n_layer=2, n_hidden=8, n_embd=8)).eval()
+    with torch.no_grad():
+        for p in model.lstm.parameters():
+            p.mul_(6.0)
+    loaded = LoadedModel(model, vocab, "lstmviz", Path("model.pt"), "sha")
+    return extract(loaded, vocab.encode(TEXT), tmp_path_factory.mktemp("b") / "b.h5",
+                   Options(gates=True))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            user_data_dir=tmp_path_factory.mktemp("chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield context
+        context.close()
+
+
+def open_page(browser, path: Path):
+    """Load a file, recording every request and console error it causes."""
+    page = browser.new_page()
+    requests, errors = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    return page, requests, errors
+
+
+def hex_of(rgb: str) -> str:
+    r, g, b = (int(v) for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def expected(h5: Path, neuron: str, start: int, stop: int) -> list[str]:
+    name, unit = neuron.rsplit(".", 1)
+    with h5py.File(h5) as f:
+        values = f["/" + name.replace(".", "/")][start:stop, int(unit)].astype(np.float32)
+    if name.endswith(".c"):
+        return colours(np.tanh(values), "blog", -1.0, 1.0)
+    return colours(values, "blog", 0.0, 1.0)
+
+
+CELLS_JS = """(sel) => Array.from(document.querySelectorAll(sel)).map(e => {
+    const r = e.getBoundingClientRect();
+    const band = e.closest('[data-neuron]');
+    return {bg: getComputedStyle(e).backgroundColor, fill: getComputedStyle(e).fill,
+            neuron: band ? band.dataset.neuron : null, i: e.dataset.i, x: r.x, y: r.y,
+            w: r.width, h: r.height};
+})"""
+
+
+def test_computed_backgrounds_equal_the_stored_activations_colours(browser, h5, tmp_path):
+    start, length = 3, 120
+    with open_states(h5) as states:
+        page_html = render_html(states, NEURONS, start, length, strips=True, width=30)
+        svg_text = render_svg(states, NEURONS, start, length, strips=True, width=30)
+    (tmp_path / "fig.html").write_text(page_html, encoding="utf-8")
+    (tmp_path / "fig.svg").write_text(svg_text, encoding="utf-8")
+    with h5py.File(h5) as f:
+        probs = f["/predictions/top_probs"][start:start + length]
+
+    page, requests, errors = open_page(browser, tmp_path / "fig.html")
+    cells = page.evaluate(CELLS_JS, ".lv-ch")
+    for neuron in NEURONS:
+        mine = [c for c in cells if c["neuron"] == neuron]
+        assert [int(c["i"]) for c in mine] == list(range(start, start + length))
+        assert [hex_of(c["bg"]) for c in mine] == expected(h5, neuron, start, start + length)
+    strips = page.evaluate(CELLS_JS, ".lv-strip[data-rank='1'] .lv-p")
+    assert [hex_of(c["bg"]) for c in strips] == strip_colours(probs[:, 0])
+    # every top-1 cell sits exactly under the character it belongs to
+    first_band = [c for c in cells if c["neuron"] == NEURONS[0]]
+    assert [round(c["x"], 2) for c in strips] == [round(c["x"], 2) for c in first_band]
+    assert all(s["y"] > c["y"] for s, c in zip(strips, first_band, strict=True))
+    assert requests == [(tmp_path / "fig.html").as_uri()] and errors == []
+    page.close()
+
+    page, requests, errors = open_page(browser, tmp_path / "fig.svg")
+    rects = page.evaluate(CELLS_JS, "rect.lv-ch")
+    assert [hex_of(r["fill"]) for r in rects if r["neuron"] == NEURONS[1]] == expected(
+        h5, NEURONS[1], start, start + length)
+    assert requests == [(tmp_path / "fig.svg").as_uri()] and errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("strips", [False, True])
+def test_a_hostile_host_page_and_the_fragment_leave_each_other_alone(browser, h5, tmp_path, strips):
+    options = dict(strips=strips, width=40, title="Title", caption="Caption")
+    with open_states(h5) as states:
+        alone = render_html(states, NEURONS, 0, 90, **options)
+        fragment = render_html(states, NEURONS, 0, 90, fragment=True, **options)
+    (tmp_path / "alone.html").write_text(alone, encoding="utf-8")
+    (tmp_path / "host.html").write_text(HOST.format(fragment=fragment), encoding="utf-8")
+
+    def geometry(path: Path):
+        page, _, errors = open_page(browser, path)
+        origin = page.evaluate("() => { const r = document.querySelector('.lv-snippet')"
+                               ".getBoundingClientRect(); return [r.x, r.y]; }")
+        cells = page.evaluate(CELLS_JS, ".lv-snippet span, .lv-snippet div")
+        host = page.evaluate("() => { const e = document.getElementById('host'); if (!e) return null;"
+                             " const s = getComputedStyle(e); return [s.backgroundColor, s.whiteSpace]; }")
+        page.close()
+        assert errors == []
+        shape = [(round(c["x"] - origin[0], 1), round(c["y"] - origin[1], 1), round(c["w"], 1),
+                  round(c["h"], 1), c["bg"]) for c in cells]
+        return shape, host
+
+    alone_shape, _ = geometry(tmp_path / "alone.html")
+    hosted_shape, host = geometry(tmp_path / "host.html")
+    assert hosted_shape == alone_shape  # the host's rules do not reach into the figure
+    assert host[0] == "rgb(255, 0, 0)" and host[1] == "normal"  # nor the figure's into the host
