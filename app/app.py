@@ -1,0 +1,33 @@
+"""The Dash app factory: one app per set of extraction files.
+
+``create_app(["cache/"])`` builds the page and attaches the callbacks; nothing is read from the
+files until a browser asks for a view, and then only the visible window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from dash import Dash
+
+from app import layout
+from app.callbacks import controller, exporting, panels, search, view
+from app.catalog import Catalog
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def create_app(paths: Iterable[str | Path] | Catalog, *, title: str = "lstmviz") -> Dash:
+    """Build the dashboard for extraction files (or folders of them).
+
+    >>> # create_app(["cache/wiki_val.h5"]).run(port=8050)
+    """
+    catalog = paths if isinstance(paths, Catalog) else Catalog.scan(paths)
+    app = Dash(__name__, title=title, assets_folder=str(ASSETS), update_title=None)
+    app.index_string = app.index_string.replace(
+        "{%css%}", "{%css%}\n<style>\n" + layout.stylesheet() + "\n</style>")
+    app.layout = layout.layout(catalog)
+    for module in (controller, view, panels, exporting, search):
+        module.register(app, catalog)
+    return app

@@ -1,0 +1,36 @@
+"""The Export buttons: the visible window as a downloadable snippet, made by ``lstmviz.export``."""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, ctx, dcc, no_update
+from dash.exceptions import PreventUpdate
+
+from app import data, ids
+from app.catalog import Catalog, cached_states
+from app.control import message
+from lstmviz.errors import LstmvizError
+
+FORMATS = {ids.EXPORT_HTML: "html", ids.EXPORT_SVG: "svg"}
+MEDIA = {"html": "text/html", "svg": "image/svg+xml"}
+
+
+def register(app: Dash, catalog: Catalog) -> None:
+    """Attach the export callback."""
+
+    @app.callback(
+        Output(ids.DOWNLOAD, "data"), Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Input(ids.EXPORT_HTML, "n_clicks"), Input(ids.EXPORT_SVG, "n_clicks"), State(ids.STATE, "data"),
+        prevent_initial_call=True,
+    )
+    def _export(_html, _svg, view):
+        if not view or ctx.triggered_id not in FORMATS:
+            raise PreventUpdate
+        fmt = FORMATS[ctx.triggered_id]
+        entry = catalog.get(view["file"])
+        try:
+            name, text = data.export(cached_states(entry.path), view["neuron"], view["pos"], view["length"],
+                                     fmt=fmt, strips=view["mode"] == "grid", palette=view["palette"],
+                                     raw_c=view["raw_c"], source_name=entry.path.name)
+        except LstmvizError as e:
+            return no_update, message([f"Cannot export: {e}"])
+        return dcc.send_string(text, name, type=MEDIA[fmt]), no_update

@@ -1,0 +1,70 @@
+"""The panels under the text: the chosen neuron's profile and the gate saturation plot.
+
+Each is built only while its tab is open and only when its subject changed, from precomputed
+summaries, so opening one reads no activations.
+"""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, dcc
+from dash.exceptions import PreventUpdate
+
+from app import data, figures, ids
+from app.catalog import Catalog, cached_states
+from lstmviz.errors import StoreError
+from lstmviz.store import States
+
+
+def profile_view(states: States, neuron: str) -> list:
+    """The profile panel's content, or a notice saying why there is none."""
+    try:
+        return figures.profile_panel(data.profile(states, neuron))
+    except StoreError as e:
+        return [figures.notice(f"No profile for {neuron}: {e}")]
+
+
+def saturation_view(states: States, key: str) -> list:
+    """The saturation plot of every gate unit, or a notice when the file holds no gates."""
+    if not states.has_gates:
+        return [figures.notice("This file holds no gates; extract with `lstmviz extract --gates` "
+                               "to see which gate units act as switches.")]
+    try:
+        df = data.saturation(states)
+    except StoreError as e:
+        return [figures.notice(f"No gate saturation: {e}")]
+    graph = dcc.Graph(id={"type": ids.SATURATION_GRAPH, "file": key},
+                      figure=figures.saturation(df, states.n_layer), config={"displayModeBar": False})
+    return [graph, figures.notice("Click a point to open that unit.")]
+
+
+def register(app: Dash, catalog: Catalog) -> None:
+    """Attach the profile and saturation callbacks."""
+
+    @app.callback(
+        Output(ids.PROFILE, "children"), Output(ids.PROFILE_FOR, "data"),
+        Input(ids.STATE, "data"), Input(ids.TABS, "value"), State(ids.PROFILE_FOR, "data"),
+    )
+    def _profile(view, tab, shown):
+        if not view or tab != ids.TAB_PROFILE:
+            raise PreventUpdate
+        key = [view["file"], view["neuron"]]
+        if key == shown:
+            raise PreventUpdate
+        try:
+            states = cached_states(catalog.get(view["file"]).path)
+        except StoreError as e:
+            return [figures.notice(str(e))], key
+        return profile_view(states, view["neuron"]), key
+
+    @app.callback(
+        Output(ids.SATURATION, "children"), Output(ids.SATURATION_FOR, "data"),
+        Input(ids.STATE, "data"), Input(ids.TABS, "value"), State(ids.SATURATION_FOR, "data"),
+    )
+    def _saturation(view, tab, shown):
+        if not view or tab != ids.TAB_SATURATION or view["file"] == shown:
+            raise PreventUpdate
+        try:
+            states = cached_states(catalog.get(view["file"]).path)
+        except StoreError as e:
+            return [figures.notice(str(e))], view["file"]
+        return saturation_view(states, view["file"]), view["file"]

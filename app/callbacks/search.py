@@ -1,0 +1,112 @@
+"""The unit search panel: units that track a hypothesis, and units on over an example span.
+
+Built on ``lstmviz.search`` and ``lstmviz.search_example``. Both read whole activations, so they
+run only when asked; rankings are cached beside the file, and cached rankings show as soon as a
+hypothesis is picked.
+"""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, State, ctx
+from dash.exceptions import PreventUpdate
+
+from app import figures, ids
+from app.catalog import Catalog, cached_states
+from lstmviz import look
+from lstmviz.errors import LstmvizError, SearchError
+from lstmviz.names import Neuron
+from lstmviz.search import cached_scores, rank_units
+from lstmviz.search_example import search_by_example
+from lstmviz.store import States
+
+TOP = 20
+
+
+def results(states: States, hypothesis: str, *, compute: bool) -> list:
+    """The ranked units, or a notice: computed when asked, else only what is cached."""
+    try:
+        if compute:
+            df = rank_units(states, hypothesis, top=TOP)
+        else:
+            scores = cached_scores(states, hypothesis)
+            if scores is None:
+                return [figures.notice(f"Press “Rank units” to score every unit against {hypothesis!r}.")]
+            df = scores.table(TOP)
+    except LstmvizError as e:
+        return [figures.notice(f"Cannot rank units: {e}")]
+    return [figures.search_table(df)]
+
+
+def parse_span(text: str | None, view: dict) -> tuple[int, int]:
+    """``"120:164"`` as positions, or the marked text when nothing is typed.
+
+    >>> parse_span("120:164", {}), parse_span("", {"mark": 7, "mark_len": 3})
+    ((120, 164), (7, 10))
+    """
+    text = (text or "").strip()
+    if not text:
+        if view.get("mark", -1) < 0 or view.get("mark_len", 0) < 1:
+            raise SearchError("no span given; type START:END (e.g. 120:164) or mark some text with Find")
+        return view["mark"], view["mark"] + view["mark_len"]
+    a, sep, b = text.replace(" ", "").partition(":")
+    if not (sep and a.isdigit() and b.isdigit()):
+        raise SearchError(f"{text!r} is not a span; type START:END, e.g. 120:164")
+    return int(a), int(b)
+
+
+def example(states: States, view: dict, text: str | None) -> list:
+    """The units on over a span and where else they turn on, or a notice saying why not."""
+    try:
+        start, stop = parse_span(text, view)
+        found = search_by_example(states, start, stop, name=Neuron.parse(view["neuron"]).name)
+    except LstmvizError as e:
+        return [figures.notice(f"Cannot search by example: {e}")]
+    best = found.matches.head(TOP)
+    shown = [(int(r.start), int(r.stop), float(r.score), _snippet(states, int(r.start), int(r.stop)))
+             for r in best.itertuples()]
+    return [figures.example_tables(found, shown)]
+
+
+def _snippet(states: States, start: int, stop: int, most: int = 60) -> str:
+    """The text of a span, whitespace made visible, cut to ``most`` characters."""
+    text = states.vocab.decode(states.tokens(start, min(stop, start + most)))
+    return "".join(look.cell_text(ch, True)[0] for ch in text) + ("…" if stop - start > most else "")
+
+
+def register(app: Dash, catalog: Catalog) -> None:
+    """Attach the search callback."""
+
+    @app.callback(
+        Output(ids.SEARCH_RESULTS, "children"), Output(ids.SEARCH_FOR, "data"),
+        Input(ids.SEARCH_RUN, "n_clicks"), Input(ids.SEARCH_PATTERN, "n_submit"),
+        Input(ids.SEARCH_HYPOTHESIS, "value"), Input(ids.TABS, "value"), Input(ids.STATE, "data"),
+        State(ids.SEARCH_PATTERN, "value"), State(ids.SEARCH_FOR, "data"),
+    )
+    def _search(_run, _submit, hypothesis, tab, view, pattern, shown):
+        if not view or tab != ids.TAB_SEARCH:
+            raise PreventUpdate
+        compute = ctx.triggered_id in (ids.SEARCH_RUN, ids.SEARCH_PATTERN)
+        typed = (pattern or "").strip()
+        chosen = typed if compute and typed else hypothesis  # a typed pattern wins when ranking
+        key = [view["file"], chosen]
+        if not compute and key == shown:
+            raise PreventUpdate
+        try:
+            states = cached_states(catalog.get(view["file"]).path)
+        except LstmvizError as e:
+            return [figures.notice(str(e))], key
+        return results(states, chosen, compute=compute), key
+
+    @app.callback(
+        Output(ids.EXAMPLE_RESULTS, "children"),
+        Input(ids.EXAMPLE_RUN, "n_clicks"), Input(ids.EXAMPLE_SPAN, "n_submit"),
+        State(ids.EXAMPLE_SPAN, "value"), State(ids.STATE, "data"), prevent_initial_call=True,
+    )
+    def _example(_run, _submit, text, view):
+        if not view:
+            raise PreventUpdate
+        try:
+            states = cached_states(catalog.get(view["file"]).path)
+        except LstmvizError as e:
+            return [figures.notice(str(e))]
+        return example(states, view, text)

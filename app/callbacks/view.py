@@ -1,0 +1,77 @@
+"""The character view: two small server reads per change, drawn by the browser.
+
+The window's symbols and guesses change only when the window moves; the neuron's values change on
+every flick through units. Each is its own callback and skips work when its part is unchanged.
+"""
+
+from __future__ import annotations
+
+from dash import ClientsideFunction, Dash, Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
+
+from app import data, ids
+from app.catalog import Catalog, cached_states
+from app.control import message
+from lstmviz.errors import StoreError
+
+
+def window_key(view: dict) -> list:
+    """What the text window depends on."""
+    return [view["file"], view["pos"], view["length"], view["mode"]]
+
+
+def values_key(view: dict) -> list:
+    """What the coloured values depend on."""
+    return [view["file"], view["pos"], view["length"], view["neuron"], view["palette"], view["raw_c"]]
+
+
+def window_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
+    """The window's text and guesses for the browser, or None and a message saying why not."""
+    try:
+        states = cached_states(catalog.get(view["file"]).path)
+        payload = data.window_payload(states, view["pos"], view["length"], fixed=view["mode"] == "grid")
+    except StoreError as e:
+        return None, message([str(e)])
+    return {"key": window_key(view), **payload}, []
+
+
+def values_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
+    """The neuron's values over the window, or None and a message saying why not."""
+    try:
+        states = cached_states(catalog.get(view["file"]).path)
+        payload = data.values_payload(states, view["neuron"], view["pos"], view["length"],
+                                      palette=view["palette"], raw_c=view["raw_c"])
+    except StoreError as e:
+        return None, message([str(e)])
+    return {"key": values_key(view), **payload}, []
+
+
+def register(app: Dash, catalog: Catalog) -> None:
+    """Attach the window and values reads, and the clientside renderer."""
+
+    @app.callback(
+        Output(ids.WINDOW, "data"), Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Input(ids.STATE, "data"), State(ids.WINDOW, "data"), prevent_initial_call=True,
+    )
+    def _window(view, current):
+        if not view or (current and current["key"] == window_key(view)):
+            raise PreventUpdate
+        payload, note = window_reply(catalog, view)
+        return (no_update, note) if payload is None else (payload, no_update)
+
+    @app.callback(
+        Output(ids.VALUES, "data"), Output(ids.MESSAGE, "children", allow_duplicate=True),
+        Input(ids.STATE, "data"), State(ids.VALUES, "data"), prevent_initial_call=True,
+    )
+    def _values(view, current):
+        if not view or (current and current["key"] == values_key(view)):
+            raise PreventUpdate
+        payload, note = values_reply(catalog, view)
+        return (no_update, note) if payload is None else (payload, no_update)
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="lstmviz", function_name="render"),
+        Output(ids.RENDERED, "data"),
+        Input(ids.WINDOW, "data"), Input(ids.VALUES, "data"), Input(ids.STATE, "data"),
+        State(ids.DRAW_CONFIG, "data"),
+    )

@@ -1,0 +1,159 @@
+"""The extraction files a dashboard serves, and one cached read handle per file and process.
+
+``lstmviz serve a.h5 b.h5 cache/`` lists every extraction with its model, text and size, under a
+short key that goes into the URL (``?file=wiki_val``), so a shared link names the file, not a path
+on the server's disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from lstmviz.errors import StoreError
+from lstmviz.store import States, open_states
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (".h5", ".hdf5")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file on the list: its URL key, path, a one-line description, or why it cannot be opened."""
+
+    key: str
+    path: Path
+    label: str
+    error: str | None = None
+
+
+def describe(states: States) -> str:
+    """``model · text · 1,234,567 chars`` from the file's own metadata.
+
+    Falls back on the model's shape when the file does not name its model.
+    """
+    attrs = states.attrs
+    cfg = states.config
+    shape = f"{cfg.n_layer}×{cfg.n_hidden} LSTM"
+    model = _name(attrs, "model") or shape
+    text = _name(attrs, "text")
+    parts = [model if model == shape else f"{model} ({shape})"]
+    if text:
+        parts.append(text)
+    parts.append(f"{states.n_tokens:,} {'bytes' if states.vocab.byte_level else 'chars'}")
+    return " · ".join(parts)
+
+
+def details(states: States) -> str:
+    """The facts the file list leaves out: stored activations, vocabulary, when it was extracted."""
+    kinds = ", ".join(k.replace("gates.", "gate ") for k in states.kinds())
+    vocab = states.vocab
+    parts = [f"stores {kinds}", f"{len(vocab)}-{'byte' if vocab.byte_level else 'symbol'} vocabulary"]
+    created = states.attrs.get("created")
+    if created:
+        parts.append(f"extracted {created if isinstance(created, str) else created.decode()}")
+    return " · ".join(parts)
+
+
+def _name(attrs: dict, what: str) -> str | None:
+    for key in (f"{what}_name", what, f"{what}_path"):
+        value = attrs.get(key)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value:
+            return Path(value).name if key.endswith("_path") else value
+    return None
+
+
+def find_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus the ``*.h5``/``*.hdf5`` files inside folders (sorted, not hidden)."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(
+                q for q in p.iterdir() if q.suffix in EXTENSIONS and not q.name.startswith(".")
+            )
+        else:
+            found.append(p)
+    return found
+
+
+class Catalog:
+    """The files of one dashboard, in the order given; read-only once built, so safe to share.
+
+    >>> # Catalog.scan(["cache/"]).default().key
+    """
+
+    def __init__(self, entries: list[Entry]):
+        self.entries = entries
+        self._by_key = {e.key: e for e in entries}
+
+    @classmethod
+    def scan(cls, paths: Iterable[str | Path]) -> Catalog:
+        """Open every file once to check it and describe it; unreadable ones keep their reason."""
+        entries: list[Entry] = []
+        used: set[str] = set()
+        for path in find_files(paths):
+            key = _unique(path.stem, used)
+            try:
+                label = describe(cached_states(path))
+                entries.append(Entry(key, path, label))
+            except StoreError as e:
+                log.warning("%s", e)
+                entries.append(Entry(key, path, path.name, error=str(e)))
+        return cls(entries)
+
+    @property
+    def usable(self) -> list[Entry]:
+        """Entries that opened cleanly."""
+        return [e for e in self.entries if e.error is None]
+
+    def default(self) -> Entry | None:
+        """The first usable file, shown when the URL names none."""
+        usable = self.usable
+        return usable[0] if usable else None
+
+    def get(self, key: str | None) -> Entry | None:
+        """The entry with this key, if any."""
+        return self._by_key.get(key) if key else None
+
+    def options(self) -> list[dict]:
+        """Dropdown options; files that cannot be opened are listed, disabled, with the reason."""
+        return [
+            {"label": e.label if e.error is None else f"{e.path.name} — cannot open: {e.error}",
+             "value": e.key, "disabled": e.error is not None}
+            for e in self.entries
+        ]
+
+
+def _unique(stem: str, used: set[str]) -> str:
+    key, n = stem, 2
+    while key in used:
+        key, n = f"{stem}-{n}", n + 1
+    used.add(key)
+    return key
+
+
+def cached_states(path: str | Path) -> States:
+    """An open reader for ``path``, shared by every request of this process.
+
+    The cache key includes the file's modification time and size, so a file re-extracted while the
+    dashboard runs is reopened rather than read through a stale handle.
+    """
+    path = Path(path).resolve()
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise StoreError(f"{path}: no such file; create it with `lstmviz extract`") from None
+    return _open(str(path), st.st_mtime_ns, st.st_size)
+
+
+# h5py handles must not cross fork(): this cache fills lazily, per worker process.
+@lru_cache(maxsize=16)
+def _open(path: str, mtime_ns: int, size: int) -> States:
+    return open_states(path)

@@ -1,0 +1,106 @@
+"""``lstmviz serve``: the dashboard as a command; joins the ``lstmviz`` group by entry point."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import webbrowser
+from pathlib import Path
+
+import click
+
+from app.catalog import Catalog
+from app.state import View, to_query
+from lstmviz.errors import StoreError
+
+
+def catalog_for(paths: tuple[Path, ...]) -> Catalog:
+    """The files to serve; a file named directly must open, a folder may hold some that do not.
+
+    Raises:
+        StoreError: a named file is not a readable extraction, or nothing at all can be shown.
+    """
+    catalog = Catalog.scan(paths)
+    named = {p.resolve() for p in paths if not p.is_dir()}
+    for entry in catalog.entries:
+        if entry.error is not None and entry.path.resolve() in named:
+            raise StoreError(entry.error)
+    if not catalog.usable:
+        where = ", ".join(str(p) for p in paths)
+        raise StoreError(f"no lstmviz extraction files in {where}; create one with "
+                         "`lstmviz extract MODEL TEXT` (it writes cache/MODEL__TEXT.h5)")
+    return catalog
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (0.0.0.0 makes it reachable from other machines).")
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--debug/--no-debug", default=False, show_default=True,
+              help="Dash debug mode: reload on code changes, show the callback graph.")
+def serve(paths: tuple[Path, ...], host: str, port: int, debug: bool) -> None:
+    """Browse extraction files in the dashboard.
+
+    Give one or more extraction files, or folders of them; the page lists
+    every file (model, text, size) and switches between them. Only the
+    visible window of a file is read, so files of millions of characters
+    open at once.
+
+    \b
+    Examples:
+        lstmviz serve cache/wiki_val.h5
+        lstmviz serve cache/ --port 8060
+    """  # noqa: D301 (click needs a real \b)
+    catalog = catalog_for(paths)
+    for entry in catalog.entries:
+        if entry.error is not None:
+            click.echo(f"Skipping {entry.path}: {entry.error}", err=True)
+    run_dashboard(catalog, host, port, debug=debug)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--cache", "cache_dir", default="cache", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo's extraction (built on first run, then reused).")
+@click.option("--no-browser", is_flag=True, help="Only print the URL (for headless machines).")
+def demo(host: str, port: int, cache_dir: Path, no_browser: bool) -> None:
+    """Run the bundled example: a Wikipedia char-LSTM over held-out Wikipedia markup.
+
+    The first run extracts every activation of the bundled 3-layer model
+    over about 120,000 characters of Wikipedia text into the cache
+    folder; later runs reuse it. The dashboard then opens on the
+    strongest URL, [[ ]] link or quote cell that the cell search finds.
+
+    \b
+    Examples:
+        lstmviz demo
+        lstmviz demo --no-browser --port 8060
+    """  # noqa: D301 (click needs a real \b)
+    from lstmviz.demo import demo_extraction, showcase
+
+    path = demo_extraction(cache_dir)
+    click.echo(f"Extraction: {path}")
+    cell = showcase(path)
+    click.echo(f"Strongest {cell.hypothesis} cell: {cell.neuron} (score {cell.score:.3f}, "
+               f"chance baseline {cell.baseline:.3f})")
+    catalog = catalog_for((path,))
+    view = View(catalog.default().key, cell.neuron, pos=cell.position)
+    run_dashboard(catalog, host, port, query=to_query(view), open_browser=not no_browser)
+
+
+def run_dashboard(catalog: Catalog, host: str, port: int, *, debug: bool = False, query: str = "",
+                  open_browser: bool = False) -> None:
+    """Serve the catalog, printing the URL (and opening it in a browser if asked)."""
+    from app.app import create_app  # Dash is imported only when serving
+
+    app = create_app(catalog)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown}:{port}/{query}"
+    click.echo(f"Serving {len(catalog.usable)} file(s) at {url}  (Ctrl+C to stop)")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    app.run(host=host, port=port, debug=debug, dev_tools_disable_version_check=True)

@@ -1,0 +1,155 @@
+"""From one page event to the new selection, URL and control values: the controller's logic.
+
+Every control of the page feeds one callback (so the URL, the stored selection and the controls
+can never disagree); that callback names what happened and calls :func:`respond`, which is plain
+Python and tested as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from dash import html
+
+from app import ids
+from app.catalog import Catalog, cached_states, details
+from app.state import View, fit, from_query, reduce, to_query
+from lstmviz.errors import StoreError
+from lstmviz.names import Neuron
+from lstmviz.store import States
+
+KIND_LABELS = {"h": "h (hidden)", "c": "c (cell)", "gates.i": "input gate", "gates.f": "forget gate",
+               "gates.g": "cell input g", "gates.o": "output gate"}
+
+# control id -> event name, for controls whose value is the event's value
+_VALUE_EVENTS = {ids.LAYER: "layer", ids.KIND: "kind", ids.UNIT: "unit", ids.MODE: "mode",
+                 ids.PALETTE: "palette", ids.LENGTH: "length", ids.POSITION: "goto", ids.SLIDER: "slider"}
+_CLICK_EVENTS = {ids.UNIT_PREV: ("unit_step", -1), ids.UNIT_NEXT: ("unit_step", 1),
+                 ids.PAGE_PREV: ("page", -1), ids.PAGE_NEXT: ("page", 1)}
+
+
+def event_of(trigger: Any, value: Any, inputs: dict) -> tuple[str, Any] | None:
+    """Name the event behind a triggered control; None when nothing needs to change.
+
+    ``trigger`` is the triggered component id (a string or a pattern dict), ``value`` the triggered
+    property's new value, ``inputs`` the current values of the other controls.
+
+    >>> event_of("unit-next", 3, {})
+    ('unit_step', 1)
+    """
+    if trigger is None or trigger == ids.URL:
+        return ("url", inputs.get("search"))
+    if isinstance(trigger, dict):
+        if not value:  # a list just (re)drawn fires with no clicks
+            return None
+        if trigger.get("type") == ids.CONTEXT:
+            return ("context", trigger["pos"])
+        if trigger.get("type") == ids.SATURATION_GRAPH:
+            return ("neuron", value["points"][0]["customdata"])
+        if trigger.get("type") == ids.SEARCH_HIT:
+            return ("neuron", trigger["neuron"])
+        if trigger.get("type") == ids.SPAN_HIT:
+            return ("span", (trigger["start"], trigger["stop"]))
+        return None
+    if trigger == ids.FILE:
+        return ("file", value)
+    if trigger in _CLICK_EVENTS:
+        return _CLICK_EVENTS[trigger]
+    if trigger == ids.RAW_C:
+        return ("raw_c", bool(value))
+    if trigger == ids.GO:
+        return ("goto", inputs.get("position"))
+    if trigger in (ids.FIND_NEXT, ids.FIND_TEXT):
+        return ("find", (inputs.get("find") or "", 1))
+    if trigger == ids.FIND_PREV:
+        return ("find", (inputs.get("find") or "", -1))
+    if trigger in _VALUE_EVENTS:
+        return (_VALUE_EVENTS[trigger], value)
+    return None
+
+
+def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
+            shown: dict | None = None) -> dict:
+    """New selection, URL, message and control values after an event.
+
+    ``shown`` holds what the controls show now; values equal to it are left out of the reply, as
+    are the choices that depend only on the file when the file did not change, so the browser
+    redraws only what changed (a new unit touches the unit box alone).
+
+    Nothing here raises for bad input: a file that cannot be read, a neuron or position the file
+    lacks become a message on the page while the rest of it keeps working.
+    """
+    name, value = event
+    view = View.from_dict(current) if current else None
+    notes: list[str] = []
+    default = catalog.default()
+    if default is None:
+        reasons = "; ".join(f"{e.path.name}: {e.error}" for e in catalog.entries) or "no files were given"
+        return {"message": message([f"No extraction file can be shown ({reasons})."])}
+    try:
+        if name == "url" or view is None:
+            view, notes = from_query(value if name == "url" else None, default.key)
+            view, more = _open_file(catalog, view)
+            notes += more
+        elif name == "file":
+            view, notes = _open_file(catalog, replace(view, file=value, pos=0, mark=-1, mark_len=0))
+        else:
+            view, notes = reduce(view, name, value, cached_states(catalog.get(view.file).path))
+    except StoreError as e:
+        return {"message": message([str(e)])}
+    states = cached_states(catalog.get(view.file).path)
+    values = controls(view, states, catalog)
+    if shown is not None:
+        same_file = name not in ("url", "file") and current is not None and current["file"] == view.file
+        values = {k: v for k, v in values.items()
+                  if not (k in FILE_CHOICES and same_file) and (k not in shown or shown[k] != v)}
+    return {"state": view.to_dict(), "search": to_query(view), "message": message(notes), **values}
+
+
+def _open_file(catalog: Catalog, view: View) -> tuple[View, list[str]]:
+    notes = []
+    entry = catalog.get(view.file)
+    if entry is None or entry.error is not None:
+        fallback = catalog.default()
+        why = "is not on this server" if entry is None else f"cannot be opened: {entry.error}"
+        notes.append(f"file {view.file!r} {why}; showing {fallback.key!r}")
+        view = replace(view, file=fallback.key)
+        entry = fallback
+    view, more = fit(view, cached_states(entry.path))
+    return view, notes + more
+
+
+# Control properties that depend only on the file
+FILE_CHOICES = ("file_info", "layer_options", "kind_options", "unit_max", "position_max", "slider_max",
+                "slider_marks")
+
+
+def controls(view: View, states: States, catalog: Catalog) -> dict:
+    """The value (and choices) every control shows for a selection."""
+    n = Neuron.parse(view.neuron)
+    last = max(states.n_tokens - 1, 1)
+    return {
+        "file": view.file,
+        "file_info": details(states),
+        "layer_options": [{"label": f"layer {k}", "value": k} for k in range(states.n_layer)],
+        "layer": n.layer,
+        "kind_options": [{"label": KIND_LABELS[k], "value": k} for k in states.kinds()],
+        "kind": n.kind,
+        "unit": n.unit,
+        "unit_max": states.n_hidden - 1,
+        "mode": view.mode,
+        "palette": view.palette,
+        "raw_c": ["raw"] if view.raw_c else [],
+        "length": view.length,
+        "position": view.pos,
+        "position_max": last,
+        "slider": view.pos,
+        "slider_max": last,
+        "slider_marks": {0: "0", last: f"{states.n_tokens:,}"},
+    }
+
+
+def message(notes: list[str]) -> list:
+    """The message area's content: one line per note, nothing when all is well."""
+    return [html.P(n) for n in notes]

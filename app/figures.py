@@ -1,0 +1,192 @@
+"""Plotly figures and small component trees built from :mod:`app.data` values.
+
+Plain functions of plain values, so tests call them without a server. The character grid itself is
+not built here: the browser draws it from compact arrays (``assets/lstmviz.js``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+from plotly.subplots import make_subplots
+
+from app import ids
+from app.data import Context, Profile
+from lstmviz.names import Neuron
+from lstmviz.search_example import ExampleSearch
+
+GATE_COLOURS = {"i": "#1f77b4", "f": "#2ca02c", "g": "#9467bd", "o": "#d62728"}
+GATE_NAMES = {"i": "input", "f": "forget", "g": "cell input (g)", "o": "output"}
+# What the summaries count as saturated, per kind (lstmviz/summaries.py)
+SATURATION_LABELS = {
+    "h": {"sat_hi": "saturated high (≥ 0.9)", "sat_lo": "saturated low (< -0.9)"},
+    "gates.g": {"sat_hi": "saturated high (≥ 0.9)", "sat_lo": "saturated low (< -0.9)"},
+    "c": {"sat_hi": "saturated high (tanh(c) > 0.9)", "sat_lo": "saturated low (tanh(c) < -0.9)"},
+}
+_MARGIN = {"l": 40, "r": 10, "t": 30, "b": 40}
+
+
+def histogram(p: Profile) -> dict:
+    """The neuron's value distribution over the whole text, with its mean marked.
+
+    A plain figure dict: built without plotly's validation, so opening a profile stays instant.
+    """
+    centres = [(a + b) / 2 for a, b in zip(p.edges[:-1], p.edges[1:], strict=False)]
+    width = p.edges[1] - p.edges[0] if len(p.edges) > 1 else 1.0
+    shapes, notes = [], []
+    if "mean" in p.stats:
+        mean = p.stats["mean"]
+        shapes.append({"type": "line", "x0": mean, "x1": mean, "y0": 0, "y1": 1, "yref": "paper",
+                       "line": {"dash": "dash", "color": "#333", "width": 1}})
+        notes.append({"x": mean, "y": 1, "yref": "paper", "text": "mean", "showarrow": False,
+                      "yanchor": "bottom"})
+    return {
+        "data": [{"type": "bar", "x": centres, "y": p.counts, "width": width, "marker": {"color": "#5b7db1"},
+                  "hovertemplate": "%{x:.3f}: %{y:,} positions<extra></extra>"}],
+        "layout": {"margin": _MARGIN, "height": 220, "bargap": 0, "plot_bgcolor": "#ffffff",
+                   "title": {"text": f"{p.neuron}: values over the text", "font": {"size": 13}},
+                   "xaxis": {"title": {"text": "value"}, "gridcolor": "#eeeeee"},
+                   "yaxis": {"title": {"text": "positions"}, "gridcolor": "#eeeeee"},
+                   "shapes": shapes, "annotations": notes},
+    }
+
+
+def saturation(df: pd.DataFrame, n_layer: int) -> go.Figure:
+    """Karpathy, Johnson & Fei-Fei's gate saturation plot: a point per gate unit and layer.
+
+    x: fraction of the text where the gate is right-saturated (> 0.9); y: left-saturated (< 0.1).
+    Units near the axes' far ends are gates that act as switches; clicking a point opens the unit.
+    """
+    fig = make_subplots(rows=1, cols=max(n_layer, 1), subplot_titles=[f"layer {k}" for k in range(n_layer)],
+                        shared_yaxes=True, horizontal_spacing=0.04)
+    for (layer, gate), rows in df.groupby(["layer", "gate"], sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["sat_hi"], y=rows["sat_lo"], mode="markers",
+                marker={"color": GATE_COLOURS[gate], "size": 6, "opacity": 0.7},
+                name=GATE_NAMES[gate], legendgroup=gate, showlegend=bool(layer == 0),
+                customdata=rows["neuron"],
+                hovertemplate="%{customdata}<br>right-saturated %{x:.1%}<br>left-saturated %{y:.1%}"
+                              "<extra></extra>",
+            ),
+            row=1, col=int(layer) + 1,
+        )
+    fig.update_xaxes(range=[-0.02, 1.02], title_text="fraction right-saturated (> 0.9)")
+    fig.update_yaxes(range=[-0.02, 1.02])
+    fig.update_yaxes(title_text="fraction left-saturated (< 0.1)", col=1)
+    fig.update_layout(height=340, margin=_MARGIN, template="plotly_white", clickmode="event",
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def _fmt(v: float) -> str:
+    return "–" if math.isnan(v) else f"{v:+.3f}"
+
+
+def contexts(items: list[Context], which: str) -> html.Ol:
+    """A clickable list of contexts; clicking one jumps the main view there."""
+    return html.Ol(
+        [
+            html.Li(
+                html.Button(
+                    [html.Span(_fmt(c.value), className="lv-ctx-val"),
+                     html.Span(c.before, className="lv-ctx-before"),
+                     html.Mark(c.char or " ", className="lv-ctx-char"),
+                     html.Span(c.after, className="lv-ctx-after")],
+                    id={"type": ids.CONTEXT, "pos": c.pos, "rank": f"{which}{k}"},
+                    className="lv-ctx", title=f"position {c.pos:,}: jump there",
+                )
+            )
+            for k, c in enumerate(items)
+        ],
+        className="lv-ctx-list",
+    )
+
+
+def stats_table(p: Profile) -> html.Table:
+    """Mean, spread, range and saturation of the neuron."""
+    kind = Neuron.parse(p.neuron).kind
+    labels = {"mean": "mean", "std": "std", "min": "min", "max": "max", **SATURATION_LABELS.get(
+        kind, {"sat_hi": "right-saturated (> 0.9)", "sat_lo": "left-saturated (< 0.1)"})}
+    rows = []
+    for key, label in labels.items():
+        if key in p.stats:
+            v = p.stats[key]
+            shown = f"{v:.1%}" if key.startswith("sat") else f"{v:.4f}"
+            rows.append(html.Tr([html.Th(label), html.Td(shown)]))
+    return html.Table(rows, className="lv-stats")
+
+
+def profile_panel(p: Profile) -> list:
+    """The whole profile: numbers, histogram, most positive and most negative contexts."""
+    return [
+        html.Div([stats_table(p), dcc.Graph(id=ids.HISTOGRAM, figure=histogram(p),
+                                            config={"displayModeBar": False}, className="lv-hist")],
+                 className="lv-profile-top"),
+        html.Div([
+            html.Div([html.H4("Highest values"), contexts(p.top, "t")], className="lv-ctx-col"),
+            html.Div([html.H4("Lowest values"), contexts(p.bottom, "b")], className="lv-ctx-col"),
+        ], className="lv-ctx-cols"),
+    ]
+
+
+def notice(text: str) -> html.Div:
+    """A panel-sized message saying why a panel is empty and what to do."""
+    return html.Div(text, className="lv-notice")
+
+
+def search_table(df: pd.DataFrame) -> html.Div:
+    """Ranked units for one hypothesis; clicking a neuron opens it."""
+    attrs = df.attrs
+    binary = attrs.get("binary", "auroc" in df.columns)
+    extra = ("mean_in", "mean_out") if binary else ("pearson", "spearman")
+    head = ["#", "neuron", attrs.get("measure", "score"), "direction", "chance", *extra]
+    rows = [
+        html.Tr([
+            html.Td(str(k + 1)),
+            html.Td(html.Button(r.neuron, id={"type": ids.SEARCH_HIT, "neuron": r.neuron},
+                                className="lv-link", title="open this unit")),
+            html.Td(f"{r.score:.3f}"), html.Td(r.direction), html.Td(f"{r.null:.3f}"),
+            *(html.Td(f"{getattr(r, c):+.3f}") for c in extra),
+        ])
+        for k, r in enumerate(df.itertuples())
+    ]
+    about = (f"{attrs.get('hypothesis', '')}: {attrs.get('description', '')}. "
+             f"Chance level (best score of any unit on shifted copies of the hypothesis): "
+             f"{attrs.get('null_best', float('nan')):.3f}.")
+    return html.Div([
+        html.P(about, className="lv-notice"),
+        html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
+                   className="lv-results"),
+    ])
+
+
+def example_tables(found: ExampleSearch, matches: list[tuple[int, int, float, str]]) -> html.Div:
+    """Units on over an example span, and the other places they turn on together.
+
+    ``matches`` are the best matches as (start, stop, score, text shown), each a button that
+    shows that span.
+    """
+    units = html.Table([
+        html.Thead(html.Tr([html.Th(h) for h in ("neuron", "sign", "weakest inside", "strongest around")])),
+        html.Tbody([
+            html.Tr([html.Td(html.Button(r.neuron, id={"type": ids.SEARCH_HIT, "neuron": r.neuron},
+                                         className="lv-link", title="open this unit")),
+                     html.Td(r.sign), html.Td(f"{r.inside_min:+.3f}"), html.Td(f"{r.around_max:+.3f}")])
+            for r in found.units.itertuples()
+        ]),
+    ], className="lv-results")
+    spans = html.Ol([
+        html.Li(html.Button([html.Span(f"{score:.2f}", className="lv-ctx-val"),
+                             html.Span(f"{a:,}–{b:,} ", className="lv-ctx-val"), html.Span(text)],
+                            id={"type": ids.SPAN_HIT, "start": a, "stop": b}, className="lv-ctx",
+                            title="show this span"))
+        for a, b, score, text in matches
+    ], className="lv-ctx-list")
+    about = (f"{len(found.units)} unit(s) of {found.name} are on over {found.start:,}–{found.stop:,} and "
+             f"off just before and after it (threshold {found.threshold:.3g}); "
+             f"{len(found.matches):,} other place(s) where they all turn on together.")
+    return html.Div([html.P(about, className="lv-notice"), units, html.H4("Where else"), spans])

@@ -1,0 +1,239 @@
+"""What the dashboard shows, as one small value that lives in the URL and in a ``dcc.Store``.
+
+A :class:`View` names the file, the neuron, the window and how to draw it. Every control of the page
+is an *event* that :func:`reduce` turns into the next View; :func:`fit` repairs a View that does not
+fit its file (a neuron the file lacks, a position past the end), saying what it changed. Both are
+plain functions, so the dashboard's logic is tested without a browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from urllib.parse import parse_qs, urlencode
+
+from app import data
+from lstmviz.errors import UnknownActivation
+from lstmviz.names import Neuron, act_name
+from lstmviz.palette import PALETTES
+from lstmviz.store import States
+
+MODES = ("grid", "prose")
+LENGTHS = (100, 200, 500, 1000, 2000, 5000, 10000)
+DEFAULT_LENGTH = {"grid": 500, "prose": 5000}
+
+
+@dataclass(frozen=True)
+class View:
+    """The selection: file key, neuron, window start and length, drawing options, find match."""
+
+    file: str
+    neuron: str
+    pos: int = 0
+    length: int = DEFAULT_LENGTH["grid"]
+    mode: str = "grid"
+    palette: str = "blog"
+    raw_c: bool = False
+    mark: int = -1  # first position of the highlighted span (a find match or a jumped-to context)
+    mark_len: int = 0
+
+    @property
+    def stop(self) -> int:
+        """End of the window (exclusive); may pass the end of the text until :func:`fit`."""
+        return self.pos + self.length
+
+    def to_dict(self) -> dict:
+        """JSON-ready, for the ``dcc.Store``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> View:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**d)
+
+
+def to_query(view: View) -> str:
+    """The URL query that reopens this view.
+
+    >>> to_query(View("val", "layer1.c.117", pos=400))
+    '?file=val&neuron=layer1.c.117&pos=400&mode=grid'
+    """
+    q = {"file": view.file, "neuron": view.neuron, "pos": view.pos, "mode": view.mode}
+    if view.length != DEFAULT_LENGTH[view.mode]:
+        q["len"] = view.length
+    if view.palette != "blog":
+        q["palette"] = view.palette
+    if view.raw_c:
+        q["raw"] = 1
+    if view.mark >= 0:
+        q["mark"] = f"{view.mark}-{view.mark + view.mark_len}"
+    return "?" + urlencode(q)
+
+
+def from_query(search: str | None, default_file: str) -> tuple[View, list[str]]:
+    """Read a URL query into a View; values that cannot be read are dropped with a message.
+
+    The neuron and position are not checked against the file here; :func:`fit` does that.
+
+    >>> from_query("?file=a&neuron=layer0.h.3&pos=x", "a")[1]
+    ["the URL's pos='x' is not a number; using 0"]
+    """
+    params = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    notes: list[str] = []
+
+    def number(key: str, default: int) -> int:
+        raw = params.get(key)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            notes.append(f"the URL's {key}={raw!r} is not a number; using {default}")
+            return default
+
+    mode = params.get("mode", "grid")
+    if mode not in MODES:
+        notes.append(f"the URL's mode={mode!r} is unknown; use {' or '.join(MODES)}")
+        mode = "grid"
+    palette = params.get("palette", "blog")
+    if palette not in PALETTES:
+        notes.append(f"the URL's palette={palette!r} is unknown; use one of {', '.join(PALETTES)}")
+        palette = "blog"
+    mark, mark_len = -1, 0
+    if "mark" in params:
+        a, _, b = params["mark"].partition("-")
+        if a.isdigit() and b.isdigit() and int(b) > int(a):
+            mark, mark_len = int(a), int(b) - int(a)
+    view = View(
+        file=params.get("file", default_file),
+        neuron=params.get("neuron", ""),
+        pos=number("pos", 0),
+        length=number("len", DEFAULT_LENGTH[mode]),
+        mode=mode,
+        palette=palette,
+        raw_c=params.get("raw", "0") not in ("0", "", "false"),
+        mark=mark,
+        mark_len=mark_len,
+    )
+    return view, notes
+
+
+def default_neuron(states: States) -> str:
+    """Unit 0 of the top layer's cell state (the post's favourite), or the first stored activation."""
+    name = act_name("c", states.n_layer - 1)
+    return f"{name if name in states.names else states.names[0]}.0"
+
+
+def fit(view: View, states: States) -> tuple[View, list[str]]:
+    """Make a View valid for its file; each repair comes with a message saying what and why.
+
+    >>> # fit(View("val", "layer9.h.0"), states) -> (View(..., neuron="layer1.c.0"), ["... no layer9.h ..."])
+    """
+    notes: list[str] = []
+    neuron = view.neuron
+    if neuron:
+        try:
+            n = Neuron.parse(neuron)
+            if n.name not in states.names:
+                raise UnknownActivation(f"this file has no {n.name} (it holds {', '.join(states.names)})")
+            if not 0 <= n.unit < states.n_hidden:
+                raise UnknownActivation(f"{n.name} has units 0..{states.n_hidden - 1}, not {n.unit}")
+        except UnknownActivation as e:
+            fallback = default_neuron(states)
+            notes.append(f"neuron {neuron!r} cannot be shown: {e}; showing {fallback}")
+            neuron = fallback
+    else:
+        neuron = default_neuron(states)
+    length = view.length
+    if length not in LENGTHS:
+        length = min(LENGTHS, key=lambda n: abs(n - length))
+        notes.append(f"window length {view.length} is not offered; showing {length} characters")
+    n_tokens = states.n_tokens
+    pos = view.pos
+    if pos < 0:
+        notes.append(f"position {pos} is before the start; showing position 0")
+        pos = 0
+    elif pos >= n_tokens:
+        last = max(0, n_tokens - length)
+        notes.append(f"position {pos:,} is past the end of the text ({n_tokens:,} characters); "
+                     f"showing the last page, from {last:,}")
+        pos = last
+    mark = view.mark if 0 <= view.mark < n_tokens else -1
+    return replace(view, neuron=neuron, length=length, pos=pos, mark=mark,
+                   mark_len=view.mark_len if mark >= 0 else 0), notes
+
+
+def reduce(view: View, event: str, value, states: States) -> tuple[View, list[str]]:
+    """The next View after one event of the page, and messages for the user.
+
+    Events: ``layer``, ``kind``, ``unit`` (a control's new value), ``unit_step`` (+1/-1, wraps),
+    ``neuron`` (``"layer1.c.3"``), ``goto`` / ``slider`` (a position), ``page`` (+1/-1),
+    ``find`` (``(query, +1/-1)``), ``context`` (a position to show and mark), ``span``
+    (``(start, stop)`` to show and mark), ``mode``,
+    ``palette``, ``raw_c``, ``length``.
+    """
+    n = Neuron.parse(view.neuron)
+    layer, kind = n.layer, n.kind
+    notes: list[str] = []
+    if event in ("layer", "kind", "unit"):
+        layer = int(value) if event == "layer" else layer
+        kind = value if event == "kind" else kind
+        unit = n.unit if event != "unit" or value is None else int(value)
+        if not 0 <= unit < states.n_hidden:
+            notes.append(f"there is no unit {unit}: units run from 0 to {states.n_hidden - 1}")
+            unit = n.unit
+        name = _name(kind, layer)
+        if name not in states.names:  # e.g. gates in a layer switch of a file without gates
+            name = _name("h", layer)
+        view = replace(view, neuron=f"{name}.{unit}")
+    elif event == "unit_step":
+        view = replace(view, neuron=f"{n.name}.{(n.unit + int(value)) % states.n_hidden}")
+    elif event == "neuron":
+        view = replace(view, neuron=str(value))
+    elif event in ("goto", "slider"):
+        view = replace(view, pos=int(value))
+    elif event == "page":
+        last = max(0, states.n_tokens - view.length)
+        view = replace(view, pos=min(max(0, view.pos + int(value) * view.length), last))
+    elif event == "find":
+        query, direction = value
+        view, notes = _find(view, states, query, direction)
+    elif event == "context":
+        pos = int(value)
+        view = replace(view, pos=max(0, pos - view.length // 3), mark=pos, mark_len=1)
+    elif event == "span":
+        a, b = (int(x) for x in value)
+        view = replace(view, pos=max(0, a - view.length // 4), mark=a, mark_len=max(1, b - a))
+    elif event == "mode":
+        view = replace(view, mode=value, length=DEFAULT_LENGTH[value])
+    elif event == "palette":
+        view = replace(view, palette=value)
+    elif event == "raw_c":
+        view = replace(view, raw_c=bool(value))
+    elif event == "length":
+        view = replace(view, length=int(value))
+    else:
+        raise ValueError(f"unknown event {event!r}")
+    view, fixes = fit(view, states)
+    return view, notes + fixes
+
+
+def _name(kind: str, layer: int) -> str:
+    if kind.startswith("gates."):
+        return act_name("gates", layer, kind.split(".")[1])
+    return act_name(kind, layer)
+
+
+def _find(view: View, states: States, query: str, direction: int) -> tuple[View, list[str]]:
+    if not query:
+        return view, ["type some text to find first"]
+    if view.mark >= 0:
+        origin = view.mark
+    else:
+        origin = view.pos if direction < 0 else view.pos - 1
+    hit, wrapped = data.find(states, query, origin, backwards=direction < 0)
+    if hit is None:
+        return replace(view, mark=-1, mark_len=0), [f"{query!r} does not occur in the text"]
+    notes = ["searched from the other end of the text"] if wrapped else []
+    size = len(states.vocab.symbols_of(query))
+    pos = view.pos if view.pos <= hit and hit + size <= view.stop else max(0, hit - view.length // 4)
+    return replace(view, pos=pos, mark=hit, mark_len=size), notes

@@ -1,0 +1,285 @@
+"""How fast the dashboard's server side answers, on a large extraction, against bare h5py reads.
+
+Builds an extraction of ``--chars`` characters (default 5 million) for a 3-layer, 512-unit model
+and times what the server does for each interaction, at random positions and neurons:
+
+* change neuron  - the controller's response plus the neuron's values over the window;
+* move window    - the controller's response plus the window's text, guesses and values;
+* open profile   - the profile panel from the precomputed summaries (histogram, contexts);
+* find           - the next match of 12 characters taken from a random place (the first search
+                   builds the text cache, reported apart).
+
+Each is compared with a bare ``h5py`` read of the same data (the unit's column over the window;
+for a move also the tokens and predictions). JSON encoding of each reply is included, as Dash does
+it. The file is written directly with :class:`lstmviz.store.StatesWriter` from random activations
+and summaries: running the real extractor over 5 million characters takes hours on 2 CPU cores,
+and what is timed here (reads of one window, one unit's summary) does not depend on the values.
+The tokens are real text (the Python standard library's source), repeated to length.
+
+    python benchmarks/dashboard.py                  # 5M chars: about 30 GB, a few minutes to write
+    python benchmarks/dashboard.py --chars 500000   # quicker
+    python benchmarks/dashboard.py --browser        # also time redraws in headless Chromium
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+from plotly.io.json import to_json_plotly
+from tqdm import tqdm
+
+from app import data, figures
+from app.catalog import Catalog, cached_states
+from app.control import respond
+from app.state import View
+from lstmviz.model import LSTMConfig
+from lstmviz.names import act_name, h5_path
+from lstmviz.store import TOP_K, Predictions, StatesWriter
+from lstmviz.summaries import N_BINS, N_TOP
+from lstmviz.vocab import Vocab
+
+BLOCK = 1 << 16  # rows written at once (a multiple of CHUNK_ROWS)
+WINDOW = 500  # characters of the default grid view
+
+
+def source_text(n: int) -> str:
+    """Real text of ``n`` characters: stdlib module sources, repeated."""
+    import argparse as a
+    import collections
+    import dataclasses
+    import email.message
+    import json as j
+    text = "".join(inspect.getsource(m) for m in (inspect, collections, dataclasses, a, j, email.message))
+    return (text * (n // len(text) + 1))[:n]
+
+
+def build(path: Path, n: int, n_layer: int, n_hidden: int, seed: int = 0) -> Path:
+    """Write a complete extraction of random activations over real text, block by block."""
+    rng = np.random.default_rng(seed)
+    text = source_text(n)
+    vocab = Vocab.from_text(text)
+    names = [act_name(k, layer) for layer in range(n_layer) for k in ("h", "c")]
+    config = LSTMConfig(vocab_size=len(vocab), n_layer=n_layer, n_hidden=n_hidden)
+    writer = StatesWriter(path, n_tokens=n, config=config, vocab=vocab, names=names, c_dtype="float16",
+                          attrs={"model_path": "random.pt", "text_path": "stdlib.txt"})
+    pool = [np.tanh(rng.standard_normal((BLOCK, n_hidden), dtype=np.float32)).astype(np.float16)
+            for _ in range(4)]
+    V = len(vocab)
+    with tqdm(total=n, unit="char", unit_scale=True, desc="write", file=sys.stderr) as bar:
+        for k, start in enumerate(range(0, n, BLOCK)):
+            stop = min(start + BLOCK, n)
+            rows = stop - start
+            writer.write_tokens(start, vocab.encode(text[start:stop]).astype(np.int32))
+            writer.write_activations(start, {name: pool[(k + i) % 4][:rows] for i, name in enumerate(names)})
+            probs = rng.dirichlet(np.ones(V), size=rows).astype(np.float32)
+            probs = np.sort(probs, axis=1)[:, ::-1][:, :TOP_K]
+            p_next = probs[:, 0].copy()
+            writer.write_predictions(start, Predictions(
+                top_ids=rng.integers(0, V, size=(rows, TOP_K), dtype=np.int32), top_probs=probs,
+                p_next=p_next, loss_nats=-np.log(p_next), loss_bits=-np.log2(p_next)))
+            bar.update(rows)
+    for name in names:
+        top = np.sort(rng.integers(0, n, size=(n_hidden, N_TOP)), axis=1)
+        writer.write_summary(name, {
+            "mean": np.zeros(n_hidden), "std": np.full(n_hidden, 0.5), "min": np.full(n_hidden, -1.0),
+            "max": np.ones(n_hidden), "hist": rng.integers(0, n // N_BINS, size=(n_hidden, N_BINS)),
+            "hist_lo": np.full(n_hidden, -1.0), "hist_hi": np.ones(n_hidden),
+            "sat_hi": rng.random(n_hidden), "sat_lo": rng.random(n_hidden),
+            "top_pos": top, "top_val": np.ones((n_hidden, N_TOP)),
+            "bottom_pos": top[:, ::-1], "bottom_val": -np.ones((n_hidden, N_TOP)),
+        })
+    return writer.finish()
+
+
+def timed(fn, *args) -> float:
+    """Milliseconds one call takes."""
+    t = time.perf_counter()
+    fn(*args)
+    return (time.perf_counter() - t) * 1000
+
+
+def encode(value) -> str:
+    """JSON as Dash encodes a callback's reply (components and figures included)."""
+    return to_json_plotly(value)
+
+
+def report(rows: dict[str, tuple[list[float], list[float]]]) -> None:
+    print(f"\n{'interaction':<16}{'median ms':>10}{'p95 ms':>9}{'h5py median':>13}{'h5py p95':>10}"
+          f"{'ratio':>8}")
+    for label, (ours, bare) in rows.items():
+        med, p95 = statistics.median(ours), float(np.percentile(ours, 95))
+        bmed, bp95 = statistics.median(bare), float(np.percentile(bare, 95))
+        print(f"{label:<16}{med:>10.1f}{p95:>9.1f}{bmed:>13.2f}{bp95:>10.2f}{med / max(bmed, 1e-6):>7.1f}×")
+
+
+class Interactions:
+    """What the server does for each interaction, and the bare h5py read it is compared with."""
+
+    def __init__(self, path: Path):
+        self.catalog = Catalog.scan([path])
+        self.key = self.catalog.default().key
+        self.states = cached_states(path)
+        self.f = h5py.File(path, "r")
+
+    def change_neuron(self, v: View) -> None:
+        """Next unit: the controller's reply, then the new unit's values over the same window."""
+        out = respond(self.catalog, ("unit_step", 1), v.to_dict())
+        nv = View.from_dict(out["state"])
+        encode(out)
+        encode(data.values_payload(self.states, nv.neuron, nv.pos, nv.length, palette="blog", raw_c=False))
+
+    def move_window(self, v: View, target: int) -> None:
+        """Jump elsewhere: the controller's reply, then the new window's text, guesses and values."""
+        out = respond(self.catalog, ("goto", target), v.to_dict())
+        nv = View.from_dict(out["state"])
+        encode(out)
+        encode(data.window_payload(self.states, nv.pos, nv.length, fixed=True))
+        encode(data.values_payload(self.states, nv.neuron, nv.pos, nv.length, palette="blog", raw_c=False))
+
+    def open_profile(self, v: View) -> None:
+        """The profile panel of a neuron, as the profile callback returns it."""
+        encode(figures.profile_panel(data.profile(self.states, v.neuron)))
+
+    def find(self, query: str, origin: int) -> None:
+        """The next match of a string after a position."""
+        data.find(self.states, query, origin)
+
+    def bare_column(self, neuron: str, start: int) -> None:
+        """Baseline: h5py reads one unit's column over the window."""
+        name, unit = neuron.rsplit(".", 1)
+        self.f[h5_path(name)][start : start + WINDOW, int(unit)]
+
+    def bare_window(self, neuron: str, start: int) -> None:
+        """Baseline: h5py reads the window's tokens, predictions and one unit's column."""
+        self.f["tokens"][start : start + WINDOW + 1]
+        for key in ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits"):
+            self.f["predictions"][key][start : start + WINDOW]
+        self.bare_column(neuron, start)
+
+    def bare_tokens(self, start: int) -> None:
+        """Baseline: h5py reads the window's tokens (a search scans the cached text instead)."""
+        self.f["tokens"][start : start + WINDOW]
+
+    def bare_summary(self, neuron: str) -> None:
+        """Baseline: h5py reads the unit's histogram and extreme positions."""
+        name, unit = neuron.rsplit(".", 1)
+        for key in ("hist", "top_pos", "bottom_pos"):
+            self.f[f"/summaries{h5_path(name)}/{key}"][int(unit)]
+
+
+def server_side(path: Path, samples: int, seed: int) -> None:
+    run = Interactions(path)
+    states = run.states
+    rng = np.random.default_rng(seed)
+    L, H, n = states.n_layer, states.n_hidden, states.n_tokens
+
+    def random_view() -> View:
+        layer, kind, unit = int(rng.integers(L)), str(rng.choice(["h", "c"])), int(rng.integers(H))
+        return View(run.key, f"{act_name(kind, layer)}.{unit}", pos=int(rng.integers(0, n - WINDOW)))
+
+    rows: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in
+                                                        ("change neuron", "move window", "open profile",
+                                                         "find next")}
+    first_find = timed(run.find, "isinstance(", 0)
+    for _ in range(samples):
+        v = random_view()
+        name, unit = v.neuron.rsplit(".", 1)
+        rows["change neuron"][0].append(timed(run.change_neuron, v))
+        rows["change neuron"][1].append(timed(run.bare_column, f"{name}.{(int(unit) + 1) % H}", v.pos))
+        target = int(rng.integers(0, n - WINDOW))
+        rows["move window"][0].append(timed(run.move_window, v, target))
+        rows["move window"][1].append(timed(run.bare_window, v.neuron, target))
+        w = random_view()
+        rows["open profile"][0].append(timed(run.open_profile, w))
+        rows["open profile"][1].append(timed(run.bare_summary, w.neuron))
+        origin = int(rng.integers(0, n - WINDOW))
+        at = int(rng.integers(0, n - 12))
+        query = "".join(states.symbols(at, at + 12))  # 12 characters from somewhere in the text
+        rows["find next"][0].append(timed(run.find, query, origin))
+        rows["find next"][1].append(timed(run.bare_tokens, origin))
+    print(f"file: {path.name} ({path.stat().st_size / 1e9:.1f} GB, {n:,} chars, {L} layers × {H} units), "
+          f"{samples} random interactions of each kind, window {WINDOW} chars")
+    report(rows)
+    print(f"\nfirst find (builds the per-file text cache of {n:,} chars): {first_find:.0f} ms")
+
+
+def browser_side(path: Path, length: int) -> None:
+    """Time redraws in headless Chromium: the click until the new view is on screen."""
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    from app.app import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    httpd = make_server("127.0.0.1", 0, create_app([path]).server, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_port}/"
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=shutil.which("chromium"),
+                                                   headless=True, args=args,
+                                                   viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        page.goto(f"{url}?neuron=layer0.c.0&pos=1000&len={length}")
+        page.wait_for_selector('.lv-view[data-neuron="layer0.c.0"]', timeout=30_000)
+        flick, move = [], []
+        for unit in range(1, 11):
+            t = time.perf_counter()
+            page.keyboard.press("]")
+            page.wait_for_selector(f'.lv-view[data-neuron="layer0.c.{unit}"]')
+            flick.append((time.perf_counter() - t) * 1000)
+        for k in range(1, 11):
+            t = time.perf_counter()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_selector(f'.lv-view[data-start="{1000 + k * length}"]')
+            move.append((time.perf_counter() - t) * 1000)
+        cells = page.locator(".lv-view .lv-ch").count() + page.locator(".lv-view .lv-p").count()
+        ctx.close()
+    httpd.shutdown()
+    print(f"\nbrowser (headless Chromium, {length} chars with strips, {cells:,} cells on screen), "
+          "key press until the new view is drawn:")
+    for label, ms in (("next unit", flick), ("next page", move)):
+        print(f"  {label:<10} median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--chars", type=int, default=5_000_000, help="characters in the file (default 5M)")
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--samples", type=int, default=100, help="random interactions timed per kind")
+    ap.add_argument("--file", type=Path, help="reuse (or keep) the file here instead of a temporary one")
+    ap.add_argument("--browser", action="store_true", help="also time redraws in headless Chromium")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    tmp = None
+    path = args.file
+    if path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="lstmviz-bench-")
+        path = Path(tmp.name) / "bench.h5"
+    try:
+        if not path.exists():
+            t = time.perf_counter()
+            build(path, args.chars, args.layers, args.hidden, args.seed)
+            print(f"built {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        server_side(path, args.samples, args.seed)
+        if args.browser:
+            browser_side(path, 2000)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

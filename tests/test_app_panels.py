@@ -1,0 +1,108 @@
+"""The panels under the text (profile, gate saturation, unit search) as plain functions."""
+
+import json
+
+import numpy as np
+import pytest
+from dashboard_files import TEXT, build
+from plotly.io.json import to_json_plotly
+
+from app import figures, ids
+from app.callbacks.panels import profile_view, saturation_view
+from app.callbacks.search import example, parse_span, results
+from app.catalog import cached_states
+from lstmviz.errors import SearchError
+
+
+@pytest.fixture(scope="module")
+def states(tmp_path_factory):
+    return cached_states(build(tmp_path_factory.mktemp("panels") / "tiny.h5"))
+
+
+@pytest.fixture(scope="module")
+def flat(tmp_path_factory):
+    return cached_states(build(tmp_path_factory.mktemp("flat") / "flat.h5", gates=False, n_layer=1))
+
+
+def ids_in(component, kind: str) -> list[dict]:
+    """Every pattern-matching id of this type in a component tree."""
+    found = json.loads(to_json_plotly(component))
+    out = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("id"), dict) and node["id"].get("type") == kind:
+                out.append(node["id"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(found)
+    return out
+
+
+def test_profile_panel_links_every_extreme_context(states):
+    panel = profile_view(states, "layer0.c.7")
+    s = states.summary("layer0.c")
+    expected = [int(p) for p in np.r_[s["top_pos"][7], s["bottom_pos"][7]] if p >= 0]
+    assert [i["pos"] for i in ids_in(panel, ids.CONTEXT)] == expected
+    graph = panel[0].children[1]
+    assert sum(graph.figure["data"][0]["y"]) == states.n_tokens
+
+
+def test_saturation_plot_has_a_clickable_point_per_gate_unit(states):
+    panel = saturation_view(states, "tiny")
+    fig = panel[0].figure
+    points = [n for trace in fig.data for n in trace.customdata]
+    assert len(points) == 2 * 3 * 16 and "layer1.gates.f.4" in points
+    assert panel[0].id == {"type": ids.SATURATION_GRAPH, "file": "tiny"}
+
+
+def test_files_without_gates_explain_how_to_get_them(flat):
+    notice = saturation_view(flat, "flat")[0]
+    assert "lstmviz extract --gates" in notice.children
+
+
+def test_ranking_units_lists_neurons_to_open(states):
+    panel = results(states, "depth_paren", compute=True)
+    neurons = [i["neuron"] for i in ids_in(panel, ids.SEARCH_HIT)]
+    assert len(neurons) == 20 and all(n.startswith("layer") for n in neurons)
+    again = results(states, "depth_paren", compute=False)  # now cached: shown without recomputing
+    assert [i["neuron"] for i in ids_in(again, ids.SEARCH_HIT)] == neurons
+
+
+def test_ranking_a_pattern_that_never_occurs_says_so(states):
+    notice = results(states, "zzzqqq", compute=True)[0]
+    assert notice.children.startswith("Cannot rank units: ")
+
+
+def test_spans_come_from_text_or_the_marked_text():
+    assert parse_span(" 10 : 20 ", {}) == (10, 20)
+    assert parse_span(None, {"mark": 5, "mark_len": 2}) == (5, 7)
+    with pytest.raises(SearchError, match="type START:END"):
+        parse_span("", {"mark": -1, "mark_len": 0})
+    with pytest.raises(SearchError, match="'ten' is not a span"):
+        parse_span("ten", {})
+
+
+def test_search_by_example_links_units_and_matching_spans(states):
+    start = TEXT.index("getattr")
+    panel = example(states, {"neuron": "layer1.h.0", "mark": -1, "mark_len": 0}, f"{start}:{start + 2}")
+    if isinstance(panel[0].children, str):  # no unit separates this span in a random model
+        assert panel[0].children.startswith("Cannot search by example: no unit of layer1.h")
+        return
+    units = ids_in(panel, ids.SEARCH_HIT)
+    spans = ids_in(panel, ids.SPAN_HIT)
+    assert units and all(u["neuron"].startswith("layer1.h.") for u in units)
+    assert all(s["stop"] <= start or s["start"] >= start + 2 for s in spans)
+
+
+def test_histogram_marks_the_mean(states):
+    from app.data import profile
+
+    p = profile(states, "layer1.h.2")
+    fig = figures.histogram(p)
+    assert fig["layout"]["shapes"][0]["x0"] == pytest.approx(p.stats["mean"])
+    assert len(fig["data"][0]["x"]) == 50

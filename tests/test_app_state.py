@@ -1,0 +1,113 @@
+"""The dashboard's selection logic (app/state.py) as plain functions, on a real extraction."""
+
+from dataclasses import replace
+
+import pytest
+from dashboard_files import TEXT, build
+
+from app.catalog import cached_states
+from app.state import DEFAULT_LENGTH, View, fit, from_query, reduce, to_query
+
+
+@pytest.fixture(scope="module")
+def states(tmp_path_factory):
+    return cached_states(build(tmp_path_factory.mktemp("state") / "tiny.h5"))
+
+
+def view(**kw) -> View:
+    return replace(View("tiny", "layer1.c.3"), **kw)
+
+
+def test_query_round_trip_keeps_every_field():
+    v = View("tiny", "layer0.gates.f.7", pos=1234, length=1000, mode="prose", palette="diverging",
+             raw_c=True, mark=1300, mark_len=4)
+    back, notes = from_query(to_query(v), "other")
+    assert back == v
+    assert notes == []
+
+
+def test_query_leaves_defaults_out():
+    assert to_query(view(pos=5)) == "?file=tiny&neuron=layer1.c.3&pos=5&mode=grid"
+
+
+def test_unreadable_query_values_become_messages():
+    v, notes = from_query("?neuron=layer0.h.1&pos=abc&mode=poster&palette=neon", "tiny")
+    assert (v.file, v.pos, v.mode, v.palette) == ("tiny", 0, "grid", "blog")
+    assert notes == [
+        "the URL's mode='poster' is unknown; use grid or prose",
+        "the URL's palette='neon' is unknown; use one of blog, diverging, colorblind",
+        "the URL's pos='abc' is not a number; using 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("neuron", "why"),
+    [
+        ("layer7.h.0", "this file has no layer7.h"),
+        ("layer0.h.99", "layer0.h has units 0..15, not 99"),
+        ("banana", "is not a neuron"),
+    ],
+)
+def test_a_neuron_the_file_lacks_falls_back_with_a_message(states, neuron, why):
+    fixed, notes = fit(view(neuron=neuron), states)
+    assert fixed.neuron == "layer1.c.0"
+    assert len(notes) == 1 and why in notes[0] and "showing layer1.c.0" in notes[0]
+
+
+def test_a_position_past_the_end_shows_the_last_page(states):
+    n = states.n_tokens
+    fixed, notes = fit(view(pos=n + 50, length=500), states)
+    assert fixed.pos == n - 500
+    assert notes == [f"position {n + 50:,} is past the end of the text ({n:,} characters); "
+                     f"showing the last page, from {n - 500:,}"]
+
+
+def test_unit_steps_wrap_around(states):
+    assert reduce(view(neuron="layer1.c.15"), "unit_step", 1, states)[0].neuron == "layer1.c.0"
+    assert reduce(view(neuron="layer1.c.0"), "unit_step", -1, states)[0].neuron == "layer1.c.15"
+
+
+def test_kind_and_layer_changes_keep_the_unit(states):
+    v = reduce(view(neuron="layer1.c.9"), "kind", "gates.f", states)[0]
+    assert v.neuron == "layer1.gates.f.9"
+    assert reduce(v, "layer", 0, states)[0].neuron == "layer0.gates.f.9"
+
+
+def test_paging_stops_at_both_ends(states):
+    n = states.n_tokens
+    assert reduce(view(pos=100, length=500), "page", -1, states)[0].pos == 0
+    assert reduce(view(pos=0, length=500), "page", 1, states)[0].pos == 500
+    assert reduce(view(pos=n - 600, length=500), "page", 1, states)[0].pos == n - 500
+
+
+def test_find_moves_from_match_to_match_and_wraps(states):
+    word = "object"
+    hits = [i for i in range(len(TEXT)) if TEXT.startswith(word, i)]
+    assert len(hits) >= 3
+    v, notes = reduce(view(pos=0), "find", (word, 1), states)
+    assert (v.mark, v.mark_len, notes) == (hits[0], len(word), [])
+    assert v.pos <= v.mark < v.pos + v.length
+    v, _ = reduce(v, "find", (word, 1), states)
+    assert v.mark == hits[1]
+    v, _ = reduce(v, "find", (word, -1), states)
+    assert v.mark == hits[0]
+    v, notes = reduce(v, "find", (word, -1), states)
+    assert v.mark == hits[-1]
+    assert notes == ["searched from the other end of the text"]
+
+
+def test_find_reports_text_that_does_not_occur(states):
+    v, notes = reduce(view(pos=40), "find", ("zebra crossing", 1), states)
+    assert (v.pos, v.mark) == (40, -1)
+    assert notes == ["'zebra crossing' does not occur in the text"]
+
+
+def test_jumping_to_a_context_marks_it_inside_the_window(states):
+    v, _ = reduce(view(pos=0, length=500), "context", 3000, states)
+    assert v.mark == 3000 and v.mark_len == 1
+    assert v.pos <= 3000 < v.pos + v.length
+
+
+def test_switching_mode_uses_that_modes_window(states):
+    v, _ = reduce(view(), "mode", "prose", states)
+    assert (v.mode, v.length) == ("prose", DEFAULT_LENGTH["prose"])

@@ -1,0 +1,212 @@
+"""The dashboard in a real headless Chromium (Debian's `chromium`), driven by Playwright.
+
+The app runs in a background thread on a free 127.0.0.1 port, on a small real extraction. Each
+test ends by checking that the browser logged no console errors.
+"""
+
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from dashboard_files import TEXT, build
+
+pytestmark = pytest.mark.browser
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from app.app import create_app  # noqa: E402
+from app.catalog import cached_states  # noqa: E402
+from app.data import export  # noqa: E402
+from lstmviz import look  # noqa: E402
+from lstmviz.palette import colours, display_range, display_values  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def h5(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("browser") / "tiny.h5")
+
+
+@pytest.fixture(scope="module")
+def server(h5):
+    app = create_app([h5])
+    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/"
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
+            args=ARGS, viewport={"width": 1300, "height": 1000}, accept_downloads=True)
+        yield context
+        context.close()
+
+
+@pytest.fixture()
+def page(browser):
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    page.close()
+    assert errors == []
+
+
+def shown(page, neuron: str, start: int | None = None) -> None:
+    """Wait until the character view shows this neuron (and window)."""
+    where = "" if start is None else f'[data-start="{start}"]'
+    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"]{where}', timeout=10_000)
+
+
+def cells(page) -> dict[int, tuple[str, str]]:
+    """Every character cell on screen: position -> (text, computed background as #rrggbb)."""
+    found = page.eval_on_selector_all(".lv-view .lv-ch[data-i]", """els => els.map(e => [
+        Number(e.dataset.i), e.textContent, getComputedStyle(e).backgroundColor])""")
+    def hex_of(rgb):
+        return "#" + "".join(f"{int(v):02x}" for v in re.findall(r"\d+", rgb)[:3])
+    return {i: (text, hex_of(bg)) for i, text, bg in found}
+
+
+def stored_colours(h5, neuron: str, start: int, stop: int, palette: str = "blog") -> list[str]:
+    name, unit = neuron.rsplit(".", 1)
+    kind = name.split(".", 1)[1]
+    with h5py.File(h5, "r") as f:
+        raw = f["/" + name.replace(".", "/")][start:stop, int(unit)].astype(np.float32)
+    return colours(display_values(kind, raw), palette, *display_range(kind))
+
+
+def test_colours_match_the_stored_activations(page, server, h5, tmp_path):
+    page.goto(server + "?neuron=layer1.c.3&pos=100")
+    shown(page, "layer1.c.3", 100)
+    on_screen = cells(page)
+    assert sorted(on_screen) == list(range(100, 600))
+    expected = stored_colours(h5, "layer1.c.3", 100, 600)
+    assert [on_screen[i][1] for i in range(100, 600)] == expected
+    letters = [i for i in range(100, 600) if TEXT[i].isalnum()]
+    assert all(on_screen[i][0] == TEXT[i] for i in letters)
+    assert page.locator(".lv-strip[data-rank]").count() > 0  # the top-5 strips are drawn
+    width = page.eval_on_selector('.lv-ch[data-i="100"]', "e => getComputedStyle(e).width")
+    assert width == f"{look.COL_PX}px"  # exported snippets' geometry (lstmviz/look.py) applies
+    page.screenshot(path=str(tmp_path / "dashboard.png"))
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+
+def test_flicking_through_units_with_buttons_and_keys(page, server, h5):
+    page.goto(server + "?neuron=layer0.h.3&pos=0")
+    shown(page, "layer0.h.3", 0)
+    page.click("#unit-next")
+    shown(page, "layer0.h.4")
+    page.keyboard.press("]")
+    shown(page, "layer0.h.5")
+    page.keyboard.press("[")
+    shown(page, "layer0.h.4")
+    assert "neuron=layer0.h.4" in page.url
+    on_screen = cells(page)
+    assert [on_screen[i][1] for i in range(500)] == stored_colours(h5, "layer0.h.4", 0, 500)
+    page.click("#kind")
+    page.get_by_role("option", name="forget gate").click()
+    shown(page, "layer0.gates.f.4")
+    on_screen = cells(page)
+    assert [on_screen[i][1] for i in range(500)] == stored_colours(h5, "layer0.gates.f.4", 0, 500)
+
+
+def test_moving_the_window_and_finding_text(page, server):
+    page.goto(server + "?neuron=layer1.c.0&pos=0")
+    shown(page, "layer1.c.0", 0)
+    page.click("#page-next")
+    shown(page, "layer1.c.0", 500)
+    page.keyboard.press("ArrowLeft")
+    shown(page, "layer1.c.0", 0)
+    page.fill("#position", "2000")
+    page.press("#position", "Enter")
+    shown(page, "layer1.c.0", 2000)
+    assert "pos=2000" in page.url
+    first = TEXT.index("object", 2000 + 1)  # searched from the current window on
+    page.fill("#find-text", "object")
+    page.press("#find-text", "Enter")
+    page.wait_for_selector(f'.lv-ch.lv-mark[data-i="{first}"]')
+    marked = page.eval_on_selector_all(".lv-ch.lv-mark", "els => els.map(e => Number(e.dataset.i))")
+    assert marked == list(range(first, first + len("object")))
+    page.click("#find-next")
+    page.wait_for_selector(f'.lv-ch.lv-mark[data-i="{TEXT.index("object", first + 1)}"]')
+    page.get_by_label("condensed text").check()
+    page.wait_for_selector(".lv-view.lv-prose")
+    assert "mode=prose" in page.url
+    assert page.locator(".lv-strip").count() == 0
+    start = int(page.locator(".lv-view").get_attribute("data-start"))
+    assert len(cells(page)) == min(5000, len(TEXT) - start)
+
+
+def test_hover_shows_exact_numbers(page, server, h5):
+    page.goto(server + "?neuron=layer0.gates.f.2&pos=300")
+    shown(page, "layer0.gates.f.2", 300)
+    page.hover('.lv-ch[data-i="345"]')
+    tip = page.locator("#lv-tip")
+    tip.wait_for(state="visible")
+    with h5py.File(h5, "r") as f:
+        value = float(f["/layer0/gates/f"][345, 2])
+        p_next = float(f["predictions/p_next"][345])
+    text = tip.inner_text()
+    assert "position 345" in text
+    assert f"value {value:.4f}" in text
+    assert f"p = {p_next:.4f}" in text
+
+
+def test_profile_lists_contexts_that_jump_to_the_text(page, server):
+    page.goto(server + "?neuron=layer1.c.5&pos=0")
+    shown(page, "layer1.c.5", 0)
+    first = page.locator(".lv-ctx").first
+    first.wait_for()
+    target = int(re.search(r"position ([\d,]+)", first.get_attribute("title")).group(1).replace(",", ""))
+    first.click()
+    page.wait_for_selector(f'.lv-ch.lv-mark[data-i="{target}"]')
+    assert f"mark={target}-{target + 1}" in page.url
+
+
+def test_gate_saturation_point_opens_its_unit(page, server):
+    page.goto(server + "?neuron=layer1.c.0&pos=0")
+    shown(page, "layer1.c.0", 0)
+    page.get_by_text("Gate saturation").click()
+    point = page.locator(".scatterlayer .point").first
+    point.wait_for()
+    point.click(force=True)
+    page.wait_for_function("!document.querySelector('.lv-view').dataset.neuron.startsWith('layer1.c.')")
+    assert ".gates." in page.locator(".lv-view").get_attribute("data-neuron")
+
+
+def test_export_downloads_what_lstmviz_export_writes(page, server, h5):
+    page.goto(server + "?neuron=layer1.c.2&pos=40&len=200")
+    shown(page, "layer1.c.2", 40)
+    with page.expect_download() as download:
+        page.click("#export-html")
+    name, text = export(cached_states(h5), "layer1.c.2", 40, 200, fmt="html", strips=True, palette="blog",
+                        raw_c=False, source_name=h5.name)
+    assert download.value.suggested_filename == name == "layer1.c.2_40.html"
+    assert Path(download.value.path()).read_text(encoding="utf-8") == text
+
+
+def test_a_bad_url_gives_messages_not_a_blank_page(page, server):
+    page.goto(server + "?file=nope&neuron=layer9.h.0&pos=99999999")
+    shown(page, "layer1.c.0")
+    message = page.locator(".lv-message").inner_text()
+    assert "file 'nope' is not on this server" in message
+    assert "this file has no layer9.h" in message
+    assert "past the end of the text" in message
