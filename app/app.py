@@ -15,7 +15,8 @@ from app import layout
 from app.callbacks import controller, exporting, panels, search, view
 from app.catalog import Catalog
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# A link to the top-level assets/ folder, so installed wheels carry the CSS and JavaScript too.
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def create_app(paths: Iterable[str | Path] | Catalog, *, title: str = "lstmviz") -> Dash:

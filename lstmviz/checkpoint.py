@@ -7,13 +7,12 @@ Only plain Python values and tensors, so loading never runs code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from lstmviz.files import atomic_path
 from lstmviz.model import CharLSTM, LSTMConfig
 from lstmviz.vocab import Vocab
 
@@ -40,14 +39,8 @@ def save_checkpoint(
         "training": dict(training or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def model_from_checkpoint(obj: dict) -> tuple[CharLSTM, Vocab, dict[str, Any]]:

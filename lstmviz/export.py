@@ -12,8 +12,6 @@ command that recreates it.
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 
 from lstmviz import __version__, render, svg
 from lstmviz.errors import OptionError
+from lstmviz.files import atomic_path
 from lstmviz.look import quantity
 from lstmviz.names import Neuron
 from lstmviz.snippet import Snippet, as_neuron, gather
@@ -291,15 +290,9 @@ def write_snippet(path: str | Path, text: str) -> Path:
         raise OptionError(
             f"cannot write {path}: the folder {path.parent} does not exist; create it or choose another -o"
         )
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
-        os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise OptionError(f"cannot write {path}: {e.strerror}; choose another -o") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

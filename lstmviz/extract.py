@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from lstmviz import __version__
+from lstmviz.devices import resolve_device
 from lstmviz.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
 from lstmviz.errors import OptionError, StoreError
 from lstmviz.loading import LoadedModel, load_model
@@ -84,19 +85,6 @@ def default_output(model_path: str | Path, text_path: str | Path) -> Path:
     'cache/austen__persuasion.h5'
     """
     return Path("cache") / f"{Path(model_path).stem}__{Path(text_path).stem}.h5"
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; anything else is checked."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise OptionError(f"--device {device!r} is not a torch device; use auto, cpu or cuda") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu")
-    return device
 
 
 def predictions_of(logits: torch.Tensor, next_tokens: torch.Tensor) -> Predictions:
@@ -170,7 +158,7 @@ def extract(
 def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
     """Write tokens, then activations, predictions and summaries; atomic, tidy on any failure."""
     started = time.perf_counter()
-    device = resolve_device(options.device)
+    device = str(resolve_device(options.device))
     if options.streams < 1 or options.burn_in < 0:
         raise OptionError("--streams must be at least 1 and --burn-in at least 0")
     cfg = loaded.model.config

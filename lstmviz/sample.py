@@ -18,8 +18,7 @@ import torch
 
 from lstmviz.errors import OptionError, VocabError
 from lstmviz.model import CharLSTM
-from lstmviz.train import describe_lacking
-from lstmviz.vocab import Vocab
+from lstmviz.vocab import Vocab, describe_missing
 
 START_SYMBOL = "\n"  # without a prime, generation starts as if at the beginning of a line
 
@@ -56,7 +55,7 @@ def generate(model: CharLSTM, vocab: Vocab, n: int, *, temperature: float = 1.0,
         raise OptionError(f"the length must be 0 or more (got {n})")
     lacking = vocab.missing(prime)
     if lacking:
-        raise VocabError(describe_lacking(lacking, "the prime", "remove them from --prime"))
+        raise VocabError(describe_missing(lacking, "the prime", "remove them from --prime"))
     return _generate(model, vocab, n, temperature, prime, top_k, seed, torch.device(device))
 
 

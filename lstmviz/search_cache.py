@@ -14,11 +14,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lstmviz.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,8 @@ def load(folder: Path, key: str, expect: dict[str, Any]) -> dict[str, np.ndarray
 def save(folder: Path, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write arrays and metadata under ``key`` atomically."""
     target = folder / _file_name(key)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta))})
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta))})
     return target
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
+from lstmviz.files import temporary_sibling
 from lstmviz.model import LSTMConfig
 from lstmviz.names import KINDS, h5_path, parse_name
 from lstmviz.vocab import Vocab
@@ -74,9 +74,7 @@ class StatesWriter:
             raise ValueError(f"dtype must be 'float16' or 'float32', not {dtype!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self.tmp_path = Path(tmp)
+        self.tmp_path = temporary_sibling(self.path)  # the writer is long-lived: no context manager
         try:
             self.file = h5py.File(self.tmp_path, "w")
             self._create(n_tokens, config, vocab, names, dtype, c_dtype, attrs or {})

@@ -18,9 +18,7 @@ import logging
 import math
 import os
 import sys
-import tempfile
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +30,13 @@ from tqdm import tqdm
 
 from lstmviz import __version__
 from lstmviz.checkpoint import save_checkpoint
+from lstmviz.devices import resolve_device
 from lstmviz.errors import CheckpointError, OptionError, TextError, VocabError
+from lstmviz.files import atomic_path, temporary_sibling
 from lstmviz.loading import load_model
 from lstmviz.model import CharLSTM, LSTMConfig
 from lstmviz.textio import read_text, sha256_file
-from lstmviz.vocab import Vocab
+from lstmviz.vocab import Vocab, describe_missing
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +90,6 @@ class TrainResult:
     history: list[list] = field(default_factory=list)  # [step, train bpc or None, val bpc]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; an unknown or absent device is a clear error.
-
-    >>> resolve_device("cpu").type
-    'cpu'
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise OptionError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"device {name!r} asked for, but CUDA is not available; use --device cpu")
-    return device
-
-
 def check_config(config: TrainConfig) -> None:
     """Refuse values that cannot train, naming the option to change."""
     problems = [
@@ -147,14 +130,6 @@ def split_validation(text: str, fraction: float) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def describe_lacking(lacking: Counter, what: str, fix: str, limit: int = 12) -> str:
-    """One line: which symbols ``what`` has that a vocabulary lacks, with counts, and the fix."""
-    shown = ", ".join(f"{s!r}×{n}" for s, n in lacking.most_common(limit))
-    more = f" and {len(lacking) - limit} more" if len(lacking) > limit else ""
-    total = sum(lacking.values())
-    return f"{what} has {total} character(s) the vocabulary lacks: {shown}{more}; {fix}"
-
-
 def build_vocab(text: str, config: TrainConfig) -> Vocab:
     """Sorted unique characters, rare ones folded into U+FFFD, or all 256 bytes in byte mode.
 
@@ -172,7 +147,7 @@ def build_vocab(text: str, config: TrainConfig) -> Vocab:
 def _encode(vocab: Vocab, text: str, name: str) -> torch.Tensor:
     lacking = vocab.missing(text)
     if lacking:
-        raise VocabError(describe_lacking(
+        raise VocabError(describe_missing(
             lacking, name, "resume only on text with the model's characters, or train a new model"))
     return torch.from_numpy(vocab.encode(text))  # (N,) int64
 
@@ -261,8 +236,7 @@ def check_writable(path: Path, inputs: tuple[Path, ...] = ()) -> None:
         raise OptionError(f"{path}: -o names an input text; choose another output file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
-            pass
+        temporary_sibling(path).unlink()
     except OSError as e:
         raise OptionError(
             f"{path}: cannot write there ({e.strerror or e}); choose another -o path") from None
@@ -275,14 +249,8 @@ def state_path(output: str | Path) -> Path:
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _use_available_cores() -> None:

@@ -23,7 +23,7 @@ _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 def visible(symbol: str) -> str:
     r"""A printable stand-in for whitespace and control symbols, for prediction strips.
 
-    >>> visible(" "), visible("\\n"), visible("a")
+    >>> visible(" "), visible("\n"), visible("a")
     ('␣', '↵', 'a')
     """
     if symbol in _VISIBLE:
@@ -123,12 +123,18 @@ class Vocab:
         return joined
 
 
-def describe_missing(lacking: Counter, limit: int = 12) -> str:
-    """One line naming the characters a vocabulary lacks, with counts, and the ways out."""
+def describe_missing(
+    lacking: Counter,
+    what: str = "the text",
+    fix: str = "use --unknown skip or --unknown replace:<char>, or a model trained on such text",
+    limit: int = 12,
+) -> str:
+    """One line naming the characters ``what`` has that the vocabulary lacks, with counts, and the fix.
+
+    >>> describe_missing(Counter("éé"), "the prime", "remove them")
+    "the prime has 2 character(s) the model's vocabulary lacks: 'é'×2; remove them"
+    """
     shown = ", ".join(f"{s!r}×{n}" for s, n in lacking.most_common(limit))
     more = f" and {len(lacking) - limit} more" if len(lacking) > limit else ""
     total = sum(lacking.values())
-    return (
-        f"the text has {total} character(s) the model's vocabulary lacks: {shown}{more}; "
-        "use --unknown skip or --unknown replace:<char>, or a model trained on such text"
-    )
+    return f"{what} has {total} character(s) the model's vocabulary lacks: {shown}{more}; {fix}"

@@ -140,7 +140,7 @@ def test_cli_errors(pattern_model, tmp_path):
                              "text, 1.0 for the model's own distribution\n")
     result = run_sample(pattern_model, "--prime", "My dear X")
     assert result.exit_code == 1
-    assert result.output == ("Error: the prime has 5 character(s) the vocabulary lacks: "
+    assert result.output == ("Error: the prime has 5 character(s) the model's vocabulary lacks: "
                              "'M'×1, 'y'×1, 'd'×1, 'r'×1, 'X'×1; remove them from --prime\n")
     not_a_model = tmp_path / "x.pt"
     not_a_model.write_text("hello")

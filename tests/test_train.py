@@ -321,7 +321,7 @@ def test_error_bad_options(text, tmp_path):
     out = tmp_path / "m.pt"
     assert "--val-fraction must be between 0 and 1" in run_cli(text, "-o", out,
                                                                 "--val-fraction", "1").output
-    assert "unknown device 'gpu'" in run_cli(text, "-o", out, "--device", "gpu").output
+    assert "--device 'gpu' is not a torch device" in run_cli(text, "-o", out, "--device", "gpu").output
     assert "drop it with --byte-level" in run_cli(text, "-o", out, "--byte-level",
                                                   "--min-count", "3").output
     assert run_cli(text, "-o", out, "--eval-every", "0").output == (

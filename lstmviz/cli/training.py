@@ -9,9 +9,10 @@ import click
 import torch
 
 from lstmviz.cli import cli
+from lstmviz.devices import resolve_device
 from lstmviz.loading import load_model
 from lstmviz.sample import generate
-from lstmviz.train import TrainConfig, resolve_device, state_path, train
+from lstmviz.train import TrainConfig, state_path, train
 
 _DEFAULTS = TrainConfig()
 _INTERRUPTED = 130  # the shell's convention after Ctrl-C (128 + SIGINT)

@@ -1,0 +1,1 @@
+"""The lstmviz dashboard: a Dash app over extraction files, built on the lstmviz library."""
