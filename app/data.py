@@ -20,6 +20,7 @@ from lstmviz.palette import display_values, lut_index
 from lstmviz.snippet import colour_range as snippet_range
 from lstmviz.snippet import display_chars
 from lstmviz.store import States
+from lstmviz.vocab import visible
 
 SWITCH_GATES = ("i", "f", "o")
 CONTEXT_BEFORE = 40  # characters shown before a top-activating position
@@ -92,6 +93,7 @@ def values_payload(states: States, neuron: str, start: int, length: int, *, pale
         "idx": lut_index(shown, lo, hi).tolist(),
         "lo": lo,
         "hi": hi,
+        "ticks": [look.tick(lo), look.tick(hi)],  # the legend's ends, written as exports write them
         "label": f"{neuron}: {look.quantity(kind, raw_c)}",
     }
 
@@ -169,6 +171,8 @@ class Profile:
     edges: list[float]
     top: list[Context] = field(default_factory=list)
     bottom: list[Context] = field(default_factory=list)
+    pushes_up: list[tuple[str, float]] = field(default_factory=list)  # (symbol, decoder weight)
+    pushes_down: list[tuple[str, float]] = field(default_factory=list)
 
 
 def profile(states: States, neuron: str) -> Profile:
@@ -189,7 +193,24 @@ def profile(states: States, neuron: str) -> Profile:
         edges=edges.tolist(),
         top=_contexts(states, s["top_pos"][u], s["top_val"][u]),
         bottom=_contexts(states, s["bottom_pos"][u], s["bottom_val"][u]),
+        **pushes(states, n),
     )
+
+
+def pushes(states: States, n: Neuron, count: int = 8) -> dict[str, list[tuple[str, float]]]:
+    """For a top-layer h unit: the next symbols its positive value makes likelier, and least likely.
+
+    Only the top layer's h feeds the decoder, so other neurons have no direct pushes; files from
+    before format 1.1 hold no decoder and give none either.
+    """
+    if n.kind != "h" or n.layer != states.n_layer - 1:
+        return {}
+    column = states.decoder_column(n.unit)  # (V,)
+    if column is None:
+        return {}
+    order = np.argsort(column)
+    named = [(visible(states.vocab.symbols[i]), float(column[i])) for i in order]
+    return {"pushes_up": named[::-1][:count], "pushes_down": named[:count]}
 
 
 def _contexts(states: States, positions: np.ndarray, values: np.ndarray) -> list[Context]:

@@ -120,9 +120,19 @@ def stats_table(p: Profile) -> html.Table:
     return html.Table(rows, className="lv-stats")
 
 
+def pushes(p: Profile) -> html.Div:
+    """The next characters a top-layer h unit raises and lowers through the decoder weights."""
+    def row(title: str, items: list[tuple[str, float]]) -> html.Div:
+        return html.Div([html.Span(title, className="lv-push-title")] + [
+            html.Span([html.B(sym), f" {w:+.2f}"], className="lv-push") for sym, w in items])
+    return html.Div([
+        html.H4("Next characters it pushes (decoder weights; reversed when the unit is negative)"),
+        row("up:", p.pushes_up), row("down:", p.pushes_down)], className="lv-pushes")
+
+
 def profile_panel(p: Profile) -> list:
-    """The whole profile: numbers, histogram, most positive and most negative contexts."""
-    return [
+    """The whole profile: numbers, histogram, decoder pushes, most positive and negative contexts."""
+    return [*([pushes(p)] if p.pushes_up else []),
         html.Div([stats_table(p), dcc.Graph(id=ids.HISTOGRAM, figure=histogram(p),
                                             config={"displayModeBar": False}, className="lv-hist")],
                  className="lv-profile-top"),

@@ -104,23 +104,25 @@
   }
 
   // The colour scales, as lstmviz/render.py draws its legend: swatches sampled across the range.
+  // The ends are labelled with lstmviz.look.tick's text, sent by the server (vals.ticks), since
+  // JavaScript writes numbers differently (6000 where Python's "%.3g" gives 6e+03).
   function drawLegend(vals, view, cfg) {
     const legend = document.getElementById(cfg.legend);
     if (!legend) return;
     const n = cfg.swatches;
-    const fmt = (v) => Number(v.toPrecision(3)).toString();
     const scale = (name, lo, hi, table) => {
       const keys = [];
       for (let k = 0; k < n; k++) {
         const idx = Math.min(255, Math.floor(((k + 0.5) / n) * 256));
         keys.push('<span class="lv-key" style="background-color:' + table.bg[idx] + '"></span>');
       }
-      return '<div class="lv-scale"><span class="lv-scale-name">' + esc(name) + "</span> <span>" + fmt(lo) +
-        "</span> " + keys.join("") + " <span>" + fmt(hi) + "</span></div>";
+      return '<div class="lv-scale"><span class="lv-scale-name">' + esc(name) + "</span> <span>" + esc(lo) +
+        "</span> " + keys.join("") + " <span>" + esc(hi) + "</span></div>";
     };
-    const rows = [scale(vals.label, vals.lo, vals.hi, cfg.luts[vals.palette] || cfg.luts.blog)];
+    const rows = [scale(vals.label, vals.ticks[0], vals.ticks[1], cfg.luts[vals.palette] || cfg.luts.blog)];
     if (view.mode === "grid") {
-      rows.push(scale("top-5 predictions: probability", 0, 1, cfg.luts.strip) +
+      // "0" and "1" are look.tick(0.0) and look.tick(1.0), the ends of every export's strip scale.
+      rows.push(scale("top-5 predictions: probability", "0", "1", cfg.luts.strip) +
         '<div class="lv-scale lv-scale-note"><span class="lv-p lv-hit">a</span> the true next character · ' +
         '<span class="lv-p lv-miss">a</span> missed: the true next character was not among the top 5</div>');
     }

@@ -182,6 +182,9 @@ def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
         for ids in pieces:
             writer.write_tokens(at, ids.astype(np.int32))
             at += len(ids)
+        decoder = loaded.model.decoder
+        writer.write_decoder(decoder.weight.detach().cpu().numpy(),
+                             None if decoder.bias is None else decoder.bias.detach().cpu().numpy())
         run = UnrolledLSTM(loaded.model, device)
         result = _Pass(run, writer, n_tokens, names, options).execute()
         result["elapsed_s"] = round(time.perf_counter() - started, 3)

@@ -27,12 +27,13 @@ from lstmviz.names import KINDS, h5_path, parse_name
 from lstmviz.vocab import Vocab
 
 FORMAT = "lstmviz-states"
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1 added /decoder
 CHUNK_ROWS = 4096  # token rows per chunk; writers append in multiples of this
 CHUNK_UNITS = 64  # units per chunk
 TOP_K = 5
 SUMMARY_ROOT = "/summaries"
 PREDICTIONS = "/predictions"
+DECODER = "/decoder"
 TOKENS = "/tokens"
 VOCAB = "/vocab"
 PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
@@ -142,6 +143,13 @@ class StatesWriter:
         group = self.file.require_group(SUMMARY_ROOT + h5_path(name))
         for key, value in arrays.items():
             group.create_dataset(key, data=value)
+
+    def write_decoder(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
+        """Store the decoder (V, H) and its bias, so a profile can say what a top-layer unit predicts."""
+        group = self.file.require_group(DECODER)
+        group.create_dataset("weight", data=np.asarray(weight, dtype=np.float32))
+        if bias is not None:
+            group.create_dataset("bias", data=np.asarray(bias, dtype=np.float32))
 
     def dataset(self, name: str) -> h5py.Dataset:
         """The open dataset of an activation, for a second pass over what was written."""
@@ -367,6 +375,17 @@ class States:
         start, stop = self._span(start, stop)
         g = self.file[PREDICTIONS]
         return Predictions(*(_read(g[k], np.s_[start:stop]) for k in PREDICTION_KEYS))
+
+    def decoder_column(self, unit: int) -> np.ndarray | None:
+        """The decoder weights from top-layer unit ``unit`` to every symbol, (V,); None before 1.1.
+
+        A positive entry means the unit, when positive, raises that symbol's logit.
+        """
+        group = self.file.get(DECODER)
+        if group is None:
+            return None
+        self._check_unit(f"layer{self.n_layer - 1}.h", unit)
+        return group["weight"][:, unit].astype(np.float32)
 
     def summary(self, name: str) -> dict[str, np.ndarray]:
         """Per-unit summary arrays of an activation, computed at extraction time."""

@@ -106,3 +106,26 @@ def test_histogram_marks_the_mean(states):
     fig = figures.histogram(p)
     assert fig["layout"]["shapes"][0]["x0"] == pytest.approx(p.stats["mean"])
     assert len(fig["data"][0]["x"]) == 50
+
+
+def test_top_layer_h_profile_lists_the_characters_the_unit_pushes(states):
+    import h5py
+
+    from app import data
+    from lstmviz.vocab import visible
+
+    unit = 3
+    with h5py.File(states.path) as f:
+        column = f["decoder/weight"][:, unit]
+    p = data.profile(states, f"layer{states.n_layer - 1}.h.{unit}")
+    assert p.pushes_up[0] == (visible(states.vocab.symbols[int(column.argmax())]), float(column.max()))
+    assert p.pushes_down[0] == (visible(states.vocab.symbols[int(column.argmin())]), float(column.min()))
+    panel = json.dumps(json.loads(to_json_plotly(figures.profile_panel(p))))
+    assert "pushes" in panel
+
+
+def test_lower_layers_and_cell_states_have_no_decoder_pushes(states):
+    from app import data
+
+    assert data.profile(states, "layer0.h.3").pushes_up == []
+    assert data.profile(states, f"layer{states.n_layer - 1}.c.3").pushes_up == []

@@ -246,12 +246,20 @@ def test_h5py_alone_reads_the_golden_names(files):
         "layer1/c", "layer1/gates/f", "layer1/gates/g", "layer1/gates/i", "layer1/gates/o", "layer1/h",
     ]
     others = [n for n in found if not n.startswith(("layer", "summaries"))]
-    assert others == ["predictions/loss_bits", "predictions/loss_nats", "predictions/p_next",
-                      "predictions/top_ids", "predictions/top_probs", "tokens", "vocab"]
+    assert others == ["decoder/bias", "decoder/weight", "predictions/loss_bits", "predictions/loss_nats",
+                      "predictions/p_next", "predictions/top_ids", "predictions/top_probs", "tokens",
+                      "vocab"]
     summaries = sorted(n.split("/")[-1] for n in found if n.startswith("summaries/layer0/h/"))
     assert summaries == sorted(["mean", "std", "min", "max", "hist", "hist_lo", "hist_hi", "sat_hi",
                                 "sat_lo", "top_pos", "top_val", "bottom_pos", "bottom_val"])
     assert len([n for n in found if n.startswith("summaries/")]) == 12 * 13
+
+
+def test_decoder_weights_are_the_models(files):
+    decoder = load_model(files["model"]).model.decoder
+    with h5py.File(files["f16"], "r") as f:
+        assert np.array_equal(f["decoder/weight"][()], decoder.weight.detach().numpy())
+        assert np.array_equal(f["decoder/bias"][()], decoder.bias.detach().numpy())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

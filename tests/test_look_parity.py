@@ -1,0 +1,210 @@
+"""The dashboard's view and an exported snippet of the same span look the same, in headless Chromium.
+
+The dashboard draws its grid in the browser (assets/lstmviz.js) from palette indices; the export
+writes every colour into HTML on the server (lstmviz/render.py). Both are meant to use the same
+lookup tables, glyphs and legend, so here the same span is rendered both ways, and every character
+cell, prediction cell and legend swatch is compared by its *computed* style. The Export buttons
+must download exactly the bytes that ``lstmviz export`` writes for the same view.
+
+The extraction is a real one of a seeded tiny model whose layer1 unit COUNTER is wired to count
+characters (input and forget gates open, candidate +1), so its raw c grows into the thousands,
+like the post's line-length cell; raw-c colours and legend ends are checked on that scale too.
+"""
+
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from dashboard_files import ATTRS, TEXT
+
+from lstmviz.extract import Options, extract
+from lstmviz.loading import LoadedModel
+from lstmviz.model import CharLSTM, LSTMConfig
+from lstmviz.store import open_states
+from lstmviz.vocab import Vocab
+
+pytestmark = pytest.mark.browser
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None:
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from app.app import create_app  # noqa: E402
+from app.state import View, to_query  # noqa: E402
+from lstmviz.cli import cli  # noqa: E402
+from lstmviz.export import render_html  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+N_HIDDEN = 16
+COUNTER = 5  # layer1.c.5 counts characters: c_t = c_(t-1) + 1
+KEY = "parity"  # the file's key in the dashboard's URL (its stem)
+
+# Everything a reader sees of a cell: the glyph, its background and its text colour.
+CELLS_JS = """sel => Array.from(document.querySelectorAll(sel)).map(e => {
+    const s = getComputedStyle(e);
+    return [Number(e.dataset.i), e.textContent, s.backgroundColor, s.color];
+})"""
+STRIPS_JS = """root => [1, 2, 3, 4, 5].map(r => Array.from(
+    document.querySelectorAll(root + ' .lv-strip[data-rank="' + r + '"] .lv-p')).map(e => {
+        const s = getComputedStyle(e);
+        return [e.textContent, s.backgroundColor, s.color];
+    }))"""
+LEGEND_JS = """root => Array.from(document.querySelectorAll(root + ' .lv-scale:not(.lv-scale-note)'))
+  .map(e => [
+    e.textContent.split(/\\s+/).filter(Boolean).join(' '),
+    Array.from(e.querySelectorAll('.lv-key')).map(k => getComputedStyle(k).backgroundColor)])"""
+
+
+@pytest.fixture(scope="module")
+def h5(tmp_path_factory) -> Path:
+    vocab = Vocab.from_text(TEXT)
+    torch.manual_seed(0)
+    model = CharLSTM(LSTMConfig(vocab_size=len(vocab), n_layer=2, n_hidden=N_HIDDEN, n_embd=8)).eval()
+    with torch.no_grad():
+        for p in model.lstm.parameters():
+            p.mul_(4.0)  # spread the other units over the colour scale
+        rows = [gate * N_HIDDEN + COUNTER for gate in range(4)]  # torch's i, f, g, o rows of the unit
+        model.lstm.weight_ih_l1[rows] = 0.0
+        model.lstm.weight_hh_l1[rows] = 0.0
+        model.lstm.bias_hh_l1[rows] = 0.0
+        model.lstm.bias_ih_l1[rows] = torch.tensor([30.0, 30.0, 30.0, 0.0])  # i = f = 1, g = 1
+    loaded = LoadedModel(model, vocab, "lstmviz", Path("tiny.pt"), "sha")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        path = extract(loaded, vocab.encode(TEXT), tmp_path_factory.mktemp("parity") / f"{KEY}.h5",
+                       Options(gates=True), attrs=ATTRS)
+    finally:
+        torch.set_num_threads(threads)
+    with open_states(path) as states:  # the wiring works: a counter far outside tanh's range
+        assert states.window("layer1.c", 3000, 3001, COUNTER)[0] > 1000
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(h5):
+    app = create_app([h5])
+    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/"
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
+            args=ARGS, viewport={"width": 1300, "height": 1000}, accept_downloads=True)
+        yield context
+        context.close()
+
+
+@pytest.fixture()
+def page(browser):
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    page.close()
+    assert errors == []
+
+
+def open_view(page, server: str, view: View) -> None:
+    """Open the dashboard at a view and wait until the grid and its legend show exactly it."""
+    page.goto(server + to_query(view))
+    page.wait_for_selector(f'.lv-view[data-neuron="{view.neuron}"][data-start="{view.pos}"]'
+                           f'[data-palette="{view.palette}"]', timeout=10_000)
+    quantity = ("c" if view.raw_c else "tanh(c)") if ".c." in view.neuron else None
+    if quantity:  # raw c is not on the grid's attributes; the legend names it
+        page.wait_for_function("name => Array.from(document.querySelectorAll('.lv-scale-name'))"
+                               ".some(e => e.textContent === name)", arg=f"{view.neuron}: {quantity}")
+
+
+def looks(page, text: str, legend: str) -> dict:
+    """The computed look of a figure's character cells, prediction strips and legend."""
+    return {
+        "cells": page.evaluate(CELLS_JS, f"{text} .lv-ch[data-i]"),
+        "strips": page.evaluate(STRIPS_JS, text),
+        "legend": page.evaluate(LEGEND_JS, legend),
+    }
+
+
+VIEWS = [
+    View(KEY, "layer1.c.3", pos=1200, length=200, palette="blog"),
+    View(KEY, "layer1.c.3", pos=1200, length=200, palette="diverging"),
+    View(KEY, "layer1.c.3", pos=1200, length=200, palette="colorblind"),
+    View(KEY, "layer1.c.3", pos=1200, length=200, palette="blog", raw_c=True),
+    View(KEY, f"layer1.c.{COUNTER}", pos=2000, length=200, palette="diverging", raw_c=True),
+    View(KEY, "layer0.gates.f.2", pos=300, length=200, palette="colorblind"),
+]
+
+
+@pytest.mark.parametrize("view", VIEWS, ids=lambda v: f"{v.neuron}-{v.palette}{'-raw' if v.raw_c else ''}")
+def test_the_view_and_its_export_show_the_same_colours(page, server, h5, view):
+    open_view(page, server, view)
+    on_screen = looks(page, "#grid .lv-view", "#legend")
+    with open_states(h5) as states:
+        html = render_html(states, [view.neuron], view.pos, view.length, palette=view.palette, strips=True,
+                           raw_c=view.raw_c)
+    page.set_content(html)
+    exported = looks(page, ".lv-snippet", ".lv-snippet")
+
+    positions = list(range(view.pos, view.pos + view.length))
+    assert [c[0] for c in on_screen["cells"]] == positions
+    assert [c[0] for c in exported["cells"]] == positions
+    assert len({c[2] for c in on_screen["cells"]}) > 3  # a real spread of colours, not one flat band
+    assert on_screen["cells"] == exported["cells"]  # glyph, background and text colour, cell by cell
+    assert [len(rank) for rank in on_screen["strips"]] == [view.length] * 5
+    assert on_screen["strips"] == exported["strips"]
+    assert len(on_screen["legend"]) == 2  # the neuron's scale and the prediction strips' scale
+    assert on_screen["legend"] == exported["legend"]
+
+
+def cli_export(tmp_path: Path, h5: Path, args: list[str]) -> tuple[str, bytes]:
+    """Run ``lstmviz export`` without -o in an empty folder: (the file name it chose, its bytes)."""
+    folder = tmp_path / "cli"
+    folder.mkdir(exist_ok=True)
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=folder):
+        result = runner.invoke(cli, ["export", str(h5), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        written = Path(result.output.strip())
+        return written.name, written.read_bytes()
+
+
+EXPORTS = [
+    # the grid shows the prediction strips, so its export has them
+    (View(KEY, f"layer1.c.{COUNTER}", pos=40, length=200, palette="diverging", raw_c=True),
+     ["--neuron", f"layer1.c.{COUNTER}", "--start", "40", "--length", "200", "--strips",
+      "--palette", "diverging", "--raw-c"]),
+    # condensed text has no strips; the window is cut at the text's end
+    (View(KEY, "layer0.h.7", pos=5000, length=5000, mode="prose", palette="colorblind"),
+     ["--neuron", "layer0.h.7", "--start", "5000", "--length", str(len(TEXT) - 5000),
+      "--palette", "colorblind"]),
+]
+
+
+@pytest.mark.parametrize(("view", "options"), EXPORTS, ids=["grid", "prose"])
+def test_export_buttons_download_what_the_cli_writes(page, server, h5, tmp_path, view, options):
+    open_view(page, server, view)
+    for button, fmt in (("#export-html", "html"), ("#export-svg", "svg")):
+        with page.expect_download() as download:
+            page.click(button)
+        name, data = cli_export(tmp_path, h5, [*options, "--format", fmt])
+        assert download.value.suggested_filename == name == f"{view.neuron}_{view.pos}.{fmt}"
+        downloaded = Path(download.value.path()).read_bytes()
+        assert downloaded == data
+        command = re.search(r"command: (.*)", data.decode("utf-8")).group(1)
+        assert command.startswith(f"lstmviz export {h5.name} --neuron {view.neuron}")
