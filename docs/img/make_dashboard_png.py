@@ -1,62 +1,95 @@
-"""Take the dashboard screenshot shown in the README (docs/img/dashboard.png).
+"""Take the README screenshots of the bundled demo: docs/img/dashboard.png and docs/img/search.png.
 
-Serves the given extraction on a free local port, opens the view in headless Chromium (Debian's
-``chromium`` package, through Playwright) and saves the page's top part::
+Builds (or reuses) the demo's extraction, serves it on a free local port and drives headless
+Chromium (Debian's ``chromium`` package, through Playwright): the main view on the cell that
+``lstmviz demo`` opens on, then the "Find units" panel ranking every unit for one hypothesis::
 
-    python docs/img/make_dashboard_png.py cache/austen__persuasion.h5 --neuron layer0.h.33 --pos 31020
+    python docs/img/make_dashboard_png.py
+    python docs/img/make_dashboard_png.py --cache /tmp/democache --pos 11752 --hypothesis url
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import make_server
 
+from app import ids
 from app.app import create_app
+from app.catalog import Catalog
+from app.state import View, to_query
+from lstmviz.demo import demo_extraction, showcase
+
+HERE = Path(__file__).parent
 
 
-def screenshot(states: Path, neuron: str, pos: int, length: int, out: Path, width: int, height: int) -> None:
-    """Serve ``states``, show ``neuron`` from ``pos`` and save a ``width`` × ``height`` screenshot."""
+@contextlib.contextmanager
+def serving(catalog: Catalog) -> Iterator[str]:
+    """The dashboard on ``catalog`` at a free 127.0.0.1 port; yields its base URL."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    httpd = make_server("127.0.0.1", 0, create_app([states]).server, threaded=True)
+    httpd = make_server("127.0.0.1", 0, create_app(catalog).server, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_port}/?neuron={neuron}&pos={pos}&len={length}"  # len: 100..10000
     try:
-        with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-            browser = p.chromium.launch_persistent_context(
-                profile, executable_path=shutil.which("chromium"), headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-                viewport={"width": width, "height": height}, device_scale_factor=1)
-            page = browser.new_page()
-            page.goto(url)
-            page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]', timeout=30_000)
-            page.hover(f'.lv-ch[data-i="{pos + 12}"]')  # show the details box too (first line)
-            page.wait_for_selector("#lv-tip:not([hidden])")
-            page.screenshot(path=str(out))
-            browser.close()
+        yield f"http://127.0.0.1:{httpd.server_port}/"
     finally:
         httpd.shutdown()
 
 
+def main_view(page: Page, url: str, neuron: str, pos: int, hover: int, out: Path) -> None:
+    """The top of the page: controls, the text coloured by ``neuron`` with its strips, a details box."""
+    page.goto(url)
+    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]', timeout=30_000)
+    page.hover(f'.lv-ch[data-i="{hover}"]')
+    page.wait_for_selector("#lv-tip:not([hidden])")
+    page.screenshot(path=str(out))
+
+
+def search_panel(page: Page, url: str, hypothesis: str, out: Path) -> None:
+    """The "Find units" tab after ranking every unit against ``hypothesis``."""
+    page.goto(url)
+    page.wait_for_selector(".lv-view[data-neuron]", timeout=30_000)
+    page.get_by_text("Find units", exact=True).click()
+    page.click(f"#{ids.SEARCH_HYPOTHESIS}")
+    page.click(f'.dash-dropdown-option:has(input[value="{hypothesis}"])')
+    page.click(f"#{ids.SEARCH_RUN}")
+    page.wait_for_selector(f'.lv-notice:has-text("{hypothesis}:") ~ .lv-results', timeout=300_000)
+    page.mouse.move(0, 0)  # no hover highlight in the picture
+    page.locator(f"#{ids.TABS}").locator("xpath=..").screenshot(path=str(out))  # tab headers + content
+
+
 def main() -> None:
-    """Parse the arguments and take the screenshot."""
+    """Parse the arguments and take both screenshots."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("states", type=Path, help="an extraction file")
-    ap.add_argument("--neuron", required=True, help="e.g. layer1.c.97")
-    ap.add_argument("--pos", type=int, default=0, help="first position shown")
-    ap.add_argument("--length", type=int, default=500, help="characters shown (one the page offers)")
-    ap.add_argument("-o", "--output", type=Path, default=Path(__file__).with_name("dashboard.png"))
+    ap.add_argument("--cache", type=Path, default=Path("cache"), help="folder for the demo's extraction")
+    ap.add_argument("--pos", type=int, default=11752, help="first position of the main view")
+    ap.add_argument("--hover", type=int, default=62, help="character (after --pos) whose details box shows")
+    ap.add_argument("--hypothesis", default="url", help="hypothesis ranked in search.png")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=900)
     args = ap.parse_args()
-    screenshot(args.states, args.neuron, args.pos, args.length, args.output, args.width, args.height)
-    print(args.output)
+
+    states = demo_extraction(args.cache)
+    cell = showcase(states)
+    catalog = Catalog.scan([states])
+    url = to_query(View(catalog.default().key, cell.neuron, pos=args.pos))
+    with serving(catalog) as base, sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        browser = p.chromium.launch_persistent_context(
+            profile, executable_path=shutil.which("chromium"), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+            viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
+        page = browser.new_page()
+        main_view(page, base + url, cell.neuron, args.pos, args.pos + args.hover, HERE / "dashboard.png")
+        search_panel(page, base + url, args.hypothesis, HERE / "search.png")
+        browser.close()
+    print(HERE / "dashboard.png", HERE / "search.png", sep="\n")
 
 
 if __name__ == "__main__":
