@@ -16,17 +16,11 @@ import torch
 from click.testing import CliRunner
 
 import lstmviz.train as train_module
+from lstmviz.batches import StreamBatches, split_validation, validation_windows
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError, TextError
 from lstmviz.loading import load_model
-from lstmviz.train import (
-    StreamBatches,
-    TrainConfig,
-    split_validation,
-    state_path,
-    train,
-    validation_windows,
-)
+from lstmviz.train import TrainConfig, state_path, train
 
 REPO = Path(__file__).resolve().parents[1]
 # Real text that is always present: a stdlib module, about 20 KB of Python and English prose.
