@@ -5,8 +5,8 @@ Builds (or reuses) an extraction of a random-weight CharLSTM over real text (or,
 building a 1M-character 3 x 512 extraction takes tens of minutes on 2 cores), then times:
 
 * one raw sequential read of every activation, block by block (what the search cannot avoid);
-* the search on a fresh file (histogram pass + scoring pass), on a file whose histograms are
-  cached (scoring pass only), and with every result cached;
+* the search on a fresh file (one pass: the extraction stored the rank histograms), on a fresh
+  file read as a format 1.1 one (histogram pass + scoring pass), and with every result cached;
 * a straightforward per-unit numpy loop (read one unit's column, exact ranks by sorting, every
   statistic of every hypothesis), timed on a few units and extrapolated to all of them.
 
@@ -36,6 +36,7 @@ from lstmviz.names import parse_name
 from lstmviz.search import BLOCK_ROWS, rank_all, score_units, select_names
 from lstmviz.search_cache import cache_dir
 from lstmviz.store import CHUNK_ROWS, StatesWriter, open_states
+from lstmviz.summaries import UnitSummary
 from lstmviz.vocab import Vocab
 
 SHARED_TEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "wiki.train.txt"
@@ -88,8 +89,9 @@ def build_synthetic(out: Path, chars: int, hidden: int, layers: int, gates: bool
     writer = StatesWriter(out, n_tokens=chars, config=config, vocab=vocab, names=names)
     writer.write_tokens(0, vocab.encode(text).astype(np.int32))
     rows = 16 * CHUNK_ROWS
-    low = {name: np.full(hidden, np.inf) for name in names}
-    high = {name: np.full(hidden, -np.inf) for name in names}
+    summaries = {name: UnitSummary(parse_name(name)[1], hidden,
+                                   stored=torch.float32 if parse_name(name)[1] == "c" else torch.float16)
+                 for name in names}  # as the extraction computes them, rank histograms included
     for start in range(0, chars, rows):
         n = min(rows, chars - start)
         acts = {}
@@ -101,12 +103,14 @@ def build_synthetic(out: Path, chars: int, hidden: int, layers: int, gates: bool
             elif kind != "c":
                 x = 1 / (1 + np.exp(-x))
             acts[name] = x
-            low[name] = np.minimum(low[name], x.min(axis=0))
-            high[name] = np.maximum(high[name], x.max(axis=0))
+            summaries[name].update(torch.from_numpy(x), start)
         writer.write_activations(start, acts)
         log(f"  {start + n:,} / {chars:,}")
-    for name in names:  # the per-unit range, as an extraction's summaries hold it
-        writer.write_summary(name, {"min": low[name], "max": high[name]})
+    for name in names:
+        if parse_name(name)[1] == "c":  # c's histograms need its range: a second pass, as extraction
+            for start in range(0, chars, rows):
+                summaries[name].update_hist(torch.from_numpy(writer.dataset(name)[start : start + rows]))
+        writer.write_summary(name, summaries[name].result())
     writer.finish()
     log(f"written in {time.perf_counter() - t:.0f} s")
     return out
@@ -204,11 +208,12 @@ def main() -> None:
 
         with Timer() as fresh:
             score_units(states, hyps, progress=True)
-        print(f"search, fresh file (histograms + scoring): {fresh.vs(read)}")
-        (cache_dir(path) / "scores-quote.npz").unlink()  # force rescoring, keep the histograms
-        with Timer() as scoring:
+        print(f"search, fresh file (one pass):             {fresh.vs(read)}")
+        shutil.rmtree(cache_dir(path))
+        states.rank_histogram = lambda name: None  # read it as a format 1.1 file
+        with Timer() as two:
             score_units(states, hyps, progress=True)
-        print(f"search, histograms cached (scoring only):  {scoring.vs(read)}")
+        print(f"search, fresh 1.1 file (histograms+score): {two.vs(read)}")
         with Timer() as t:
             best = rank_all(states)
         print(f"rank_all with every result cached:         {t.wall:7.3f} s wall")

@@ -230,7 +230,8 @@ class _Pass:
             budget = torch.cuda.get_device_properties(self.device).total_memory // 4
         rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
         self.rows = max(SEGMENT, rows)
-        self.summaries = {n: UnitSummary(parse_name(n)[1], self.H, self.device) for n in names}
+        self.summaries = {n: UnitSummary(parse_name(n)[1], self.H, self.device, self._stored(n))
+                          for n in names}
         # c's histograms need a second pass over c; keep it in memory when it fits the budget
         c_names = [n for n in names if parse_name(n)[1] == "c"]
         fits = n_tokens * self.H * 4 * len(c_names) <= (budget if self.device.type == "cuda" else _CPU_C_KEEP)
@@ -239,6 +240,11 @@ class _Pass:
                   "kept in memory" if fits else "read back from the file")
         self.writes: BackgroundWrites | None = None
         self.f16_error = torch.zeros((), device=self.device)
+
+    def _stored(self, name: str) -> torch.dtype:
+        """The dtype an activation is written in (c stays float32)."""
+        half = self.opt.dtype == "float16" and parse_name(name)[1] != "c"
+        return torch.float16 if half else torch.float32
 
     def execute(self) -> dict[str, Any]:
         """Process every block, then the second pass over c; returns attributes for the file."""
@@ -289,7 +295,7 @@ class _Pass:
         for name in self.names:
             x = out.acts[name]  # (B, width, H) float32
             kind = parse_name(name)[1]
-            stored[name] = x.half() if self.opt.dtype == "float16" and kind != "c" else x
+            stored[name] = x.to(self._stored(name))
             if kind == "h" and stored[name] is not x:
                 err = (stored[name][0, :SEGMENT].float() - x[0, :SEGMENT]).abs().max()
                 self.f16_error = torch.maximum(self.f16_error, err)

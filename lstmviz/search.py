@@ -24,11 +24,12 @@ is the score of the best guess from the current symbol alone (the hypothesis' me
 symbol, in-sample), so a unit that does not clearly beat ``baseline = max(null_best, local)`` does
 no more than chance plus reacting to the symbol in front of it.
 
-**Streaming.** Activations are read block by block (:meth:`States.blocks`) and never held whole.
-The first pass builds per-unit histograms (:mod:`lstmviz.search_profile`), cached once per file;
-the scoring pass then turns every block into mid-ranks by table look-up and needs only two matrix
-products per block and activation, for all hypotheses at once. Hypothesis values, one number per
-position, are held in memory (a few bytes per position and hypothesis).
+**Streaming.** Activations are read block by block (:meth:`States.blocks`) and never held whole,
+in one pass: the per-unit histograms that turn values into ranks (:mod:`lstmviz.search_profile`)
+were counted by the extraction (format 1.2 ``rank_*`` summaries), so the pass turns every block
+into mid-ranks by table look-up and needs only two matrix products per block and activation, for
+all hypotheses at once. Files from before 1.2 first get a histogram pass, cached once per file.
+Hypothesis values, one number per position, are held in memory (a few bytes per position and hypothesis).
 
 Results are cached per file and hypothesis (:mod:`lstmviz.search_cache`): a second call returns
 at once, and a changed file is rescored.
@@ -377,15 +378,18 @@ def _store(folder: Path | None, key: str, expect: dict, arrays: dict[str, np.nda
 
 def _profiles(states: States, names: list[str], folder: Path | None, expect: dict, *, bins: int,
               rows: int, progress: Progress) -> dict[str, UnitHistograms]:
-    """Per-unit histograms of each activation, from the cache or from one pass over the file."""
-    cached = search_cache.load(folder, "profile", expect) if folder else None
-    cached = cached or {}
+    """Per-unit histograms of each activation: stored by the extraction, cached, or one pass."""
     out, missing = {}, []
     for name in names:
-        if f"{name}/counts" in cached:
-            out[name] = UnitHistograms.from_arrays(cached, name)
+        stored = _stored_histograms(states, name, bins)
+        if stored is not None:
+            out[name] = stored
         else:
             missing.append(name)
+    cached = (search_cache.load(folder, "profile", expect) if folder and missing else None) or {}
+    for name in [n for n in missing if f"{n}/counts" in cached]:
+        out[name] = UnitHistograms.from_arrays(cached, name)
+    missing = [n for n in missing if n not in out]
     if missing:
         bar = ProgressBar(progress, states.n_tokens * len(missing), "histograms")
         for name in missing:
@@ -401,6 +405,19 @@ def _profiles(states: States, names: list[str], folder: Path | None, expect: dic
                 arrays.update(out[name].to_arrays(name))
             search_cache.save(folder, "profile", expect, arrays)
     return out
+
+
+def _stored_histograms(states: States, name: str, bins: int) -> UnitHistograms | None:
+    """The histograms the extraction counted (format 1.2), when the file has them with ``bins`` bins."""
+    try:
+        ranks = states.rank_histogram(name)
+        summary = states.summary(name)
+    except StoreError:
+        return None
+    if ranks is None or ranks["rank_hist"].shape != (states.n_hidden, bins):
+        return None
+    return UnitHistograms.stored(ranks["rank_hist"], ranks["rank_lo"], ranks["rank_width"],
+                                 summary["mean"], states.n_tokens)
 
 
 def _known_range(states: States, name: str) -> dict[str, np.ndarray]:

@@ -1,9 +1,10 @@
 """Per-unit activation histograms: the rank transform behind streaming AUROC and Spearman.
 
 AUROC and Spearman depend on the *ranks* of a unit's activations over the whole text, which a
-stream cannot know before it ends. So a first pass bins every unit's activations into ``bins``
+stream cannot know before it ends. So every unit's activations are binned into ``bins``
 equal-width bins over the unit's own range; a unit's rank of a value is then the mid-rank of its bin
-(positions below the bin, plus half the bin). With ranks known, the scoring pass
+(positions below the bin, plus half the bin). The extraction counts these histograms (format
+1.2 ``rank_*`` summaries); for older files a first pass over the file does. With ranks known, the scoring pass
 (:mod:`lstmviz.search`) is a few matrix products per block.
 
 The range of each unit is not known in advance either: it starts as the first block's range with
@@ -26,6 +27,30 @@ import numpy as np
 DEFAULT_BINS = 2048
 _MARGIN = 0.25  # fraction of the first block's range added on each side
 _UNITS_AT_ONCE = 64  # units counted per bincount: 64 x 2048 counts (1 MB) fit in cache
+
+
+def padded_bins(low: np.ndarray, high: np.ndarray, bins: int = DEFAULT_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Lower edge and width (H,) float64 of ``bins`` bins per unit covering [low, high] with a margin.
+
+    The margin (2**-10 of the magnitudes) lets stored values that are float16 roundings of the
+    summarised range still fit, and gives a constant unit a non-zero width.
+
+    >>> lo, width = padded_bins(np.array([0.0]), np.array([1.0]), 4)
+    >>> bool(lo[0] < 0 and lo[0] + 4 * width[0] > 1)
+    True
+    """
+    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+    pad = (np.abs(low) + np.abs(high)) * 2.0**-10 + 1e-6
+    return low - pad, (high - low + 2 * pad) / bins
+
+
+def bin_factors(lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(1 / width, -lo / width)``: bin of x is ``int(clip(x * inv + shift, 0, bins - 1))``.
+
+    Extraction (:mod:`lstmviz.summaries`) and search both bin with exactly these factors and float32
+    arithmetic, so a stored histogram counts every value in the bin the search later looks it up in.
+    """
+    return (1.0 / width).astype(np.float32), (-lo / width).astype(np.float32)
 
 
 @dataclass
@@ -63,13 +88,17 @@ class UnitHistograms:
         hist = cls(np.zeros(n_units), np.zeros(n_units), np.zeros((n_units, bins), np.int64),
                    np.zeros(n_units))
         if low is not None and high is not None:
-            low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
-            # Stored values may be float16 roundings of the summarised ones: allow for 2**-11.
-            pad = (np.abs(low) + np.abs(high)) * 2.0**-10 + 1e-6
-            hist.lo = low - pad
-            hist.width = (high - low + 2 * pad) / bins
+            hist.lo, hist.width = padded_bins(low, high, bins)
             hist.known_range = True
         return hist
+
+    @classmethod
+    def stored(cls, counts: np.ndarray, lo: np.ndarray, width: np.ndarray, mean: np.ndarray,
+               n: int) -> UnitHistograms:
+        """Histograms the extraction already counted (format 1.2 ``rank_*`` summaries)."""
+        counts = np.asarray(counts, np.int64)
+        return cls(np.asarray(lo, np.float64), np.asarray(width, np.float64), counts,
+                   np.asarray(mean, np.float64) * n, n, known_range=True)
 
     @property
     def bins(self) -> int:
@@ -126,8 +155,7 @@ class UnitHistograms:
         the neighbour; values outside the range go to the end bins.
         """
         B = self.bins
-        inv = (1.0 / self.width[units]).astype(np.float32)
-        shift = (-self.lo[units] / self.width[units]).astype(np.float32)
+        inv, shift = bin_factors(self.lo[units], self.width[units])
         t = np.multiply(x, inv, out=out)
         t += shift
         np.clip(t, 0, B - 1, out=t)

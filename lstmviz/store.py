@@ -27,7 +27,7 @@ from lstmviz.names import KINDS, h5_path, parse_name
 from lstmviz.vocab import Vocab
 
 FORMAT = "lstmviz-states"
-VERSION = "1.1"  # 1.1 added /decoder
+VERSION = "1.2"  # 1.1 added /decoder; 1.2 the rank_* summaries
 CHUNK_ROWS = 4096  # token rows per chunk; writers append in multiples of this
 CHUNK_UNITS = 64  # units per chunk
 TOP_K = 5
@@ -37,6 +37,7 @@ DECODER = "/decoder"
 TOKENS = "/tokens"
 VOCAB = "/vocab"
 PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
+RANK_PREFIX = "rank_"  # summaries only cell search reads (format 1.2)
 
 
 @dataclass
@@ -142,7 +143,10 @@ class StatesWriter:
         """Store per-unit summary arrays of one activation under ``/summaries/<path>/``."""
         group = self.file.require_group(SUMMARY_ROOT + h5_path(name))
         for key, value in arrays.items():
-            group.create_dataset(key, data=value)
+            # rank_hist is H x 2048 counts, mostly zeros: compressed, it takes a few percent
+            packed = key.startswith(RANK_PREFIX) and value.ndim == 2
+            filters = {"compression": "gzip", "shuffle": True} if packed else {}
+            group.create_dataset(key, data=value, **filters)
 
     def write_decoder(self, weight: np.ndarray, bias: np.ndarray | None) -> None:
         """Store the decoder (V, H) and its bias, so a profile can say what a top-layer unit predicts."""
@@ -388,12 +392,26 @@ class States:
         return group["weight"][:, unit].astype(np.float32)
 
     def summary(self, name: str) -> dict[str, np.ndarray]:
-        """Per-unit summary arrays of an activation, computed at extraction time."""
+        """Per-unit summary arrays of an activation, computed at extraction time.
+
+        Leaves out the large ``rank_*`` histograms, which only cell search needs
+        (:meth:`rank_histogram`).
+        """
+        group = self._summary_group(name)
+        return {key: _read(group[key], ()) for key in group if not key.startswith(RANK_PREFIX)}
+
+    def rank_histogram(self, name: str) -> dict[str, np.ndarray] | None:
+        """The ``rank_hist``, ``rank_lo`` and ``rank_width`` summaries, or None in files before 1.2."""
+        group = self._summary_group(name)
+        keys = [k for k in group if k.startswith(RANK_PREFIX)]
+        return {key: _read(group[key], ()) for key in keys} if keys else None
+
+    def _summary_group(self, name: str) -> h5py.Group:
         self._dataset(name)
         group = self.file.get(SUMMARY_ROOT + h5_path(name))
         if group is None:
             raise StoreError(f"{self.path.name} holds no summaries for {name}; re-run `lstmviz extract`")
-        return {key: _read(group[key], ()) for key in group}
+        return group
 
     def blocks(
         self, names: Sequence[str], rows: int = 16 * CHUNK_ROWS

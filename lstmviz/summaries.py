@@ -15,6 +15,12 @@ Keys (each array indexed by unit first; see ``docs/file-format.md``):
 * ``top_pos``/``top_val`` and ``bottom_pos``/``bottom_val``: (H, 20) positions and values of the
   highest (lowest) activations, strongest first, at most one per 256-character segment so they show
   distinct contexts. A text shorter than 20 segments leaves position -1 and value NaN at the end.
+* ``rank_hist``: (H, 2048) int64 counts of the *stored* values (after float16 rounding) in equal
+  bins starting at ``rank_lo`` ((H,) float64), ``rank_width`` wide: the rank transform cell search
+  needs (:mod:`lstmviz.search_profile`), so a search reads the activations only once. Fixed ranges
+  for h and the gates (counted in the main pass), each unit's padded [min, max] for c (counted in
+  c's second pass). Values are binned with :func:`~lstmviz.search_profile.bin_factors`, exactly as
+  the search looks them up.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ import math
 import numpy as np
 import torch
 
+from lstmviz.search_profile import DEFAULT_BINS as RANK_BINS
+from lstmviz.search_profile import bin_factors, padded_bins
+
 N_BINS = 50
 N_TOP = 20
 SEGMENT = 256  # characters per segment; top/bottom keep one position per segment
@@ -31,6 +40,7 @@ SAT = 0.9
 C_SAT = math.atanh(SAT)  # tanh(c) > 0.9  <=>  c > atanh(0.9)
 SUMMARY_KEYS = ("mean", "std", "min", "max", "hist", "hist_lo", "hist_hi", "sat_hi", "sat_lo",
                 "top_pos", "top_val", "bottom_pos", "bottom_val")
+RANK_KEYS = ("rank_hist", "rank_lo", "rank_width")  # format 1.2; see the module docstring
 # Rows handled at once on CPU: ~8 MB of float32 at H = 512, so temporaries stay in cache and below
 # the allocator's mmap threshold (measured: several times faster than whole 16k-row blocks).
 _CPU_PIECE_ELEMENTS = 1 << 21
@@ -55,6 +65,9 @@ class UnitSummary:
     Call :meth:`update` with every block of rows (any order, positions aligned to
     :data:`SEGMENT`), then for c :meth:`update_hist` with every block again, then :meth:`result`.
 
+    ``stored`` is the dtype the file keeps the activation in (float16 for h and gates by default):
+    the rank histogram counts the values as stored, since those are what a search reads back.
+
     >>> s = UnitSummary("h", 2)
     >>> s.update(torch.tensor([[0.9375, -0.5], [0.5, -0.9375]]), 0)
     >>> r = s.result()
@@ -62,7 +75,8 @@ class UnitSummary:
     ([0.71875, -0.71875], [0.5, 0.0], [0, -1, -1])
     """
 
-    def __init__(self, kind: str, n_units: int, device: str | torch.device = "cpu"):
+    def __init__(self, kind: str, n_units: int, device: str | torch.device = "cpu",
+                 stored: torch.dtype = torch.float32):
         self.kind = kind
         self.H = n_units
         self.device = torch.device(device)
@@ -83,6 +97,14 @@ class UnitSummary:
         self.bot_pos = torch.empty(0, n_units, dtype=torch.int64, device=dev)
         self.hist_range: tuple[torch.Tensor, torch.Tensor] | None = None
         self._unit_bins = torch.arange(n_units, dtype=torch.int32, device=dev) * self.fine
+        self.stored = stored
+        self.rank_counts = torch.zeros(n_units * RANK_BINS, dtype=torch.int64, device=dev)
+        self._rank_unit_bins = torch.arange(n_units, dtype=torch.int32, device=dev) * RANK_BINS
+        self.rank_edges: tuple[np.ndarray, np.ndarray] | None = None  # (lo, width) (H,) float64
+        self._rank_factors: tuple[torch.Tensor, torch.Tensor] | None = None
+        if self.range is not None:
+            lo, hi = self.range
+            self._set_rank_edges(np.full(n_units, lo), np.full(n_units, (hi - lo) / RANK_BINS))
 
     def _pieces(self, x: torch.Tensor, starts: list[int]):
         """Cut (B, n, H) rows into pieces of whole segments: small on CPU, whole on GPU."""
@@ -116,6 +138,7 @@ class UnitSummary:
             self._extremes(piece, at)
             if self.range is not None:
                 self._histogram(flat, *self.range)
+                self._rank_histogram(flat)
             else:
                 self.hi_count += (flat > C_SAT).sum(0)
                 self.lo_count += (flat < -C_SAT).sum(0)
@@ -126,9 +149,25 @@ class UnitSummary:
         x = x.to(self.device)
         if self.hist_range is None:  # the extremes are kept sorted: row 0 is each unit's min / max
             self.hist_range = (self.bot_val[0], self.top_val[0])
+            self._set_rank_edges(*padded_bins(self.hist_range[0].double().cpu().numpy(),
+                                              self.hist_range[1].double().cpu().numpy(), RANK_BINS))
         lo, hi = self.hist_range
         for piece, _ in self._pieces(x[None], [0]):
             self._histogram(piece[0], lo, hi)
+            self._rank_histogram(piece[0])
+
+    def _set_rank_edges(self, lo: np.ndarray, width: np.ndarray) -> None:
+        self.rank_edges = (lo, width)
+        self._rank_factors = tuple(torch.from_numpy(f).to(self.device) for f in bin_factors(lo, width))
+
+    def _rank_histogram(self, x: torch.Tensor) -> None:
+        """Count rows (n, H) into the search's rank bins, in float32 exactly as it bins them."""
+        if self.stored != torch.float32:
+            x = x.to(self.stored).float()
+        inv, shift = self._rank_factors
+        t = torch.mul(x, inv).add_(shift)  # two roundings, as numpy's multiply then add
+        idx = t.clamp_(0, RANK_BINS - 1).to(torch.int32).add_(self._rank_unit_bins)
+        self.rank_counts += torch.bincount(idx.view(-1), minlength=self.H * RANK_BINS)
 
     def _moments(self, x: torch.Tensor) -> None:
         x64 = x.double().sub_(self.shift)  # (n, H)
@@ -191,7 +230,11 @@ class UnitSummary:
             "bottom_pos": bot_pos,
             "bottom_val": bot_val,
         }
-        return {k: out[k].cpu().numpy() for k in SUMMARY_KEYS}
+        arrays = {k: out[k].cpu().numpy() for k in SUMMARY_KEYS}
+        if self.rank_edges is not None:
+            arrays["rank_hist"] = self.rank_counts.view(self.H, RANK_BINS).cpu().numpy()
+            arrays["rank_lo"], arrays["rank_width"] = self.rank_edges
+        return arrays
 
 
 def _segments(x: torch.Tensor, S: int, fill: float) -> torch.Tensor:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app import data
+from lstmviz.search import rank_units
 from lstmviz.store import open_states
 from lstmviz.validate import validate
 
@@ -13,7 +14,7 @@ COMPAT = sorted((Path(__file__).parent / "data" / "compat").glob("v*.h5"))
 
 
 def test_there_is_a_file_for_every_minor_version():
-    assert [p.stem for p in COMPAT] == ["v1_0", "v1_1"]
+    assert [p.stem for p in COMPAT] == ["v1_0", "v1_1", "v1_2"]
 
 
 @pytest.mark.parametrize("path", COMPAT, ids=lambda p: p.stem)
@@ -28,3 +29,6 @@ def test_old_and_current_files_open_and_read(path):
         assert profile.counts and profile.top
         has_decoder = s.attrs["encoding-version"] != "1.0"
         assert bool(profile.pushes_up) == has_decoder
+        has_ranks = s.attrs["encoding-version"] not in ("1.0", "1.1")
+        assert (s.rank_histogram("layer1.c") is not None) == has_ranks  # older files: a histogram pass
+        assert rank_units(s, "quote", top=None, cache=False).score.between(0.5, 1).all()

@@ -136,12 +136,46 @@ def test_results_are_cached_and_reused_without_reading_activations(states, monke
     first = rank_units(states, "quote", top=5)
     folder = search_cache.cache_dir(states.path)
     assert folder == states.path.with_name(states.path.name + ".search")
-    assert {p.name for p in folder.iterdir()} >= {"profile.npz", "scores-quote.npz", "scores-depth.npz"}
+    assert {p.name for p in folder.iterdir()} >= {"scores-quote.npz", "scores-depth.npz"}
     assert cached_scores(states, "column") is not None  # all built-ins are computed together
     monkeypatch.setattr(States, "blocks", lambda *a, **k: pytest.fail("read activations"))
     again = rank_units(states, "quote", top=5)
     assert again.equals(first) and again.attrs == first.attrs
     assert rank_all(states).neuron.notna().all()
+
+
+def test_fresh_search_reads_the_activations_once(states, monkeypatch):
+    reads = []
+    original = States.blocks
+
+    def counting(self, names, *args, **kwargs):
+        reads.extend(names)
+        return original(self, names, *args, **kwargs)
+
+    monkeypatch.setattr(States, "blocks", counting)
+    rank_units(states, "quote", top=5)
+    assert sorted(reads) == sorted(select_names(states))  # the scoring pass only, once per activation
+    assert not (search_cache.cache_dir(states.path) / "profile.npz").exists()
+
+
+def test_stored_histograms_equal_a_histogram_pass_over_the_file(states, monkeypatch):
+    names = select_names(states)
+    for name in names:
+        ranks = states.rank_histogram(name)
+        assert ranks["rank_hist"].shape == (states.n_hidden, 2048)
+        assert (ranks["rank_hist"].sum(axis=1) == states.n_tokens).all()
+        counted = UnitHistograms(ranks["rank_lo"], ranks["rank_width"], np.zeros_like(ranks["rank_hist"]),
+                                 np.zeros(states.n_hidden), known_range=True)
+        counted.update(all_units(states, name))  # the stored values, binned as the search bins them
+        np.testing.assert_array_equal(counted.counts, ranks["rank_hist"])
+    hyps = [HYPOTHESES["quote"], HYPOTHESES["depth"]]
+    one_pass = score_units(states, hyps, cache=False)
+    monkeypatch.setattr(States, "rank_histogram", lambda self, name: None)  # as a format 1.1 file
+    two_pass = score_units(states, hyps, cache=False)
+    for key in ("quote", "depth"):
+        for name in names:
+            for stat, values in two_pass[key].stats[name].items():
+                np.testing.assert_allclose(one_pass[key].stats[name][stat], values, atol=2e-3)
 
 
 def test_cache_is_invalidated_when_the_file_changes(states, tmp_path):
