@@ -51,7 +51,7 @@ def serve(paths: tuple[Path, ...], host: str, port: int, debug: bool) -> None:
     Examples:
         lstmviz serve cache/wiki_val.h5
         lstmviz serve cache/ --port 8060
-    """  # noqa: D301 (click needs a real \b)
+    """
     catalog = catalog_for(paths)
     for entry in catalog.entries:
         if entry.error is not None:
@@ -78,7 +78,7 @@ def demo(host: str, port: int, cache_dir: Path, no_browser: bool) -> None:
     Examples:
         lstmviz demo
         lstmviz demo --no-browser --port 8060
-    """  # noqa: D301 (click needs a real \b)
+    """
     from lstmviz.demo import demo_extraction, showcase
 
     path = demo_extraction(cache_dir)

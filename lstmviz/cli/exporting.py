@@ -58,7 +58,7 @@ def export(states_file: str, neurons: tuple[str, ...], start: int, length: int, 
         lstmviz export val.h5 --neuron layer1.c.117 --start 1200 --length 400 -o quote_cell.html
         lstmviz export val.h5 -n layer1.c.117 -n layer1.c.3 --start 0 --length 200 --strips --width 40
         lstmviz export val.h5 -n layer0.h.7 --start 500 --length 300 --fragment -o cell.svg
-    """  # noqa: D301 (click needs a real \b)
+    """
     fmt = _format_of(output, fmt)
     path = Path(output) if output else Path(default_output_name(neurons, start, fmt))
     with open_states(states_file) as states:

@@ -50,7 +50,7 @@ def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: 
         lstmviz extract model.pt wiki_val.txt          # -> cache/model__wiki_val.h5
         lstmviz extract model.pt wiki_val.txt -o out.h5 --gates --dtype float32 --device cpu
         lstmviz extract model.pt big.txt --streams 64 --device cuda
-    """  # noqa: D301 (click needs a real \b)
+    """
     options = Options(gates=gates, dtype=dtype, device=device, streams=streams, burn_in=burn_in,
                       progress=not quiet)
     try:
@@ -73,7 +73,7 @@ def info(states: str) -> None:
     \b
     Example:
         lstmviz info cache/model__wiki_val.h5
-    """  # noqa: D301 (click needs a real \b)
+    """
     with open_states(states) as s:
         for label, value in describe(s):
             click.echo(f"{label + ':':<13}{value}")
@@ -127,7 +127,7 @@ def validate(states: str) -> None:
     \b
     Example:
         lstmviz validate cache/model__wiki_val.h5
-    """  # noqa: D301 (click needs a real \b)
+    """
     problems = validate_file(states)
     if not problems:
         click.echo(f"{states}: valid")

@@ -83,7 +83,7 @@ def inspect(checkpoint: str, vocab_path: str | None, trust_pickle: bool) -> None
         lstmviz inspect austen.pt
         lstmviz inspect weights.safetensors --vocab vocab.json
         lstmviz inspect model.pth --vocab train.txt --trust-pickle
-    """  # noqa: D301 (click needs a real \b)
+    """
     loaded = load_model(checkpoint, vocab=vocab_path, trust_pickle=trust_pickle)
     for line in describe(loaded):
         click.echo(line)

@@ -76,7 +76,7 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
         lstmviz train austen.train.txt --val austen.val.txt -o austen.pt
         lstmviz train wiki.txt --min-count 20 --time-limit 30 -o wiki.pt
         lstmviz train austen.train.txt -o austen.pt --resume austen.pt --epochs 40
-    """  # noqa: D301 (click needs a real \b)
+    """
     ctx = click.get_current_context()
     if resume is not None:  # shape options not given on the command line follow the checkpoint
         cfg = load_model(resume).model.config
@@ -133,7 +133,7 @@ def sample_command(checkpoint: str, temperature: float, length: int, prime: str,
     \b
     Example:
         lstmviz sample austen.pt --temperature 0.5 -n 400 --prime '"My dear'
-    """  # noqa: D301 (click needs a real \b)
+    """
     loaded = load_model(Path(checkpoint), vocab=vocab_path, trust_pickle=trust_pickle)
     where = resolve_device(device)
     if where.type == "cpu":
