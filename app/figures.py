@@ -164,9 +164,12 @@ def search_table(df: pd.DataFrame) -> html.Div:
         ])
         for k, r in enumerate(df.itertuples())
     ]
+    nan = float("nan")
     about = (f"{attrs.get('hypothesis', '')}: {attrs.get('description', '')}. "
-             f"Chance level (best score of any unit on shifted copies of the hypothesis): "
-             f"{attrs.get('null_best', float('nan')):.3f}.")
+             f"Baseline {attrs.get('baseline', nan):.3f}: the larger of chance (best score of any "
+             f"unit on shifted copies of the hypothesis, {attrs.get('null_best', nan):.3f}) and a "
+             f"reaction to single characters (best score of a guess from the current character "
+             f"alone, {attrs.get('local', nan):.3f}). Only scores well above it point to a real cell.")
     return html.Div([
         html.P(about, className="lv-notice"),
         html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],

@@ -129,3 +129,12 @@ def test_lower_layers_and_cell_states_have_no_decoder_pushes(states):
 
     assert data.profile(states, "layer0.h.3").pushes_up == []
     assert data.profile(states, f"layer{states.n_layer - 1}.c.3").pushes_up == []
+
+
+def test_ranking_shows_the_baseline_a_real_cell_must_beat(states):
+    from lstmviz.search import rank_units
+
+    df = rank_units(states, "quote")
+    text = json.dumps(json.loads(to_json_plotly(figures.search_table(df))))
+    assert f"Baseline {df.attrs['baseline']:.3f}" in text
+    assert f"{df.attrs['null_best']:.3f}" in text and f"{df.attrs['local']:.3f}" in text
