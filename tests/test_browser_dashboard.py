@@ -5,69 +5,27 @@ test ends by checking that the browser logged no console errors.
 """
 
 import re
-import shutil
-import threading
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from browsing import require_chromium
 from dashboard_files import TEXT, build
 
 pytestmark = pytest.mark.browser
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
-from werkzeug.serving import make_server  # noqa: E402
-
-from app.app import create_app  # noqa: E402
 from app.catalog import cached_states  # noqa: E402
 from app.data import export  # noqa: E402
 from lstmviz import look  # noqa: E402
 from lstmviz.palette import colours, display_range, display_values  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture(scope="module")
 def h5(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("browser") / "tiny.h5")
-
-
-@pytest.fixture(scope="module")
-def server(h5):
-    app = create_app([h5])
-    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/"
-    httpd.shutdown()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
-            args=ARGS, viewport={"width": 1300, "height": 1000}, accept_downloads=True)
-        yield context
-        context.close()
-
-
-@pytest.fixture()
-def page(browser):
-    page = browser.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    page.close()
-    assert errors == []
 
 
 def shown(page, neuron: str, start: int | None = None) -> None:

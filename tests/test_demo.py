@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from browsing import chromium_context, console_errors, require_chromium
 from extraction_files import one_thread
 
 from app import ids
@@ -119,10 +120,7 @@ def _wait_for(url: str, seconds: float = 30) -> None:
 
 @pytest.mark.browser
 def test_demo_command_serves_text_coloured_by_the_chosen_cell(demo_h5, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    require_chromium()
     built = demo_h5.stat().st_mtime_ns
     stderr = tmp_path / "stderr.txt"
     cmd = [sys.executable, "-m", "lstmviz", "demo", "--no-browser", "--port", str(_free_port()),
@@ -146,19 +144,14 @@ def test_demo_command_serves_text_coloured_by_the_chosen_cell(demo_h5, tmp_path)
         pos = int(re.search(r"pos=(\d+)", url).group(1))
         _wait_for(url)
 
-        errors = []
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+        with chromium_context(tmp_path / "profile", viewport={"width": 1300, "height": 1000}) as browser:
+            page = browser.new_page()
+            errors = console_errors(page)
             page.goto(url)
             page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]', timeout=30_000)
             shown = page.eval_on_selector_all(".lv-view .lv-ch[data-i]", """els => els.map(e => [
                 Number(e.dataset.i), e.textContent, getComputedStyle(e).backgroundColor])""")
             unit = page.input_value(f"#{ids.UNIT}")
-            browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -1,12 +1,12 @@
 """Exported snippets rendered by headless Chromium: computed colours, layout, and isolation."""
 
-import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
+from browsing import chromium_context, console_errors, require_chromium
 
 from lstmviz.export import render_html, render_svg
 from lstmviz.extract import Options, extract
@@ -18,10 +18,7 @@ from lstmviz.vocab import Vocab
 
 pytestmark = pytest.mark.browser
 
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+require_chromium()
 
 TEXT = 'He said "<b>no</b> &amp; </div>" -->\n\tif (a < b) { return 1; }\n' * 4
 NEURONS = ["layer1.c.3", "layer0.gates.f.2"]
@@ -51,25 +48,15 @@ def h5(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data_dir=tmp_path_factory.mktemp("chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
+    with chromium_context(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context
-        context.close()
 
 
 def open_page(browser, path: Path):
     """Load a file, recording every request and console error it causes."""
     page = browser.new_page()
-    requests, errors = [], []
+    requests, errors = [], console_errors(page)
     page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(path.as_uri())
     return page, requests, errors
 

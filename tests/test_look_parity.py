@@ -12,12 +12,11 @@ like the post's line-length cell; raw-c colours and legend ends are checked on t
 """
 
 import re
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
 import torch
+from browsing import require_chromium
 from click.testing import CliRunner
 from dashboard_files import ATTRS, TEXT
 
@@ -29,20 +28,12 @@ from lstmviz.vocab import Vocab
 
 pytestmark = pytest.mark.browser
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
-from werkzeug.serving import make_server  # noqa: E402
-
-from app.app import create_app  # noqa: E402
 from app.state import View, to_query  # noqa: E402
 from lstmviz.cli import cli  # noqa: E402
 from lstmviz.export import render_html  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 N_HIDDEN = 16
 COUNTER = 5  # layer1.c.5 counts characters: c_t = c_(t-1) + 1
 KEY = "parity"  # the file's key in the dashboard's URL (its stem)
@@ -87,38 +78,6 @@ def h5(tmp_path_factory) -> Path:
     with open_states(path) as states:  # the wiring works: a counter far outside tanh's range
         assert states.window("layer1.c", 3000, 3001, COUNTER)[0] > 1000
     return path
-
-
-@pytest.fixture(scope="module")
-def server(h5):
-    app = create_app([h5])
-    httpd = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}/"
-    httpd.shutdown()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path_factory.mktemp("profile")), executable_path=CHROMIUM, headless=True,
-            args=ARGS, viewport={"width": 1300, "height": 1000}, accept_downloads=True)
-        yield context
-        context.close()
-
-
-@pytest.fixture()
-def page(browser):
-    page = browser.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    page.close()
-    assert errors == []
 
 
 def open_view(page, server: str, view: View) -> None:
