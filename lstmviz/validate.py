@@ -27,7 +27,7 @@ from lstmviz.store import (
     VERSION,
     VOCAB,
 )
-from lstmviz.summaries import N_BINS, N_TOP, SUMMARY_KEYS
+from lstmviz.summaries import N_BINS, N_TOP, RANK_BINS, RANK_KEYS, SUMMARY_KEYS
 from lstmviz.vocab import Vocab
 
 _BLOCK = 16 * CHUNK_ROWS
@@ -222,3 +222,19 @@ class _Checker:
                 self.say(f"summary {key!r} of {name} has shape {ds.shape}, expected {shape}")
             elif key in ("mean", "std", "min", "max") and not np.isfinite(ds[()]).all():
                 self.say(f"summary {key!r} of {name} holds NaN or infinite values")
+        self._rank_summary(group, name, H)
+
+    def _rank_summary(self, group: h5py.Group, name: str, H: int) -> None:
+        """The optional rank histograms (format 1.2): all three keys or none, of the right shapes."""
+        present = [key for key in RANK_KEYS if key in group]
+        if not present:
+            return
+        for key in RANK_KEYS:
+            shape = (H, RANK_BINS) if key == "rank_hist" else (H,)
+            ds = group.get(key)
+            if not isinstance(ds, h5py.Dataset):
+                self.say(f"summary {key!r} of {name} is missing while {present[0]!r} is there")
+            elif ds.shape != shape:
+                self.say(f"summary {key!r} of {name} has shape {ds.shape}, expected {shape}")
+            elif key == "rank_width" and not (ds[()] > 0).all():
+                self.say(f"summary 'rank_width' of {name} has bins that are not positive")

@@ -93,3 +93,27 @@ def test_foreign_and_unreadable_files(good, tmp_path):
     cut = tmp_path / "cut.h5"
     cut.write_bytes(good.read_bytes()[:5000])
     assert validate(cut) == [f"{cut}: not a readable HDF5 file (truncated or damaged)"]
+
+
+def test_rank_histograms_must_be_whole_and_well_shaped(good, tmp_path):
+    def change(f):
+        del f["summaries/layer0/h/rank_lo"]
+        del f["summaries/layer1/c/rank_hist"]
+        f["summaries/layer1/c/rank_hist"] = np.zeros((16, 7), dtype="i8")
+        f["summaries/layer0/c/rank_width"][0] = 0.0
+
+    problems = validate(damaged(good, tmp_path, change))
+    assert "summary 'rank_lo' of layer0.h is missing while 'rank_hist' is there" in problems
+    assert "summary 'rank_hist' of layer1.c has shape (16, 7), expected (16, 2048)" in problems
+    assert "summary 'rank_width' of layer0.c has bins that are not positive" in problems
+
+
+def test_files_from_before_rank_histograms_are_valid(good, tmp_path):
+    def change(f):
+        names = []
+        f["summaries"].visit(lambda n: names.append(n) if n.rsplit("/", 1)[-1].startswith("rank_") else None)
+        assert names  # the fixture is a 1.2 file with rank histograms to remove
+        for name in names:
+            del f["summaries"][name]
+
+    assert validate(damaged(good, tmp_path, change)) == []
