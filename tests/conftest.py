@@ -1,7 +1,16 @@
-"""Fixtures shared by the dashboard's browser tests; each module supplies its own ``h5`` file."""
+"""Fixtures shared by the tests: torch on one thread, and the dashboard's browser fixtures
+(each browser test module supplies its own ``h5`` file)."""
 
 import pytest
 from browsing import chromium_context, console_errors, serving
+from extraction_files import one_thread
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Every test model is tiny: one thread is fastest, and stays fast when other jobs share the cores."""
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from browsing import chromium_context, console_errors, require_chromium
-from extraction_files import one_thread
 
 from app import ids
 from lstmviz.demo import MODEL, RECORDED_BPC, TEXT, demo_extraction, showcase
@@ -34,14 +33,6 @@ from lstmviz.store import open_states
 from lstmviz.textio import read_text
 
 MARKUP = ("url", "wikilink", "quote")  # the cells Karpathy's post finds in Wikipedia markup
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # 120,000 steps of a 256-unit LSTM: threads save little and, on a busy machine, stall at
-    # every step waiting for each other (minutes instead of seconds).
-    with one_thread():
-        yield
 
 
 @pytest.fixture(scope="module")

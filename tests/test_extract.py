@@ -11,7 +11,6 @@ from extraction_files import (
     VOCAB,
     gates_from_torch,
     make_model,
-    one_thread,
     plant_counter,
     stepped,
     write_checkpoint,
@@ -26,12 +25,6 @@ from lstmviz.summaries import C_SAT, N_TOP, SEGMENT
 from lstmviz.validate import validate
 
 TOKENS = VOCAB.encode(TEXT)  # 10,000 characters: blocks of 4,096 meet twice
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -11,19 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from extraction_files import TEXT, VOCAB, make_model, one_thread, write_checkpoint, write_text
+from extraction_files import TEXT, VOCAB, make_model, write_checkpoint, write_text
 
 from lstmviz.cli import cli
 from lstmviz.store import StatesWriter, open_states
 from lstmviz.vocab import Vocab
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
 
 
 @pytest.fixture(scope="module")

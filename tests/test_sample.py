@@ -15,15 +15,6 @@ from lstmviz.vocab import Vocab
 LINE = "the cat sat on the mat.\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster when other jobs share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pattern_model(tmp_path_factory):
     """A tiny model trained on one repeated line: its most likely continuation is known."""

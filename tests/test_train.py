@@ -30,15 +30,6 @@ TINY_CLI = ["--layers", "1", "--hidden", "48", "--embed", "16", "--seq-len", "40
             "--batch-size", "16", "--lr", "0.01", "--quiet"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster when other jobs share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def text(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "source.txt"
