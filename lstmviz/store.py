@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -329,7 +330,11 @@ class States:
             raise UnknownActivation(
                 f"{self.path.name} has no activation {name!r}; available: {', '.join(self.names)}"
             )
-        return self.file[h5_path(name)]
+        try:
+            return self.file[h5_path(name)]
+        except (KeyError, OSError) as e:
+            raise StoreError(f"{self.path}: cannot open {h5_path(name)} ({e}); the file is damaged, "
+                             "run `lstmviz extract` again") from None
 
     def _span(self, start: int, stop: int) -> tuple[int, int]:
         if not 0 <= start <= stop <= self.n_tokens:
@@ -424,6 +429,23 @@ class States:
         for start in range(0, self.n_tokens, rows):
             stop = min(start + rows, self.n_tokens)
             yield start, {n: _read(ds, np.s_[start:stop]).astype(np.float32) for n, ds in datasets.items()}
+
+    def read_ahead(
+        self, spans: Sequence[tuple[str, int, int]]
+    ) -> Iterator[tuple[tuple[str, int, int], np.ndarray]]:
+        """Each ``(name, start, stop)`` slice, as stored, read one ahead in a background thread.
+
+        While the caller works on one slice the next is read, so reading and computing overlap
+        (HDF5 reads hold the GIL, but torch and numpy release it while they compute).
+        """
+        datasets = {name: self._dataset(name) for name in {s[0] for s in spans}}
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            read = [reader.submit(_read, datasets[n], np.s_[a:b]) for n, a, b in spans[:1]]
+            for k, span in enumerate(spans):
+                if k + 1 < len(spans):
+                    n, a, b = spans[k + 1]
+                    read.append(reader.submit(_read, datasets[n], np.s_[a:b]))
+                yield span, read.pop(0).result()
 
 
 def _read(ds: h5py.Dataset, selection) -> np.ndarray:

@@ -64,6 +64,34 @@ def test_blocks_stream_everything_in_bounded_pieces(good):
         assert seen == s.n_tokens
 
 
+def test_read_ahead_yields_every_slice_as_stored_in_order(good):
+    spans = [(name, a, min(a + 3000, len(TOKENS))) for a in range(0, len(TOKENS), 3000)
+             for name in ("layer1.h", "layer0.c")]
+    with open_states(good) as s, h5py.File(good, "r") as f:
+        got = list(s.read_ahead(spans))
+        assert [span for span, _ in got] == spans
+        for (name, a, b), block in got:
+            stored = f[name.replace(".", "/")][a:b]
+            assert block.dtype == stored.dtype and np.array_equal(block, stored)
+        assert list(s.read_ahead([])) == []
+
+
+def test_damaged_data_is_named_when_read(good, tmp_path):
+    data = good.read_bytes()
+    chunk_index, group_index = b"TREE\x01", b"TREE\x00"  # B-tree nodes: chunks of data, groups
+    assert chunk_index in data and group_index in data
+    damaged = {"chunks": data.replace(chunk_index, b"XXXX\x01"),
+               "groups": data.replace(group_index, b"XXXX\x00")}
+    for what, content in damaged.items():  # the header stays readable: open_states succeeds
+        path = tmp_path / f"{what}.h5"
+        path.write_bytes(content)
+        with open_states(path) as s:
+            with pytest.raises(StoreError, match=r"cannot (read|open) /layer1/c .*the file is damaged"):
+                list(s.read_ahead([("layer1.c", 0, len(TOKENS))]))
+            with pytest.raises(StoreError, match=r"cannot (read|open) /layer1/c .*the file is damaged"):
+                s.window("layer1.c", 0, 10)
+
+
 def test_unknown_names_units_and_spans(good):
     with open_states(good) as s:
         with pytest.raises(UnknownActivation, match="has no activation 'layer2.h'; available: layer0.h, "):
