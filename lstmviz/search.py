@@ -58,7 +58,7 @@ from lstmviz.search_scoring import (
     Progress,
     ProgressBar,
     local_baseline,
-    score_activation,
+    score_activations,
 )
 from lstmviz.store import States
 
@@ -346,7 +346,7 @@ def _compute(
     offsets = [round(N * (j + 1) / (shifts + 1)) for j in range(shifts)]
     columns = Columns(prepared, offsets, N)
     bar = ProgressBar(progress, N * len(names), "scoring")
-    per_name = {name: score_activation(states, name, profiles[name], columns, rows, bar) for name in names}
+    per_name = score_activations(states, names, profiles, columns, rows, bar)
     bar.close()
     for k, p in enumerate(prepared):
         arrays = {f"{name}/{stat}": v for name in names for stat, v in per_name[name][k].items()}

@@ -14,24 +14,21 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 from lstmviz.hypotheses import Hypothesis
-from lstmviz.search_profile import UnitHistograms
+from lstmviz.search_profile import UnitHistograms, bin_factors
 from lstmviz.store import CHUNK_ROWS, States
 
 DEFAULT_SHIFTS = 4
 BLOCK_ROWS = 4 * CHUNK_ROWS
 Progress = bool | Callable[[int, int], None]
-# Rows computed at once: about 2 MB of float32 whatever H. Temporaries this small stay in cache and
-# are recycled by the allocator instead of being mapped fresh each time: measured 20-25 % faster
-# than whole 16k-row blocks at H = 512.
-_PIECE_ELEMENTS = 1 << 19
-
-
-def pieces(block: np.ndarray, n_units: int) -> list[np.ndarray]:
-    """Row slices (views) of a block, each about ``_PIECE_ELEMENTS`` activations."""
-    step = max(1, _PIECE_ELEMENTS // max(n_units, 1))
-    return [block[i : i + step] for i in range(0, len(block), step)]
+# Rows scored at once, and units whose rank tables (8 kB each) are looked up together so that they
+# stay in a core's cache. Measured on 200k x 3 x 512: 2.8 s, against 3.3 s for whole 16k-row blocks
+# and 3.1 s for 64 units at once.
+PIECE_ROWS = 4096
+_UNITS_AT_ONCE = 128
+_TRANSPOSE_ROWS = 256
 
 
 def local_baseline(symbols: str, values: np.ndarray, binary: bool) -> float:
@@ -125,37 +122,90 @@ class Columns:
         return zx, zr
 
 
-def score_activation(states: States, name: str, hist: UnitHistograms, columns: Columns, rows: int,
-                     bar: ProgressBar) -> list[dict[str, np.ndarray]]:
-    """The scoring pass over one activation: sums per block, then per hypothesis its statistics."""
-    H, N = states.n_hidden, states.n_tokens
-    mu = hist.mean.astype(np.float32)
-    table = hist.rank_table()
-    gx = np.zeros((H, len(columns.x_src)))
-    gr = np.zeros((H, len(columns.r_src)))
-    sxx = np.zeros(H)
-    for a, block in states.blocks([name], rows):
-        zx_block, zr_block = columns.block(a, a + len(block[name]))
-        for x, zx, zr in zip(*(pieces(m, H) for m in (block[name], zx_block, zr_block)), strict=True):
-            xc = x - mu  # (n, H)
-            ranks = np.take(table, hist.flat_bins(x, out=x))  # x is not needed after this
-            gx += xc.T @ zx
-            gr += ranks.T @ zr
-            sxx += np.einsum("ij,ij->j", xc, xc, dtype=np.float64)
-        bar.update(len(block[name]))
-    sx = gx[:, 0]
-    var_x = np.maximum(sxx / N - (sx / N) ** 2, 0)
-    sd_x = np.sqrt(var_x)
-    r_sum, r_sq = hist.rank_moments()
-    sd_r = np.sqrt(np.maximum(r_sq / N - (r_sum / N) ** 2, 0))
-    mu = mu.astype(np.float64)  # the exact centre used: sums of (x - mu) correct it below
-    results = []
-    for p, at in columns.index:
-        if p.hyp.binary:
-            results.append(_binary_stats(p, at, gx, gr, sd_x, mu, N))
-        else:
-            results.append(_numeric_stats(p, at, gx, gr, sd_x, r_sum, sd_r, mu, N))
-    return results
+def score_activations(
+    states: States, names: list[str], hists: dict[str, UnitHistograms], columns: Columns, rows: int,
+    bar: ProgressBar,
+) -> dict[str, list[dict[str, np.ndarray]]]:
+    """The scoring pass: sums per block for every activation, then per hypothesis its statistics.
+
+    Blocks are read one ahead in a background thread while torch (both cores) scores the current
+    one, so the read is mostly hidden behind the arithmetic.
+    """
+    N = states.n_tokens
+    work = _Workspace(states.n_hidden)
+    sums = {name: _Sums(hists[name], columns) for name in names}
+    spans = [(name, a, min(a + rows, N)) for a in range(0, N, rows) for name in names]
+    at = None
+    with torch.no_grad():
+        for (name, a, b), block in states.read_ahead(spans):
+            if at != a:  # the column matrices serve every activation of the block
+                zx, zr = (torch.from_numpy(z) for z in columns.block(a, b))
+                at = a
+            sums[name].add(torch.from_numpy(block), zx, zr, work)
+            bar.update(b - a)
+    return {name: sums[name].statistics(columns, N) for name in names}
+
+
+class _Workspace:
+    """Buffers for one piece of rows, units first, reused by every activation and block."""
+
+    def __init__(self, n_units: int):
+        self.x = torch.empty(n_units, PIECE_ROWS)
+        self.bins = torch.empty(n_units, PIECE_ROWS)
+        self.index = torch.empty(n_units, PIECE_ROWS, dtype=torch.int64)
+        self.ranks = torch.empty(n_units, PIECE_ROWS)
+
+
+class _Sums:
+    """Running sums of one activation against the column matrices, totals in float64.
+
+    Each piece of rows is copied units-first (float32) so that the rank look-up gathers from one
+    unit's table row at a time, a few units at once, while their tables stay in cache.
+    """
+
+    def __init__(self, hist: UnitHistograms, columns: Columns):
+        H, self.hist = len(hist.lo), hist
+        self.mu = torch.from_numpy(hist.mean.astype(np.float32))[:, None]
+        self.table = torch.from_numpy(hist.rank_table()).view(H, hist.bins)
+        self.inv, self.shift = (torch.from_numpy(f)[:, None] for f in bin_factors(hist.lo, hist.width))
+        self.gx = torch.zeros(H, len(columns.x_src), dtype=torch.float64)
+        self.gr = torch.zeros(H, len(columns.r_src), dtype=torch.float64)
+        self.sxx = torch.zeros(H, dtype=torch.float64)
+
+    def add(self, block: torch.Tensor, zx: torch.Tensor, zr: torch.Tensor, work: _Workspace) -> None:
+        """Add a block of activations (n, H), as stored, with its column matrices (n, K)."""
+        H = block.shape[1]
+        for i in range(0, len(block), PIECE_ROWS):
+            n = min(PIECE_ROWS, len(block) - i)
+            x, bins, index, ranks = (buf[:, :n] for buf in (work.x, work.bins, work.index, work.ranks))
+            for r in range(0, n, _TRANSPOSE_ROWS):  # in strips: twice as fast as at once for float16
+                x[:, r : r + _TRANSPOSE_ROWS].copy_(block[i + r : i + min(n, r + _TRANSPOSE_ROWS)].T)
+            torch.mul(x, self.inv, out=bins).add_(self.shift).clamp_(0, self.hist.bins - 1)
+            index.copy_(bins)  # truncation: the bin, as the extraction counted it
+            for u in range(0, H, _UNITS_AT_ONCE):
+                v = slice(u, u + _UNITS_AT_ONCE)
+                torch.gather(self.table[v], 1, index[v], out=ranks[v])
+            x.sub_(self.mu)
+            self.gx += x @ zx[i : i + n]
+            self.gr += ranks @ zr[i : i + n]
+            self.sxx += x.square().sum(1)
+
+    def statistics(self, columns: Columns, N: int) -> list[dict[str, np.ndarray]]:
+        """Per hypothesis (in ``columns.index`` order) its statistics of every unit."""
+        gx, gr = self.gx.numpy(), self.gr.numpy()
+        sx = gx[:, 0]
+        var_x = np.maximum(self.sxx.numpy() / N - (sx / N) ** 2, 0)
+        sd_x = np.sqrt(var_x)
+        r_sum, r_sq = self.hist.rank_moments()
+        sd_r = np.sqrt(np.maximum(r_sq / N - (r_sum / N) ** 2, 0))
+        mu = self.mu[:, 0].numpy().astype(np.float64)  # the exact centre used: sums of (x - mu)
+        results = []
+        for p, at in columns.index:
+            if p.hyp.binary:
+                results.append(_binary_stats(p, at, gx, gr, sd_x, mu, N))
+            else:
+                results.append(_numeric_stats(p, at, gx, gr, sd_x, r_sum, sd_r, mu, N))
+        return results
 
 
 def _auroc(rank_sum_inside: np.ndarray, n1: int, N: int) -> np.ndarray:

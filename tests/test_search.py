@@ -1,5 +1,7 @@
 """Streaming cell search against a direct numpy computation, its histograms, cache and API."""
 
+import itertools
+
 import numpy as np
 import pytest
 from search_models import PYTHON, extract_text, random_model, shared_file
@@ -139,22 +141,28 @@ def test_results_are_cached_and_reused_without_reading_activations(states, monke
     assert {p.name for p in folder.iterdir()} >= {"scores-quote.npz", "scores-depth.npz"}
     assert cached_scores(states, "column") is not None  # all built-ins are computed together
     monkeypatch.setattr(States, "blocks", lambda *a, **k: pytest.fail("read activations"))
+    monkeypatch.setattr(States, "read_ahead", lambda *a, **k: pytest.fail("read activations"))
     again = rank_units(states, "quote", top=5)
     assert again.equals(first) and again.attrs == first.attrs
     assert rank_all(states).neuron.notna().all()
 
 
 def test_fresh_search_reads_the_activations_once(states, monkeypatch):
-    reads = []
-    original = States.blocks
+    spans = []
+    original = States.read_ahead
 
-    def counting(self, names, *args, **kwargs):
-        reads.extend(names)
-        return original(self, names, *args, **kwargs)
+    def counting(self, asked):
+        spans.extend(asked)
+        return original(self, asked)
 
-    monkeypatch.setattr(States, "blocks", counting)
+    monkeypatch.setattr(States, "read_ahead", counting)
+    monkeypatch.setattr(States, "blocks", lambda *a, **k: pytest.fail("a second pass over activations"))
     rank_units(states, "quote", top=5)
-    assert sorted(reads) == sorted(select_names(states))  # the scoring pass only, once per activation
+    assert sorted({name for name, _, _ in spans}) == sorted(select_names(states))
+    for name in select_names(states):  # the scoring pass only: every position of every activation once
+        covered = sorted((a, b) for n, a, b in spans if n == name)
+        assert covered[0][0] == 0 and covered[-1][1] == states.n_tokens
+        assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(covered))
     assert not (search_cache.cache_dir(states.path) / "profile.npz").exists()
 
 
