@@ -1,6 +1,7 @@
 """Extraction speed against two baselines, measured in one run on the same model and text.
 
-1. plain: ``CharLSTM`` forward (nn.LSTM + decoder) over the text in blocks, storing nothing;
+1. plain: ``CharLSTM`` forward (nn.LSTM + decoder) over the text in blocks, storing nothing, on
+   one torch thread and on all of them, whichever is faster (the baseline);
 2. naive: a per-step loop over ``nn.LSTM`` that captures the same h and c of every layer;
 3. lstmviz: ``extract`` writing everything (h, c, predictions, summaries; gates with --gates) to HDF5.
 
@@ -129,7 +130,8 @@ def main() -> None:
     naive(model, ids[:, :50], args.device)
     options = Options(gates=args.gates, dtype=args.dtype, device=args.device, streams=args.streams,
                       burn_in=args.burn_in)
-    best = {"plain": float("inf"), "naive": float("inf"), "lstmviz": float("inf")}
+    best = {"plain": float("inf"), "plain_1": float("inf"), "naive": float("inf"), "lstmviz": float("inf")}
+    one_thread_too = args.device == "cpu" and torch.get_num_threads() > 1
     n_naive = min(args.naive_chars, len(tokens))
     n_plain = min(args.plain_chars or len(tokens), len(tokens))
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -137,6 +139,11 @@ def main() -> None:
         extract(loaded, tokens[:8192], out, options)  # warm up
         for _ in range(args.repeat):
             best["plain"] = min(best["plain"], plain(model, ids[:, :n_plain], args.device))
+            if one_thread_too:  # a small LSTM at batch 1 runs faster on one thread than on several
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)
+                best["plain_1"] = min(best["plain_1"], plain(model, ids[:, :n_plain], args.device))
+                torch.set_num_threads(threads)
             best["naive"] = min(best["naive"], naive(model, ids[:, :n_naive], args.device))
             t0 = time.perf_counter()
             if args.profile:
@@ -151,6 +158,9 @@ def main() -> None:
         per = len(tokens) // B
         batched = ids[:, : per * B].reshape(B, per)
         best["plain_streams"] = plain(model, batched, args.device) * len(tokens) / (per * B)
+    threads = torch.get_num_threads()
+    if best["plain_1"] < best["plain"]:
+        best["plain"], threads = best["plain_1"], 1
     rate = {
         "plain": n_plain / best["plain"],
         "naive": n_naive / best["naive"],
@@ -159,7 +169,8 @@ def main() -> None:
     if "plain_streams" in best:
         rate["plain_streams"] = len(tokens) / best["plain_streams"]
     what = "h, c" + (", gates" if args.gates else "") + f" ({args.dtype}), top-5, summaries"
-    print(f"plain nn.LSTM forward, nothing stored      {rate['plain']:>12,.0f} chars/s")
+    print(f"plain nn.LSTM forward, nothing stored      {rate['plain']:>12,.0f} chars/s  "
+          f"(best of 1 and {torch.get_num_threads()} torch threads: {threads})")
     if "plain_streams" in rate:
         print(f"plain forward, {args.streams} streams side by side  {rate['plain_streams']:>12,.0f} chars/s")
     print(f"naive per-step loop capturing h and c      {rate['naive']:>12,.0f} chars/s")

@@ -206,7 +206,8 @@ def main() -> None:
         read = raw_read(states, names, True)
         read32 = raw_read(states, names, False)
         print(f"raw sequential read of all activations:    {read.wall:7.1f} s wall, {read.cpu:7.1f} s CPU")
-        print(f"  the same, converted to float32 (blocks):  {read32.wall:7.1f} s wall, {read32.cpu:7.1f} s CPU")
+        print(f"  read and converted to float32 (blocks):  {read32.wall:7.1f} s wall, "
+              f"{read32.cpu:7.1f} s CPU")
 
         hyps = list(HYPOTHESES.values())
         with Timer() as t:
@@ -217,6 +218,7 @@ def main() -> None:
         with Timer() as fresh:
             score_units(states, hyps, progress=True)
         print(f"search, fresh file (one pass):             {fresh.vs(read)}")
+        print(f"  against the read converted to float32:   {fresh.wall / read32.wall:4.1f} x wall")
         shutil.rmtree(cache_dir(path))
         states.rank_histogram = lambda name: None  # read it as a format 1.1 file
         with Timer() as two:

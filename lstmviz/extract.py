@@ -12,6 +12,7 @@ the text needs to fit in memory. See ``docs/extraction.md``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
@@ -32,6 +33,7 @@ from lstmviz.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
 from lstmviz.errors import OptionError, StoreError
 from lstmviz.loading import LoadedModel, load_model
 from lstmviz.names import GATES, act_name, parse_name
+from lstmviz.pipeline import run_ahead, thread_split
 from lstmviz.store import (
     CHUNK_ROWS,
     PREDICTION_KEYS,
@@ -42,7 +44,7 @@ from lstmviz.store import (
 )
 from lstmviz.streams import burn_in, measure_deviation, plan_streams, token_rows
 from lstmviz.summaries import SEGMENT, UnitSummary
-from lstmviz.unrolled import State, UnrolledLSTM
+from lstmviz.unrolled import Hidden, State, UnrolledLSTM
 
 log = logging.getLogger(__name__)
 
@@ -255,11 +257,13 @@ class _Pass:
         bar = tqdm(total=self.T, unit="char", unit_scale=True, desc="extract", file=sys.stderr,
                    disable=not self.opt.progress, dynamic_ncols=True)
         self.writes = BackgroundWrites(self.writer)
+        blocks = [[(s + j, min(s + j + self.rows, s + self.L, self.T)) for s in starts]
+                  for j in range(0, self.L, self.rows)]
         try:
-            with bar:
-                for j in range(0, self.L, self.rows):
-                    spans = [(s + j, min(s + j + self.rows, s + self.L, self.T)) for s in starts]
-                    state = self._block(spans, state)
+            ahead = run_ahead(self._hidden, blocks, state, thread_split(self.device))
+            with bar, contextlib.closing(ahead):
+                for spans, (hidden, nxt) in zip(blocks, ahead, strict=True):
+                    self._complete(spans, hidden, nxt)
                     bar.update(sum(max(0, b - a) for a, b in spans))
             self.writes.drain()
         except BaseException:
@@ -283,12 +287,19 @@ class _Pass:
                                            K=self.opt.burn_in, rows=self.rows, dtype=self.opt.dtype))
         return attrs
 
-    def _block(self, spans: list[tuple[int, int]], state: State | None) -> State:
-        """Run one block of every stream; summarise on the device, queue the rows for writing."""
+    def _hidden(self, spans: list[tuple[int, int]], state: State | None
+                ) -> tuple[tuple[Hidden, torch.Tensor], State]:
+        """The recurrence over one block of every stream, and the true next tokens (-1: none)."""
         width = max(b - a for a, b in spans)
         ids = torch.from_numpy(token_rows(self.writer.read_tokens, self.T, spans, width))
         nxt = torch.from_numpy(token_rows(self.writer.read_tokens, self.T, spans, width, shift=1))
-        out, state = self.run(ids.clamp(min=0), state, gates=self.opt.gates)
+        hidden = self.run.hidden(ids.clamp(min=0), state)
+        return (hidden, nxt), hidden.final
+
+    def _complete(self, spans: list[tuple[int, int]], hidden: Hidden, nxt: torch.Tensor) -> None:
+        """Finish one block: c, gates and predictions; summarise on the device, queue the rows."""
+        width = max(b - a for a, b in spans)
+        out = self.run.complete(hidden, gates=self.opt.gates)
         preds = predictions_of(out.logits.reshape(-1, out.logits.shape[-1]), nxt.reshape(-1).to(self.device))
         full = all(b - a == width for a, b in spans) and (len(spans) == 1 or width % SEGMENT == 0)
         stored = {}
@@ -311,7 +322,6 @@ class _Pass:
                 rows = slice(s * width, s * width + b - a)
                 self.writes.rows(a, {n: v[s, : b - a].cpu().numpy() for n, v in stored.items()},
                                  Predictions(*(getattr(preds, k)[rows] for k in PREDICTION_KEYS)))
-        return state
 
     def _second_pass(self) -> None:
         """Histogram c over each unit's own [min, max], now that the first pass has found them."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -38,20 +39,48 @@ class Activations:
     logits: torch.Tensor
 
 
-@contextlib.contextmanager
-def full_float32() -> Iterator[None]:
-    """Keep CUDA from doing float32 products in TF32 (a 10-bit mantissa) while the block runs.
+@dataclass
+class Hidden:
+    """A block's h of every layer (B, T, H), with the state it started from and the state after."""
+
+    tokens: torch.Tensor
+    start: State
+    h: list[torch.Tensor]
+    final: State
+
+
+class _FullFloat32:
+    """Keeps CUDA from doing float32 products in TF32 (a 10-bit mantissa) while any block runs.
 
     cuDNN's RNN kernels use TF32 by default on recent GPUs, which moves h by ~1e-3: far more than
     float16 storage does, and no longer the float32 ``nn.LSTM`` of the CPU. Extraction promises the
-    latter, so TF32 is off for its duration and restored afterwards.
+    latter, so TF32 is off while any thread is inside, and the user's settings come back when the
+    last one leaves (two threads run blocks at once, see :mod:`lstmviz.pipeline`).
     """
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved = (False, False)
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        backends = torch.backends
+        with self._lock:
+            if self._inside == 0:
+                self._saved = (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
+                backends.cuda.matmul.allow_tf32 = backends.cudnn.allow_tf32 = False
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0:
+                    backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32 = self._saved
+
+
+full_float32 = _FullFloat32()
 
 
 class UnrolledLSTM:
@@ -115,58 +144,78 @@ class UnrolledLSTM:
         self, tokens: torch.Tensor, state: State | None = None, *, gates: bool = False
     ) -> tuple[Activations, State]:
         """Activations for token ids (B, T) and the state to pass to the next block."""
-        tokens = tokens.to(self.device)
-        B = tokens.shape[0]
-        state = state or self.zero_state(B)
-        x = self.model.inputs(tokens)  # (B, T, E)
-        acts: dict[str, torch.Tensor] = {}
-        new_state: State = []
-        for layer, (lstm, (h0, c0)) in enumerate(zip(self.layers, state, strict=True)):
-            h, (hn, cn) = lstm(x, (h0[None].contiguous(), c0[None].contiguous()))  # (B, T, H)
-            c, gate_vals = self._cells(layer, tokens if layer == 0 else x, h, h0, c0, gates)
-            acts[act_name("h", layer)] = h
-            acts[act_name("c", layer)] = c
-            for gate, value in gate_vals.items():
-                acts[act_name("gates", layer, gate)] = value
-            new_state.append((hn[0], cn[0]))
-            x = h
-        return Activations(acts, self.model.decoder(x)), new_state
+        hidden = self.hidden(tokens, state)
+        return self.complete(hidden, gates=gates), hidden.final
 
-    def _cells(
-        self, layer: int, x: torch.Tensor, h: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
-        gates: bool,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The cell state (B, T, H) of every step, and the four gates when asked, piece by piece.
+    @torch.no_grad()
+    @full_float32()
+    def hidden(self, tokens: torch.Tensor, state: State | None = None) -> Hidden:
+        """The sequential part of a block: every layer's h, from the fast ``nn.LSTM`` kernel.
 
-        ``x`` is the layer's input (B, T, E), or for layer 0 the token ids (B, T). Without
-        ``gates`` only the i, f and g rows of the weights are used: c does not need o.
+        The rest (:meth:`complete`) is batched arithmetic that needs only this, so the next block's
+        ``hidden`` can run while this block is completed.
         """
-        w_ih, w_hh, bias = self._weights[layer]
-        B, T, H = h.shape
+        tokens = tokens.to(self.device)
+        state = state or self.zero_state(tokens.shape[0])
+        x = self.model.inputs(tokens)  # (B, T, E)
+        hs: list[torch.Tensor] = []
+        final: State = []
+        for lstm, (h0, c0) in zip(self.layers, state, strict=True):
+            x, (hn, cn) = lstm(x, (h0[None].contiguous(), c0[None].contiguous()))  # (B, T, H)
+            hs.append(x)
+            final.append((hn[0], cn[0]))
+        return Hidden(tokens, state, hs, final)
+
+    @torch.no_grad()
+    @full_float32()
+    def complete(self, hidden: Hidden, *, gates: bool = False) -> Activations:
+        """Every activation of a block whose h :meth:`hidden` computed: c, gates, logits."""
+        c, gate_vals = self._cells(hidden, gates)
+        acts: dict[str, torch.Tensor] = {}
+        for layer, h in enumerate(hidden.h):
+            acts[act_name("h", layer)] = h
+            acts[act_name("c", layer)] = c[layer]
+            for gate, value in gate_vals.items():
+                acts[act_name("gates", layer, gate)] = value[layer]
+        return Activations(acts, self.model.decoder(hidden.h[-1]))
+
+    def _cells(self, hidden: Hidden, gates: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Every layer's cell state (L, B, T, H), and the four gates when asked, piece by piece.
+
+        With every h known, the layers no longer depend on each other: their gates come from
+        separate products, and one recurrence solve serves all layers at once. Without ``gates``
+        only the i, f and g rows of the weights are used: c does not need o.
+        """
+        L = len(self.layers)
+        B, T, H = hidden.h[0].shape
         n_gates = 4 if gates else 3
-        w_ih, w_hh, bias = w_ih[:, : n_gates * H], w_hh[:, : n_gates * H], bias[: n_gates * H]
-        c = torch.empty_like(h)
-        out = {g: torch.empty_like(h) for g in GATES} if gates else {}
-        rows = max(1, _PIECE_ELEMENTS.get(h.device.type, 1 << 21) // (B * n_gates * H))
-        c_prev = c0
+        c = hidden.h[0].new_empty(L, B, T, H)
+        out = {g: torch.empty_like(c) for g in GATES} if gates else {}
+        rows = max(1, _PIECE_ELEMENTS.get(self.device.type, 1 << 21) // (L * B * n_gates * H))
+        c_prev = torch.stack([c0 for _, c0 in hidden.start])  # (L, B, H)
         for a in range(0, T, rows):
             b = min(T, a + rows)
-            h_prev = h[:, a - 1 : b - 1] if a else torch.cat([h0[:, None], h[:, : b - 1]], dim=1)
-            if layer == 0:
-                z = self._token_table[:, : n_gates * H].index_select(0, x[:, a:b].reshape(-1))
-            else:
-                z = torch.addmm(bias, x[:, a:b].reshape(-1, x.shape[-1]), w_ih)  # (B*n, G*H)
-            z.addmm_(h_prev.reshape(-1, H), w_hh)
-            z = z.view(B, b - a, n_gates * H)
+            z = hidden.h[0].new_empty(L, B, b - a, n_gates * H)
+            for layer, (w_ih, w_hh, bias) in enumerate(self._weights):
+                h, (h0, _) = hidden.h[layer], hidden.start[layer]
+                h_prev = h[:, a - 1 : b - 1] if a else torch.cat([h0[:, None], h[:, : b - 1]], dim=1)
+                zl = z[layer].view(-1, n_gates * H)
+                if layer == 0:
+                    ids = hidden.tokens[:, a:b].reshape(-1)
+                    torch.index_select(self._token_table[:, : n_gates * H], 0, ids, out=zl)
+                else:
+                    x = hidden.h[layer - 1][:, a:b].reshape(-1, H)
+                    torch.addmm(bias[: n_gates * H], x, w_ih[:, : n_gates * H], out=zl)
+                zl.addmm_(h_prev.reshape(-1, H), w_hh[:, : n_gates * H])
             z[..., : 2 * H].sigmoid_()  # i, f
             z[..., 2 * H : 3 * H].tanh_()  # g
             if gates:
                 z[..., 3 * H :].sigmoid_()  # o
                 for k, g in enumerate(GATES):
-                    out[g][:, a:b] = z[..., k * H : (k + 1) * H]
-            i, f, g = z[..., :H], z[..., H : 2 * H], z[..., 2 * H : 3 * H]
-            _cell_states(f, i, g, c_prev, out=c[:, a:b])
-            c_prev = c[:, b - 1]
+                    out[g][:, :, a:b] = z[..., k * H : (k + 1) * H]
+            i, f, g = (z[..., k * H : (k + 1) * H].reshape(L * B, b - a, H) for k in range(3))
+            _cell_states(f, i, g, c_prev.view(L * B, H), out=c[:, :, a:b].view(L * B, b - a, H))
+            c_prev = c[:, :, b - 1]
         return c, out
 
 

@@ -19,15 +19,20 @@ VOCAB = Vocab.from_text(inspect.getsource(inspect))
 
 
 @contextlib.contextmanager
-def one_thread():
-    """Run tiny models on one thread: per-step work is too small to share, and a busy machine makes
-    threads wait on each other at every step."""
+def torch_threads(n: int):
+    """Run torch on ``n`` threads inside, as it ran before afterwards."""
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def one_thread():
+    """Run tiny models on one thread: per-step work is too small to share, and a busy machine makes
+    threads wait on each other at every step."""
+    return torch_threads(1)
 
 
 def make_model(n_layer: int = 2, n_hidden: int = 32, n_embd: int | None = 16, *, seed: int = 0,

@@ -13,6 +13,7 @@ from extraction_files import (
     make_model,
     plant_counter,
     stepped,
+    torch_threads,
     write_checkpoint,
     write_text,
 )
@@ -33,7 +34,8 @@ def files(tmp_path_factory):
     model_path = write_checkpoint(tmp / "tiny.pt")
     text_path = write_text(tmp / "inspect.txt")
     f16 = extract_file(model_path, text_path, tmp / "f16.h5", Options(gates=True))
-    f32 = extract_file(model_path, text_path, tmp / "f32.h5", Options(gates=True, dtype="float32"))
+    with torch_threads(2):  # two stages at once (lstmviz.pipeline); f16 runs them one after the other
+        f32 = extract_file(model_path, text_path, tmp / "f32.h5", Options(gates=True, dtype="float32"))
     return {"model": model_path, "text": text_path, "f16": f16, "f32": f32}
 
 
