@@ -260,7 +260,7 @@ class _Pass:
         blocks = [[(s + j, min(s + j + self.rows, s + self.L, self.T)) for s in starts]
                   for j in range(0, self.L, self.rows)]
         try:
-            ahead = run_ahead(self._hidden, blocks, state, thread_split(self.device))
+            ahead = run_ahead(self._hidden, blocks, state, thread_split(self.device, self.H))
             with bar, contextlib.closing(ahead):
                 for spans, (hidden, nxt) in zip(blocks, ahead, strict=True):
                     self._complete(spans, hidden, nxt)

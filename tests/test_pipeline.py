@@ -50,8 +50,9 @@ def test_a_failing_step_raises_in_the_caller_at_its_item():
     assert got == [1, 2]
 
 
-def test_only_a_cpu_with_two_threads_splits():
+def test_only_a_cpu_with_two_threads_splits_and_only_small_models():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert thread_split(cpu, 2) == (1, 1) and thread_split(cpu, 3) == (1, 2)
-    assert thread_split(cpu, 16) == (8, 8)
-    assert thread_split(cpu, 1) is None and thread_split(cuda, 16) is None
+    assert thread_split(cpu, 128, 2) == (1, 1) and thread_split(cpu, 128, 3) == (1, 2)
+    assert thread_split(cpu, 256, 16) == (8, 8)
+    assert thread_split(cpu, 128, 1) is None and thread_split(cuda, 128, 16) is None
+    assert thread_split(cpu, 512, 2) is None
