@@ -23,12 +23,11 @@ from lstmviz.store import CHUNK_ROWS, States
 DEFAULT_SHIFTS = 4
 BLOCK_ROWS = 4 * CHUNK_ROWS
 Progress = bool | Callable[[int, int], None]
-# Rows scored at once, and units whose rank tables (8 kB each) are looked up together so that they
-# stay in a core's cache. Measured on 200k x 3 x 512: 2.8 s, against 3.3 s for whole 16k-row blocks
-# and 3.1 s for 64 units at once.
+# Rows scored at once (buffers of 8 MB at H = 512), and units whose rank tables (8 kB each) are
+# looked up together so that they stay in a core's cache. Measured on 200k x 3 x 512: 3.0 s, and
+# 3-6 % slower with 2,048 or 8,192 rows, or 64 or 256 units; 3.3 s with whole 16k-row blocks.
 PIECE_ROWS = 4096
 _UNITS_AT_ONCE = 128
-_TRANSPOSE_ROWS = 256
 
 
 def local_baseline(symbols: str, values: np.ndarray, binary: bool) -> float:
@@ -178,8 +177,7 @@ class _Sums:
         for i in range(0, len(block), PIECE_ROWS):
             n = min(PIECE_ROWS, len(block) - i)
             x, bins, index, ranks = (buf[:, :n] for buf in (work.x, work.bins, work.index, work.ranks))
-            for r in range(0, n, _TRANSPOSE_ROWS):  # in strips: twice as fast as at once for float16
-                x[:, r : r + _TRANSPOSE_ROWS].copy_(block[i + r : i + min(n, r + _TRANSPOSE_ROWS)].T)
+            x.copy_(block[i : i + n].T)
             torch.mul(x, self.inv, out=bins).add_(self.shift).clamp_(0, self.hist.bins - 1)
             index.copy_(bins)  # truncation: the bin, as the extraction counted it
             for u in range(0, H, _UNITS_AT_ONCE):
