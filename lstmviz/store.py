@@ -435,8 +435,8 @@ class States:
     ) -> Iterator[tuple[tuple[str, int, int], np.ndarray]]:
         """Each ``(name, start, stop)`` slice, as stored, read one ahead in a background thread.
 
-        While the caller works on one slice the next is read, so reading and computing overlap
-        (HDF5 reads hold the GIL, but torch and numpy release it while they compute).
+        While the caller works on one slice the next is read (h5py releases the GIL while HDF5
+        reads), so reading and computing overlap.
         """
         datasets = {name: self._dataset(name) for name in {s[0] for s in spans}}
         with ThreadPoolExecutor(max_workers=1) as reader:
