@@ -176,12 +176,13 @@ def test_device_that_is_not_there(tmp_path, model_path):
     assert leftovers(tmp_path) == []
 
 
-def test_ctrl_c_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("threads", ["1", "2"])  # two threads: the two-stage loop (lstmviz.pipeline)
+def test_ctrl_c_leaves_no_file(tmp_path, threads):
     # A model and text big enough to take several seconds, interrupted once writing has begun.
     model = write_checkpoint(tmp_path / "m.pt", make_model(2, 64, 16))
     text = write_text(tmp_path / "long.txt", (TEXT * 60)[:600_000])
     out = tmp_path / "out.h5"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": threads}
     command = [sys.executable, "-m", "lstmviz", "extract", str(model), str(text), "-o", str(out)]
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
