@@ -24,8 +24,8 @@ is the score of the best guess from the current symbol alone (the hypothesis' me
 symbol, in-sample), so a unit that does not clearly beat ``baseline = max(null_best, local)`` does
 no more than chance plus reacting to the symbol in front of it.
 
-**Streaming.** Activations are read block by block (:meth:`States.blocks`) and never held whole,
-in one pass: the per-unit histograms that turn values into ranks (:mod:`lstmviz.search_profile`)
+**Streaming.** Activations are read block by block (:meth:`States.read_ahead`) and never held
+whole, in one pass: the per-unit histograms that turn values into ranks (:mod:`lstmviz.search_profile`)
 were counted by the extraction (format 1.2 ``rank_*`` summaries), so the pass turns every block
 into mid-ranks by table look-up and needs only two matrix products per block and activation, for
 all hypotheses at once. Files from before 1.2 first get a histogram pass, cached once per file.

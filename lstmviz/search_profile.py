@@ -146,8 +146,7 @@ class UnitHistograms:
         self.lo[u] = lo - shift * w
         self.width[u] = w * factor
 
-    def flat_bins(self, x: np.ndarray, out: np.ndarray | None = None,
-                  units: slice = slice(None)) -> np.ndarray:
+    def flat_bins(self, x: np.ndarray, units: slice = slice(None)) -> np.ndarray:
         """Bin of every value as a flat index ``unit * bins + bin``, (n, H) int64 (numpy's index type).
 
         ``x`` holds the columns ``units`` of the activation (all by default); indices count from
@@ -156,7 +155,7 @@ class UnitHistograms:
         """
         B = self.bins
         inv, shift = bin_factors(self.lo[units], self.width[units])
-        t = np.multiply(x, inv, out=out)
+        t = np.multiply(x, inv)
         t += shift
         np.clip(t, 0, B - 1, out=t)
         flat = t.astype(np.intp)
