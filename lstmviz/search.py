@@ -29,7 +29,7 @@ whole, in one pass: the per-unit histograms that turn values into ranks (:mod:`l
 were counted by the extraction (format 1.2 ``rank_*`` summaries), so the pass turns every block
 into mid-ranks by table look-up and needs only two matrix products per block and activation, for
 all hypotheses at once. Files from before 1.2 first get a histogram pass, cached once per file.
-Hypothesis values, one number per position, are held in memory (a few bytes per position and hypothesis).
+Hypothesis values are held in memory: 1 byte per position for a binary one, 8 for a numeric one.
 
 Results are cached per file and hypothesis (:mod:`lstmviz.search_cache`): a second call returns
 at once, and a changed file is rescored.
@@ -57,7 +57,6 @@ from lstmviz.search_scoring import (
     Prepared,
     Progress,
     ProgressBar,
-    local_baseline,
     score_activations,
 )
 from lstmviz.store import States
@@ -264,7 +263,7 @@ def score_units(
         skip_constant: leave out hypotheses constant on this text instead of raising.
         bins: histogram bins per unit (accuracy of AUROC and Spearman, see search_profile).
         shifts: shifted copies of each hypothesis scored for the chance level.
-        rows: positions per block read (memory: about 20 bytes per position and unit).
+        rows: positions per block read (memory: the block scored and the next one, read ahead).
     """
     names = list(names) if names is not None else select_names(states)
     for name in names:
@@ -339,7 +338,7 @@ def _compute(
             marker = {"constant": np.array(True), "text": np.array([hyp.name, message])}
             out[hyp.cache_key] = _store(folder, hyp.cache_key, expect, marker, merge=False)
         else:
-            prepared.append(Prepared(hyp, values))
+            prepared.append(Prepared(hyp, values, symbols))
     if not prepared:
         return out
     profiles = _profiles(states, names, folder, expect, bins=bins, rows=rows, progress=progress)
@@ -351,7 +350,7 @@ def _compute(
     for k, p in enumerate(prepared):
         arrays = {f"{name}/{stat}": v for name in names for stat, v in per_name[name][k].items()}
         arrays["info"] = np.array([p.hyp.binary, N, p.n_inside], dtype=np.int64)
-        arrays["local"] = np.array(local_baseline(symbols, p.values, p.hyp.binary))
+        arrays["local"] = np.array(p.local)
         arrays["text"] = np.array([p.hyp.name, p.hyp.description])
         out[p.hyp.cache_key] = _store(folder, p.hyp.cache_key, expect, arrays)
     return out

@@ -55,24 +55,37 @@ def local_baseline(symbols: str, values: np.ndarray, binary: bool) -> float:
 
 
 class Prepared:
-    """A hypothesis' values and what scoring needs from them, computed once over the whole text."""
+    """A hypothesis over the whole text, reduced to what scoring reads from it.
 
-    def __init__(self, hyp: Hypothesis, values: np.ndarray):
+    The columns are held for the whole pass, so each keeps only what its matrices need, in the
+    smallest exact dtype: a binary hypothesis as 0/1 bytes, a numeric one centred and as ranks
+    (float32): 1 or 8 bytes per position.
+    """
+
+    def __init__(self, hyp: Hypothesis, values: np.ndarray, symbols: str):
         self.hyp = hyp
         N = len(values)
+        self.local = local_baseline(symbols, values, hyp.binary)
+        if hyp.binary:
+            self.inside = (values > 0).astype(np.uint8)
+            self.n_inside = int(self.inside.sum(dtype=np.int64))
+            return
+        self.n_inside = 0
         v64 = values.astype(np.float64)
-        self.n_inside = int(v64.sum()) if hyp.binary else 0
-        self.mean = float(v64.mean())
-        self.values = values.astype(np.float32)  # binary: 0/1, kept raw for sums inside
-        self.centred = (v64 - self.mean).astype(np.float32)
-        self.sum_c = float(self.centred.astype(np.float64).sum())
-        self.var = float((self.centred.astype(np.float64) ** 2).mean() - (self.sum_c / N) ** 2)
-        uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+        self.centred = (v64 - v64.mean()).astype(np.float32)
+        del v64
+        self.sum_c = float(self.centred.sum(dtype=np.float64))
+        self.var = float(_sum_of_squares(self.centred) / N - (self.sum_c / N) ** 2)
+        _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
         mid = np.cumsum(counts) - counts + (counts + 1) / 2  # 1-based mid-ranks of the values
-        ranks = ((mid - (N + 1) / 2) / N)[inverse]
-        self.ranks = ranks.astype(np.float32)
-        self.rank_sum = float(self.ranks.astype(np.float64).sum())
-        self.rank_var = float((self.ranks.astype(np.float64) ** 2).mean() - (self.rank_sum / N) ** 2)
+        self.ranks = ((mid - (N + 1) / 2) / N).astype(np.float32)[inverse]
+        self.rank_sum = float(self.ranks.sum(dtype=np.float64))
+        self.rank_var = float(_sum_of_squares(self.ranks) / N - (self.rank_sum / N) ** 2)
+
+
+def _sum_of_squares(x: np.ndarray) -> float:
+    """Sum of squares of a float32 vector, accumulated in float64 without a float64 copy."""
+    return float(np.einsum("i,i->", x, x, dtype=np.float64))
 
 
 class Columns:
@@ -92,10 +105,10 @@ class Columns:
         for p in prepared:
             if p.hyp.binary:
                 entry = {"x": len(self.x_src), "r": len(self.r_src)}
-                self.x_src.append((p.values, 0))
-                self.r_src.append((p.values, 0))
+                self.x_src.append((p.inside, 0))
+                self.r_src.append((p.inside, 0))
                 entry["r_null"] = list(range(len(self.r_src), len(self.r_src) + len(offsets)))
-                self.r_src += [(p.values, s) for s in offsets]
+                self.r_src += [(p.inside, s) for s in offsets]
             else:
                 entry = {"x": len(self.x_src), "r": len(self.r_src)}
                 self.x_src.append((p.centred, 0))
