@@ -6,6 +6,7 @@ of Python-level allocations (numpy arrays included) from ``tracemalloc`` inside 
 
     python benchmarks/memory.py                    # 1 MB and 4 MB of text, ~1-2 minutes on 2 cores
     python benchmarks/memory.py --sizes 1 4 16
+    python benchmarks/memory.py --threads 2       # the two-stage extraction
 """
 
 from __future__ import annotations
@@ -51,16 +52,19 @@ def main() -> None:
     p.add_argument("--sizes", type=float, nargs="+", default=[1, 4], help="text sizes in MB")
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads; 2 or more runs the two-stage extraction (lstmviz.pipeline)")
     args = p.parse_args()
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # tiny model: one thread
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(args.threads)}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         biggest = stdlib_text(int(max(args.sizes) * 1e6))
         vocab = Vocab.from_text(biggest)
         model = CharLSTM(LSTMConfig(vocab_size=len(vocab), n_layer=args.layers, n_hidden=args.hidden))
         save_checkpoint(tmp / "model.pt", model, vocab)
-        print(f"model {args.layers} x {args.hidden}; peak memory of `lstmviz extract` by text size")
+        print(f"model {args.layers} x {args.hidden}, {args.threads} torch thread(s); "
+              "peak memory of `lstmviz extract` by text size")
         print(f"{'text':>8} {'output':>9} {'peak RSS':>10} {'peak traced (Python + numpy)':>30}")
         for mb in args.sizes:
             text = tmp / f"text{mb:g}.txt"
