@@ -171,16 +171,19 @@ def _loaded(model):
     return LoadedModel(model, VOCAB, "lstmviz", "tiny.pt", "0" * 64)
 
 
-@pytest.mark.parametrize(("streams", "burn_in"), [(3, 500), (3, 5000)])
-def test_streams_start_each_piece_burn_in_characters_early(tmp_path, streams, burn_in):
+@pytest.mark.parametrize(("streams", "burn_in", "threads", "plan"),
+                         [(3, 500, 1, (3, 4096)), (3, 5000, 1, (3, 4096)),
+                          (2, 500, 2, (2, 8192))])  # two blocks per stream, in two stages
+def test_streams_start_each_piece_burn_in_characters_early(tmp_path, streams, burn_in, threads, plan):
     model = make_model(2, 24, 16, seed=3)
-    path = extract(_loaded(model), TOKENS, tmp_path / "s.h5",
-                   Options(streams=streams, burn_in=burn_in, dtype="float32"))
+    with torch_threads(threads):
+        path = extract(_loaded(model), TOKENS, tmp_path / "s.h5",
+                       Options(streams=streams, burn_in=burn_in, dtype="float32"))
     B, L = plan_streams(len(TOKENS), streams)
-    assert (B, L) == (3, 4096)
+    assert (B, L) == plan
     with open_states(path) as s:
-        assert s.attrs["streams"] == 3 and s.attrs["burn_in"] == burn_in
-        assert s.attrs["stream_length"] == 4096
+        assert s.attrs["streams"] == B and s.attrs["burn_in"] == burn_in
+        assert s.attrs["stream_length"] == L
         for k in range(B):
             a, b = k * L, min((k + 1) * L, len(TOKENS))
             begin = max(0, a - burn_in)  # a burn-in that would start before the text starts at 0
