@@ -4,7 +4,8 @@ Builds (or reuses) an extraction of a random-weight CharLSTM over real text (or,
 ``--synthetic``, a file of the same shape whose activations are random numbers, written directly:
 building a 1M-character 3 x 512 extraction takes tens of minutes on 2 cores), then times:
 
-* one raw sequential read of every activation, block by block (what the search cannot avoid);
+* one raw sequential read of every activation, block by block, as stored (what the search cannot
+  avoid), and the same read converted to float32 (``States.blocks``);
 * the search on a fresh file (one pass: the extraction stored the rank histograms), on a fresh
   file read as a format 1.1 one (histogram pass + scoring pass), and with every result cached;
 * a straightforward per-unit numpy loop (read one unit's column, exact ranks by sorting, every
@@ -13,6 +14,7 @@ building a 1M-character 3 x 512 extraction takes tens of minutes on 2 cores), th
 Usage:
     python benchmarks/search.py                      # 1,000,000 chars, 3 layers x 512 units
     python benchmarks/search.py --chars 200000 --hidden 256 --layers 2
+    python benchmarks/search.py --synthetic --chars 5000000   # a 46 GB file: larger than memory
 """
 
 from __future__ import annotations
