@@ -16,7 +16,6 @@ import contextlib
 import errno
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from lstmviz import __version__
 from lstmviz.devices import resolve_device
@@ -34,6 +32,7 @@ from lstmviz.errors import OptionError, StoreError
 from lstmviz.loading import LoadedModel, load_model
 from lstmviz.names import GATES, act_name, parse_name
 from lstmviz.pipeline import run_ahead, thread_split
+from lstmviz.progress import progress_bar
 from lstmviz.store import (
     CHUNK_ROWS,
     PREDICTION_KEYS,
@@ -254,8 +253,8 @@ class _Pass:
         state = None
         if self.B > 1:
             state = burn_in(self.run, self.writer.read_tokens, self.T, starts, self.opt.burn_in, self.rows)
-        bar = tqdm(total=self.T, unit="char", unit_scale=True, desc="extract", file=sys.stderr,
-                   disable=not self.opt.progress, dynamic_ncols=True)
+        bar = progress_bar(total=self.T, unit="char", unit_scale=True, desc="extract",
+                           enabled=self.opt.progress)
         self.writes = BackgroundWrites(self.writer)
         blocks = [[(s + j, min(s + j + self.rows, s + self.L, self.T)) for s in starts]
                   for j in range(0, self.L, self.rows)]
@@ -326,8 +325,8 @@ class _Pass:
     def _second_pass(self) -> None:
         """Histogram c over each unit's own [min, max], now that the first pass has found them."""
         c_names = [n for n in self.names if parse_name(n)[1] == "c"]
-        bar = tqdm(total=self.T * len(c_names), unit="char", unit_scale=True, desc="c histograms",
-                   file=sys.stderr, disable=not self.opt.progress, dynamic_ncols=True, leave=False)
+        bar = progress_bar(total=self.T * len(c_names), unit="char", unit_scale=True,
+                           desc="c histograms", enabled=self.opt.progress, leave=False)
         with bar:
             for name in c_names:
                 if self.c_kept is not None:

@@ -10,13 +10,13 @@ hypotheses (with their shifted copies) and the ranks of the numeric ones. See
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from lstmviz.hypotheses import Hypothesis
+from lstmviz.progress import progress_bar
 from lstmviz.search_profile import UnitHistograms, bin_factors
 from lstmviz.store import CHUNK_ROWS, States
 
@@ -279,10 +279,7 @@ class ProgressBar:
         if callable(progress):
             self.callback = progress
         elif progress:
-            from tqdm import tqdm
-
-            self.tqdm = tqdm(total=total, desc=desc, unit="pos", unit_scale=True, file=sys.stderr,
-                             leave=False)
+            self.tqdm = progress_bar(total=total, desc=desc, unit="pos", unit_scale=True, leave=False)
 
     def update(self, n: int) -> None:
         """Record ``n`` more positions done."""

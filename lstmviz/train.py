@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from lstmviz import __version__
 from lstmviz.batches import StreamBatches, evaluate, split_validation
@@ -35,6 +33,7 @@ from lstmviz.errors import CheckpointError, OptionError, TextError, VocabError
 from lstmviz.files import atomic_path, temporary_sibling
 from lstmviz.loading import load_model
 from lstmviz.model import CharLSTM, LSTMConfig
+from lstmviz.progress import progress_bar
 from lstmviz.textio import read_text, sha256_file
 from lstmviz.vocab import Vocab, describe_missing
 
@@ -313,8 +312,8 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
         log.info("training %s parameters on %s: %d streams x %d steps, %d steps per epoch, "
                  "vocabulary %d", f"{n_params:,}", device, batches.batch_size, config.seq_len,
                  batches.steps_per_epoch, len(vocab))
-        with tqdm(total=total, initial=step, desc="train", unit="step", file=sys.stderr,
-                  disable=not progress, dynamic_ncols=True) as bar:
+        with progress_bar(total=total, initial=step, desc="train", unit="step",
+                          enabled=progress) as bar:
             while step < total:
                 if time.monotonic() - start > limit:
                     stopped = "time limit"
