@@ -7,8 +7,12 @@ import torch
 from lstmviz.errors import OptionError
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, *, supported: tuple[str, ...] | None = None) -> torch.device:
     """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; anything else is checked.
+
+    A device must be one this torch build has and sees now (``mps`` on a Linux wheel, or
+    ``cuda:3`` on a one-GPU machine, fail here in one line rather than deep inside torch), and its
+    type must be among ``supported`` when the command cannot run elsewhere.
 
     >>> resolve_device("cpu").type
     'cpu'
@@ -19,6 +23,17 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise OptionError(f"--device {name!r} is not a torch device; use auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"--device {name}: torch sees no CUDA GPU here; use --device cpu")
+    if supported is not None and device.type not in supported:
+        raise OptionError(f"--device {name}: this command runs on {' or '.join(supported)} only; "
+                          f"use --device auto")
+    if device.type == "cpu":
+        return device
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    if accelerator is None or accelerator.type != device.type:
+        what = "CUDA GPU" if device.type == "cuda" else f"{device.type} device"
+        raise OptionError(f"--device {name}: torch sees no {what} here; use --device cpu")
+    count = torch.accelerator.device_count()
+    if device.index is not None and device.index >= count:
+        raise OptionError(f"--device {name}: torch sees {count} {device.type} device(s), numbered from 0; "
+                          f"use --device {device.type}:0")
     return device

@@ -48,6 +48,8 @@ from lstmviz.unrolled import Hidden, State, UnrolledLSTM
 log = logging.getLogger(__name__)
 
 DEFAULT_BURN_IN = 2048
+# The cell-state solve runs in float64, which Apple's MPS lacks; other accelerators are untested.
+EXTRACT_DEVICES = ("cpu", "cuda")
 F16_ERROR_BOUND = 2.0**-12  # half a float16 step just below 1: the worst rounding of |x| <= 1
 _CPU_BLOCK_BUDGET = 256 << 20  # bytes of float32 activations per block; a quarter of a GPU's memory
 _CPU_C_KEEP = 64 << 20  # c kept for its histograms' second pass; beyond, c is read back from the file
@@ -121,7 +123,7 @@ def extract_file(
     character is processed. Returns the output path once the file is complete.
     """
     options = options or Options()
-    resolve_device(options.device)
+    resolve_device(options.device, supported=EXTRACT_DEVICES)
     out = Path(out_path) if out_path is not None else default_output(model_path, text_path)
     if out.exists() and not force:
         raise OptionError(f"{out} already exists; pass --force to replace it, or choose -o OTHER.h5")
@@ -159,7 +161,7 @@ def extract(
 def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
     """Write tokens, then activations, predictions and summaries; atomic, tidy on any failure."""
     started = time.perf_counter()
-    device = str(resolve_device(options.device))
+    device = str(resolve_device(options.device, supported=EXTRACT_DEVICES))
     if options.streams < 1 or options.burn_in < 0:
         raise OptionError("--streams must be at least 1 and --burn-in at least 0")
     cfg = loaded.model.config

@@ -176,6 +176,29 @@ def test_device_that_is_not_there(tmp_path, model_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("device", ["mps", "xpu", "meta"])
+def test_devices_extraction_does_not_run_on(tmp_path, model_path, device):
+    # Each of these used to end in a torch traceback (or, for meta, deep in the model copy).
+    text = write_text(tmp_path / "t.txt", TEXT[:100])
+    result = invoke("extract", model_path, text, "-o", tmp_path / "o.h5", "--device", device)
+    assert result.exit_code != 0
+    assert result.output == (f"Error: --device {device}: this command runs on cpu or cuda only; "
+                             "use --device auto\n")
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 7, reason="needs fewer than 8 GPUs")
+def test_a_gpu_number_that_is_not_there(tmp_path, model_path):
+    text = write_text(tmp_path / "t.txt", TEXT[:100])
+    result = invoke("extract", model_path, text, "-o", tmp_path / "o.h5", "--device", "cuda:7")
+    assert result.exit_code != 0
+    expected = (f"Error: --device cuda:7: torch sees {torch.cuda.device_count()} cuda device(s), numbered "
+                f"from 0; use --device cuda:0\n" if torch.cuda.is_available() else
+                "Error: --device cuda:7: torch sees no CUDA GPU here; use --device cpu\n")
+    assert result.output == expected
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("threads", ["1", "2"])  # two threads: the two-stage loop (lstmviz.pipeline)
 def test_ctrl_c_leaves_no_file(tmp_path, threads):
     # A model and text big enough to take several seconds, interrupted once writing has begun.

@@ -307,6 +307,9 @@ def test_error_bad_options(text, tmp_path):
     assert "--val-fraction must be between 0 and 1" in run_cli(text, "-o", out,
                                                                 "--val-fraction", "1").output
     assert "--device 'gpu' is not a torch device" in run_cli(text, "-o", out, "--device", "gpu").output
+    if torch.accelerator.current_accelerator(check_available=True) is None:
+        assert run_cli(text, "-o", out, "--device", "mps").output == (
+            "Error: --device mps: torch sees no mps device here; use --device cpu\n")
     assert "drop it with --byte-level" in run_cli(text, "-o", out, "--byte-level",
                                                   "--min-count", "3").output
     assert run_cli(text, "-o", out, "--eval-every", "0").output == (
