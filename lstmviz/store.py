@@ -41,6 +41,15 @@ PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
 RANK_PREFIX = "rank_"  # summaries only cell search reads (format 1.2)
 
 
+def vocab_dataset(vocab: Vocab) -> list[str]:
+    """The symbols as ``/vocab`` holds them; the ``vocab`` attribute (JSON) holds them exactly.
+
+    HDF5 strings cannot contain NUL, so a symbol that does (byte 0 of a byte-level vocabulary, or a
+    NUL in the text) is stored as the empty string.
+    """
+    return ["" if "\0" in s else s for s in vocab.symbols]
+
+
 @dataclass
 class Predictions:
     """The model's guesses at positions [start, stop): what it predicts *after* reading each symbol."""
@@ -97,7 +106,7 @@ class StatesWriter:
         f.attrs["c_dtype"] = c_dtype
         f.attrs["names"] = json.dumps(list(names))
         self.set_attrs(attrs)
-        f.create_dataset(VOCAB, data=np.array(vocab.symbols, dtype=h5py.string_dtype()))
+        f.create_dataset(VOCAB, data=np.array(vocab_dataset(vocab), dtype=h5py.string_dtype()))
         rows = min(n_tokens, CHUNK_ROWS)
         long_rows = min(n_tokens, 1 << 16)
         f.create_dataset(TOKENS, shape=(n_tokens,), dtype="i4", chunks=(long_rows,))

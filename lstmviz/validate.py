@@ -26,6 +26,7 @@ from lstmviz.store import (
     TOP_K,
     VERSION,
     VOCAB,
+    vocab_dataset,
 )
 from lstmviz.summaries import N_BINS, N_TOP, RANK_BINS, RANK_KEYS, SUMMARY_KEYS
 from lstmviz.vocab import Vocab
@@ -129,7 +130,7 @@ class _Checker:
             self.say(f"dataset {VOCAB} is missing")
             return
         stored = [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
-        if stored != list(vocab.symbols):
+        if stored != vocab_dataset(vocab):
             self.say(f"dataset {VOCAB} does not match the 'vocab' attribute")
 
     def _tokens(self, T: int, V: int | None) -> None:

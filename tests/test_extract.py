@@ -24,6 +24,7 @@ from lstmviz.store import open_states
 from lstmviz.streams import plan_streams
 from lstmviz.summaries import C_SAT, N_TOP, SEGMENT
 from lstmviz.validate import validate
+from lstmviz.vocab import Vocab
 
 TOKENS = VOCAB.encode(TEXT)  # 10,000 characters: blocks of 4,096 meet twice
 
@@ -96,6 +97,25 @@ def test_text_is_recoverable_exactly(files):
         assert s.text() == TEXT
         assert s.symbols(10, 15) == list(TEXT[10:15])
         assert list(s.file["vocab"].asstr()[()]) == list(VOCAB.symbols)
+
+
+def test_byte_level_model_with_every_byte(tmp_path):
+    # Byte 0 is a symbol of every byte-level vocabulary, and HDF5 strings cannot hold it.
+    vocab = Vocab(tuple(chr(b) for b in range(256)), byte_level=True)
+    model = make_model(1, 8, 4, vocab=vocab, seed=3)
+    text = "na\u00efve \u201cquotes\u201d \x00 nul\n" * 20
+    text_path = write_text(tmp_path / "bytes.txt", text)
+    out = extract_file(write_checkpoint(tmp_path / "bytes.pt", model, vocab), text_path, tmp_path / "b.h5",
+                       Options(dtype="float32"))
+    assert validate(out) == []
+    ids = np.frombuffer(text.encode("utf-8"), np.uint8).astype(np.int64)
+    ref = stepped(model, ids)
+    with open_states(out) as s, h5py.File(out, "r") as f:
+        assert s.vocab == vocab and s.n_tokens == len(ids)
+        assert bytes(s.tokens(0, len(ids)).astype(np.uint8)).decode("utf-8") == text
+        assert np.max(np.abs(s.window("layer0.h", 0, len(ids)) - ref["layer0.h"])) < 1e-5
+        stored = f["vocab"].asstr()[()]
+        assert stored[0] == "" and list(stored[1:]) == list(vocab.symbols[1:])
 
 
 def test_metadata(files):
