@@ -231,7 +231,7 @@ def cached_scores(
     hyp = resolve(hypothesis, byte_level=states.vocab.byte_level)
     names = list(names) if names is not None else select_names(states)
     folder = search_cache.cache_dir(states.path)
-    found = search_cache.load(folder, "scores-" + hyp.cache_key, _expect(states))
+    found = search_cache.load(folder, "scores-" + hyp.cache_key, _expect(states)) if folder else None
     if found is None or "constant" in found or any(f"{n}/score" not in found for n in names):
         return None
     return _unpack(found, names)

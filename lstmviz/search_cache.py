@@ -33,8 +33,11 @@ def file_identity(path: str | Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def cache_dir(path: str | Path) -> Path:
-    """The folder holding cached results for an extraction file, created when needed."""
+def cache_dir(path: str | Path) -> Path | None:
+    """The folder holding cached results for an extraction file, created when needed.
+
+    None when neither place can be written: the search still runs, its results are just not kept.
+    """
     path = Path(path).resolve()
     beside = path.with_name(path.name + ".search")
     try:
@@ -45,7 +48,12 @@ def cache_dir(path: str | Path) -> Path:
         pass
     home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lstmviz" / "search"
     folder = home / hashlib.sha1(str(path).encode()).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        log.warning("search results will not be kept: neither %s nor %s can be written (%s)",
+                    beside, folder, e.strerror or e)
+        return None
     return folder
 
 
@@ -74,11 +82,20 @@ def load(folder: Path, key: str, expect: dict[str, Any]) -> dict[str, np.ndarray
         return None
 
 
-def save(folder: Path, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    """Write arrays and metadata under ``key`` atomically."""
+def save(folder: Path, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path | None:
+    """Write arrays and metadata under ``key`` atomically; None when they cannot be written.
+
+    A cache is a convenience: a full disk or a read-only folder costs a recomputation next time,
+    never the results in hand.
+    """
     target = folder / _file_name(key)
-    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta))})
+    try:
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta))})
+    except OSError as e:
+        log.warning("search results not kept in %s (%s); they will be recomputed next time",
+                    target, e.strerror or e)
+        return None
     return target
 
 

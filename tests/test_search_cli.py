@@ -101,3 +101,27 @@ def test_usage_errors(austen, args):
 def test_help_has_an_example():
     result = CliRunner().invoke(cli, ["search", "--help"])
     assert result.exit_code == 0 and "Examples:" in result.output and "--hypothesis" in result.output
+
+
+def test_a_cache_that_cannot_be_written_costs_nothing_but_the_cache(tmp_path, monkeypatch, caplog):
+    path = tmp_path / "austen.h5"
+    path.write_bytes(shared_file("planted", "austen").read_bytes())
+    (tmp_path / "austen.h5.search").write_text("a file where the cache folder would go")
+    (tmp_path / "xdg").write_text("and one where the fallback folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    result = run(path, "--hypothesis", "quote", "--top", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["units"][0]["neuron"] == f"layer0.c.{QUOTE}"
+    assert "search results will not be kept: neither" in caplog.text  # on stderr outside pytest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["austen.h5", "austen.h5.search", "xdg"]
+
+
+def test_a_cache_entry_that_cannot_be_saved_is_only_a_warning(tmp_path, caplog):
+    path = tmp_path / "austen.h5"
+    path.write_bytes(shared_file("planted", "austen").read_bytes())
+    (tmp_path / "austen.h5.search" / "scores-quote.npz").mkdir(parents=True)  # blocks the rename
+    result = run(path, "--hypothesis", "quote", "--top", "1")
+    assert result.exit_code == 0, result.output
+    assert f"layer0.c.{QUOTE}" in result.stdout
+    assert "scores-quote.npz (Is a directory); they will be recomputed next time" in caplog.text
+    assert not [p for p in (tmp_path / "austen.h5.search").iterdir() if p.name.endswith(".tmp")]
