@@ -114,6 +114,9 @@ def example_units(
     if not 0 <= start < stop <= N:
         raise SearchError(f"span {start}:{stop} is not within the text (0:{N}); "
                           f"give START:END with 0 <= START < END <= {N}")
+    if start == 0 and stop == N:
+        raise SearchError(f"span 0:{N} is the whole text, so no unit can be off around it; select a "
+                          "part of the text, with at least one position before or after it")
     name = name or act_name("h", states.n_layer - 1)
     signs = (1.0, -1.0) if parse_name(name)[1] in SYMMETRIC_KINDS else (1.0,)
     lo, hi = max(0, start - margin), min(N, stop + margin)
@@ -123,7 +126,7 @@ def example_units(
     cand = []  # (unit, sign, inside_min, around_max)
     for sign in signs:
         in_min = (sign * inside).min(axis=0)
-        out_max = (sign * around).max(axis=0) if len(around) else np.full(len(in_min), -np.inf)
+        out_max = (sign * around).max(axis=0)
         cand += [(u, sign, float(in_min[u]), float(out_max[u])) for u in range(len(in_min))]
     if threshold is None:
         threshold = _default_threshold([(c[3], c[2]) for c in cand if c[2] > c[3]])

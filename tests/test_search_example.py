@@ -85,6 +85,8 @@ def test_explicit_threshold_and_other_activation(planted):
             search_by_example(s, start, stop, name="layer0.c", threshold=2.0)
         with pytest.raises(SearchError, match="not within the text"):
             search_by_example(s, 10, s.n_tokens + 1)
+        with pytest.raises(SearchError, match=f"span 0:{s.n_tokens} is the whole text"):
+            search_by_example(s, 0, s.n_tokens)  # was: every unit "on", around_max -inf
 
 
 def test_default_threshold_is_where_most_units_separate():
