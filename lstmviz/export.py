@@ -284,13 +284,13 @@ def write_snippet(path: str | Path, text: str) -> Path:
         OptionError: the path is a folder, its folder does not exist, or it cannot be written.
     """
     path = Path(path)
-    if path.is_dir():
-        raise OptionError(f"{path} is a folder; give a file name, e.g. -o {path / 'snippet.html'}")
-    if not path.parent.is_dir():
-        raise OptionError(
-            f"cannot write {path}: the folder {path.parent} does not exist; create it or choose another -o"
-        )
     try:
+        if path.is_dir():
+            raise OptionError(f"{path} is a folder; give a file name, e.g. -o {path / 'snippet.html'}")
+        folder = path.parent
+        if not folder.is_dir():
+            why = "is a file, not a folder;" if folder.exists() else "does not exist; create it or"
+            raise OptionError(f"cannot write {path}: the folder {folder} {why} choose another -o")
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
     except OSError as e:

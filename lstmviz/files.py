@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lstmviz.errors import OptionError
+
 
 def temporary_sibling(path: str | Path) -> Path:
     """Create an empty, uniquely named hidden file beside ``path`` and return its path.
@@ -33,9 +35,30 @@ def temporary_sibling(path: str | Path) -> Path:
     raise FileExistsError(f"cannot create a temporary file beside {path}")
 
 
+def final_target(path: str | Path) -> Path:
+    """Where a finished output lands: the file a symbolic link names, and never a special file.
+
+    Renaming over a link would replace the link, not the file it points to; renaming over a device
+    or a pipe (``-o /dev/null``) would put a regular file in its place.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "link").symlink_to(d / "real.txt")
+    >>> final_target(d / "link") == (d / "real.txt").resolve()
+    True
+    """
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise OptionError(f"{path} is not a regular file (a device, pipe or socket); "
+                          "give the path of a file to write")
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``, on any error it is removed.
+
+    Through a symbolic link the file it names is replaced, and the link kept (:func:`final_target`).
 
     >>> import tempfile; target = Path(tempfile.mkdtemp()) / "a.txt"
     >>> with atomic_path(target) as tmp:
@@ -43,6 +66,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     >>> target.read_text()
     'done'
     """
+    path = final_target(path)
     tmp = temporary_sibling(path)
     try:
         yield tmp

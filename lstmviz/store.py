@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
-from lstmviz.files import temporary_sibling
+from lstmviz.files import final_target, temporary_sibling
 from lstmviz.model import LSTMConfig
 from lstmviz.names import KINDS, h5_path, parse_name
 from lstmviz.vocab import Vocab
@@ -84,7 +84,7 @@ class StatesWriter:
     ):
         if dtype not in ("float16", "float32"):
             raise ValueError(f"dtype must be 'float16' or 'float32', not {dtype!r}")
-        self.path = Path(path)
+        self.path = final_target(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp_path = temporary_sibling(self.path)  # the writer is long-lived: no context manager
         try:

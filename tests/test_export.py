@@ -1,3 +1,4 @@
+import os
 import re
 import shlex
 import subprocess
@@ -462,9 +463,26 @@ def test_write_is_all_or_nothing(tmp_path):
         write_snippet(target, "new \udc80 text")  # fails half-way through writing
     assert target.read_text(encoding="utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.html"]
-    with pytest.raises(OptionError, match="does not exist"):
-        write_snippet(tmp_path / "fig.html" / "inner.html", "x")  # parent is a file
+    with pytest.raises(OptionError, match=f"the folder {target} is a file, not a folder; choose another -o"):
+        write_snippet(target / "inner.html", "x")
+    with pytest.raises(OptionError, match="does not exist; create it or choose another -o"):
+        write_snippet(tmp_path / "missing" / "inner.html", "x")
+    with pytest.raises(OptionError, match="File name too long; choose another -o"):
+        write_snippet(tmp_path / ("a" * 300 + ".html"), "x")
     assert write_snippet(target, "new") == target and target.read_text(encoding="utf-8") == "new"
+
+
+def test_write_goes_through_links_and_never_over_special_files(tmp_path):
+    real = tmp_path / "real.html"
+    real.write_text("old", encoding="utf-8")
+    (tmp_path / "link.html").symlink_to(real)
+    write_snippet(tmp_path / "link.html", "new")
+    assert (tmp_path / "link.html").is_symlink() and real.read_text(encoding="utf-8") == "new"
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(OptionError, match="pipe is not a regular file .* give the path of a file"):
+        write_snippet(tmp_path / "pipe", "x")
+    assert (tmp_path / "pipe").is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.html", "pipe", "real.html"]
 
 
 def test_help_has_an_example():

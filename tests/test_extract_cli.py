@@ -252,3 +252,19 @@ def test_info_and_validate_on_damaged_files(tmp_path, model_path):
 
 def test_vocab_of_test_text_covers_it():
     assert not VOCAB.missing(TEXT)
+
+
+def test_output_through_a_link_and_never_over_a_pipe(tmp_path, model_path):
+    text = write_text(tmp_path / "t.txt", TEXT[:300])
+    os.mkfifo(tmp_path / "pipe")
+    result = invoke("extract", model_path, text, "-o", tmp_path / "pipe", "--force", "-q")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {tmp_path / 'pipe'} is not a regular file (a device, pipe or socket); "
+                             "give the path of a file to write\n")
+    assert (tmp_path / "pipe").is_fifo()
+    (tmp_path / "link.h5").symlink_to(tmp_path / "real.h5")
+    result = invoke("extract", model_path, text, "-o", tmp_path / "link.h5", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "link.h5").is_symlink()
+    assert invoke("validate", tmp_path / "real.h5").output == f"{tmp_path / 'real.h5'}: valid\n"
+    assert leftovers(tmp_path) == []
