@@ -294,6 +294,8 @@ def pattern_hypothesis(pattern: str, *, byte_level: bool = False) -> Hypothesis:
     >>> pattern_hypothesis("ab+").fn("xabbyab").tolist()
     [False, True, True, True, False, True, True]
     """
+    if not pattern:
+        raise SearchError("--pattern is empty; give a regular expression, e.g. --pattern 'https?://'")
     source = pattern.encode("utf-8").decode("latin-1") if byte_level else pattern
     try:
         compiled = re.compile(source)

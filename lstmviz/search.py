@@ -359,7 +359,9 @@ def _compute(
 def _constant_message(hyp: Hypothesis, values: np.ndarray) -> str:
     if hyp.binary:
         state = "never" if not values.any() else "always"
-        return (f"hypothesis {hyp.name!r} is {state} true in this text, so no unit can track it; "
+        empty = " (matches of no characters, such as ^ or a lookahead, mark no position)" if \
+            state == "never" and hyp.cache_key.startswith("pattern-") else ""
+        return (f"hypothesis {hyp.name!r} is {state} true in this text{empty}, so no unit can track it; "
                 "choose another hypothesis or another text")
     return f"hypothesis {hyp.name!r} has the same value everywhere in this text; choose another"
 

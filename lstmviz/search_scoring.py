@@ -220,15 +220,19 @@ class _Sums:
 
 
 def _auroc(rank_sum_inside: np.ndarray, n1: int, N: int) -> np.ndarray:
-    """AUROC from the sum over inside positions of centred mid-ranks ``(R - (N+1)/2) / N``."""
+    """AUROC from the sum over inside positions of centred mid-ranks ``(R - (N+1)/2) / N``.
+
+    Clipped to [0, 1]: float32 sums can step past a perfect score by ~1e-8 on tiny texts.
+    """
     n0 = N - n1
     R1 = N * rank_sum_inside + n1 * (N + 1) / 2  # sum of 1-based mid-ranks inside
-    return (R1 - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return np.clip((R1 - n1 * (n1 + 1) / 2) / (n1 * n0), 0.0, 1.0)
 
 
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _correlation(cov: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """``cov / sd`` in [-1, 1] (rounding can step past a perfect correlation); 0 where ``sd`` is 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
+        return np.clip(np.where(sd > 0, cov / np.where(sd > 0, sd, 1), 0.0), -1.0, 1.0)
 
 
 def _binary_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: np.ndarray,
@@ -245,7 +249,7 @@ def _binary_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: n
         "score": np.maximum(auroc, 1 - auroc),
         "null": np.max([np.maximum(a, 1 - a) for a in nulls], axis=0),
         "auroc": auroc,
-        "point_biserial": _safe_div(cov, sd_x * np.sqrt(q * (1 - q))),
+        "point_biserial": _correlation(cov, sd_x * np.sqrt(q * (1 - q))),
         "mean_in": mu + s1 / n1,
         "mean_out": mu + (sx - s1) / n0,
     }
@@ -256,7 +260,7 @@ def _numeric_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: 
     sx = gx[:, 0]
     def pearson(col: int) -> np.ndarray:
         cov = gx[:, col] / N - (sx / N) * (p.sum_c / N)
-        return _safe_div(cov, sd_x * np.sqrt(p.var))
+        return _correlation(cov, sd_x * np.sqrt(p.var))
 
     r = pearson(at["x"])
     cov = gx[:, at["x"]] / N - (sx / N) * (p.sum_c / N)
@@ -265,7 +269,7 @@ def _numeric_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: 
         "score": np.abs(r),
         "null": np.max([np.abs(pearson(k)) for k in at["x_null"]], axis=0),
         "pearson": r,
-        "spearman": _safe_div(rank_cov, sd_r * np.sqrt(p.rank_var)),
+        "spearman": _correlation(rank_cov, sd_r * np.sqrt(p.rank_var)),
         "slope": cov / p.var,
         "mean": mu + sx / N,
     }

@@ -243,3 +243,20 @@ def test_progress_callback_reaches_the_total(states):
     seen = []
     rank_units(states, "quote", names=["layer0.h"], progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1] == states.n_tokens
+
+
+def test_scores_stay_within_their_range_on_a_three_character_text(tmp_path):
+    # The bundled model over "a\nb": float32 sums used to step past 1 (AUROC 1.0000000149).
+    from lstmviz.demo import MODEL
+    from lstmviz.extract import extract_file
+
+    text = tmp_path / "three.txt"
+    text.write_text("a\nb", encoding="utf-8")
+    path = extract_file(MODEL, text, tmp_path / "three.h5")
+    with open_states(path) as s:
+        best = rank_all(s, top=3, cache=False)
+        for hyp in ("after_newline", "word_pos"):
+            ranked = rank_units(s, hyp, top=3, cache=False)
+            extremes = ranked[["score", "null"]].to_numpy()
+            assert (0 <= extremes).all() and (extremes <= 1).all(), (hyp, extremes.max())
+        assert (best.score <= 1).all() and (best.null_best <= 1).all()

@@ -83,6 +83,9 @@ def test_span_search_by_example(austen):
     (["--hypothesis", "url"], "Error: hypothesis 'url' is never true in this text"),
     (["--hypothesis", "quote", "--layer", "4"], "Error: no layer 4 in austen.h5 (layers: 0..0)"),
     (["--pattern", "("], "Error: --pattern '(' is not a valid regular expression"),
+    (["--pattern", ""], "Error: --pattern is empty; give a regular expression"),
+    (["--pattern", "^"], "Error: hypothesis 'pattern ^' is never true in this text (matches of no "
+                         "characters, such as ^ or a lookahead, mark no position)"),
     (["--span", "5:2"], "Error: span 5:2 is not within the text"),
     (["--span", "0:5", "--threshold", "5"], "Error: no unit of layer0.h is on throughout 0:5"),
 ])
@@ -125,3 +128,21 @@ def test_a_cache_entry_that_cannot_be_saved_is_only_a_warning(tmp_path, caplog):
     assert f"layer0.c.{QUOTE}" in result.stdout
     assert "scores-quote.npz (Is a directory); they will be recomputed next time" in caplog.text
     assert not [p for p in (tmp_path / "austen.h5.search").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_all_with_top_ranks_that_many_units_per_hypothesis(python_file):
+    data = json.loads(run(python_file, "--all", "--top", "2", "--json").stdout)
+    per = {}
+    for row in data["best"]:
+        per.setdefault(row["hypothesis"], []).append(row["rank"])
+    assert per and all(ranks == [1, 2] for ranks in per.values())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--all", "--threshold", "0.5"], "--threshold and --min-on choose units for --span"),
+    (["--hypothesis", "quote", "--min-on", "0.5"], "--threshold and --min-on choose units for --span"),
+    (["--span", "0:5", "--threshold", "nan"], "nan is not a number"),
+])
+def test_options_that_would_do_nothing_are_refused(austen, args, message):
+    result = run(austen, *args)
+    assert result.exit_code == 2 and message in result.output

@@ -37,14 +37,17 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
 @click.option("--pattern", help="Regular expression: a unit should be on inside any match.")
 @click.option("--span", help="START:END positions of an example: find units on there, then matches.")
 @click.option("--all", "all_", is_flag=True, help="Best unit of every built-in hypothesis.")
-@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Rows to show (units, or matches with --span; per hypothesis with --all: 1).")
-@click.option("--layer", type=int, help="Only this layer (0-based). Default: all layers.")
+@click.option("--top", type=click.IntRange(min=1),
+              help="Rows to show: units, or matches with --span (default 20); units per hypothesis "
+                   "with --all (default 1).")
+@click.option("--layer", type=int,
+              help="Only this layer (0-based). Default: all layers (the last for --span).")
 @click.option("--kind", type=click.Choice(KIND_CHOICES),
               help="Only this activation kind. Default: all (h for --span).")
 @click.option("--threshold", type=float, help="With --span: level that counts as on. Default: from the data.")
-@click.option("--min-on", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
-              help="With --span: share of the chosen units that must be on together in a match.")
+@click.option("--min-on", type=click.FloatRange(0, 1, min_open=True),
+              help="With --span: share of the chosen units that must be on together in a match "
+                   "(default 1: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--no-cache", is_flag=True, help="Recompute, ignoring and not writing cached results.")
 def search(file: str, hypothesis: str | None, pattern: str | None, span: str | None, all_: bool,
@@ -70,6 +73,11 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
     chosen = [x for x in (hypothesis, pattern, span, all_ or None) if x is not None]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --hypothesis, --pattern, --span or --all")
+    if span is None and (threshold is not None or min_on is not None):
+        raise click.UsageError("--threshold and --min-on choose units for --span; they do nothing here")
+    if threshold is not None and not math.isfinite(threshold):
+        raise click.BadParameter(f"{threshold} is not a number; give a level such as 0.5",
+                                 param_hint="--threshold")
     with open_states(file) as states:
         if span is not None:
             start, stop = _parse_span(span)
@@ -80,17 +88,17 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
                                          param_hint="--kind")
             select_names(states, layer=layer, kind=kind)  # a clear error for a missing layer or kind
             name = act_name("gates", layer, kind[-1]) if kind.startswith("gates.") else act_name(kind, layer)
-            result = search_by_example(states, start, stop, name=name, threshold=threshold, min_on=min_on,
-                                       progress=True)
-            _show_example(states, result, top, as_json)
+            result = search_by_example(states, start, stop, name=name, threshold=threshold,
+                                       min_on=1.0 if min_on is None else min_on, progress=True)
+            _show_example(states, result, top or 20, as_json)
             return
         names = select_names(states, layer=layer, kind=kind)
         if all_:
-            df = rank_all(states, names=names, cache=not no_cache, progress=True)
+            df = rank_all(states, top=top or 1, names=names, cache=not no_cache, progress=True)
             _show_all(df, as_json)
             return
         hyp = hypothesis if hypothesis else pattern_hypothesis(pattern, byte_level=states.vocab.byte_level)
-        df = rank_units(states, hyp, names=names, top=top, cache=not no_cache, progress=True)
+        df = rank_units(states, hyp, names=names, top=top or 20, cache=not no_cache, progress=True)
         _show_units(df, as_json)
 
 
@@ -132,8 +140,9 @@ def _show_all(df: pd.DataFrame, as_json: bool) -> None:
         click.echo(json.dumps({"best": json.loads(df.to_json(orient="records")),
                                "skipped": df.attrs.get("skipped", [])}, indent=2))
         return
-    click.echo(_table(df, ["hypothesis", "neuron", "measure", "score", "direction", "null_best", "local",
-                           "margin"]))
+    ranks = ["rank"] if (df["rank"] > 1).any() else []
+    click.echo(_table(df, ["hypothesis", *ranks, "neuron", "measure", "score", "direction", "null_best",
+                           "local", "margin"]))
     click.echo("\nmargin = score - max(null_best, local): near 0 or below means chance or a reaction to "
                "single symbols")
     if df.attrs.get("skipped"):
