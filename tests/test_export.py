@@ -442,6 +442,7 @@ def test_cli_svg_from_the_output_suffix_and_fragment(h5, tmp_path):
         (["--width", "-3"], "Error: the line width is -3"),
         (["-o", "missing/x.html"], "Error: cannot write missing/x.html: the folder missing does not"),
         (["-o", "."], "Error: . is a folder; give a file name"),
+        (["-o", ""], "Error: -o is empty; give a file name, or leave -o out"),
         (["-o", "x.svg", "--format", "html"], "Error: --format html but -o x.svg ends in .svg"),
     ],
 )
@@ -491,3 +492,5 @@ def test_help_has_an_example():
     assert "lstmviz export val.h5 --neuron layer1.c.117 --start 1200 --length 400" in result.output
     flat = " ".join(result.output.split())
     assert "[default: blog]" in flat and "[default: 100]" in flat
+
+

@@ -34,7 +34,8 @@ def _format_of(output: str | None, given: str | None) -> str:
               show_default=True, help="Colour scale, as in the dashboard.")
 @click.option("--strips", is_flag=True, help="Show the top-5 predictions beneath each character.")
 @click.option("--fragment", is_flag=True,
-              help="Write only a <div> with scoped styles, to paste into a page or Markdown post.")
+              help="HTML: only a <div> with scoped styles, to paste into a page or Markdown post. "
+                   "SVG: the <svg> element without the XML declaration, to inline in HTML.")
 @click.option("--title", help="Heading above the text.")
 @click.option("--caption", help="Text below the colour scale.")
 @click.option("--width", type=int, default=DEFAULTS["width"], show_default=True,
@@ -59,6 +60,8 @@ def export(states_file: str, neurons: tuple[str, ...], start: int, length: int, 
         lstmviz export val.h5 -n layer1.c.117 -n layer1.c.3 --start 0 --length 200 --strips --width 40
         lstmviz export val.h5 -n layer0.h.7 --start 500 --length 300 --fragment -o cell.svg
     """
+    if output == "":
+        raise OptionError("-o is empty; give a file name, or leave -o out for the default name")
     fmt = _format_of(output, fmt)
     path = Path(output) if output else Path(default_output_name(neurons, start, fmt))
     with open_states(states_file) as states:
