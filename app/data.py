@@ -61,6 +61,7 @@ def window_payload(states: States, start: int, length: int, *, fixed: bool) -> d
         "labels": [text for text, _ in cells],
         "faint": "".join("1" if faint else "0" for _, faint in cells),
         "next": nxt.tolist(),
+        "guesses": preds.top_ids.shape[1],  # top-5, or every symbol of a smaller vocabulary
         "top": preds.top_ids.reshape(-1).tolist(),
         "p": _floats(preds.top_probs.reshape(-1), 4),
         "shade": lut_index(preds.top_probs.reshape(-1), 0.0, 1.0).tolist(),

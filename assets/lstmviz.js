@@ -12,7 +12,6 @@
 
   const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ESC[c]);
-  const GUESSES = 5;
 
   // The drawing on screen, for the details box; replaced on every render.
   let shown = null;
@@ -78,10 +77,10 @@
       }
       out.push("</div>");
       if (grid) {
-        for (let r = 0; r < GUESSES; r++) {
+        for (let r = 0; r < win.guesses; r++) {
           out.push('<div class="lv-strip" data-rank="', r + 1, '">');
           for (let i = a; i < b; i++) {
-            const k = i * GUESSES + r;
+            const k = i * win.guesses + r;
             const id = win.top[k];
             out.push('<span class="lv-p', id === win.next[i] ? " lv-hit" : "", '" style="', style(strip, win.shade[k]),
               '">', esc(win.vocab[id]), "</span>");
@@ -92,7 +91,7 @@
         for (let i = a; i < b; i++) {
           const next = win.next[i];
           let hit = next < 0;
-          for (let r = 0; r < GUESSES && !hit; r++) hit = win.top[i * GUESSES + r] === next;
+          for (let r = 0; r < win.guesses && !hit; r++) hit = win.top[i * win.guesses + r] === next;
           out.push(hit ? '<span class="lv-p"></span>' : '<span class="lv-p lv-miss">' + esc(win.vocab[next]) + "</span>");
         }
         out.push("</div>");
@@ -194,10 +193,10 @@
     const v = vals.values[i];
     const next = win.next[i];
     const rows = [];
-    for (let j = 0; j < GUESSES; j++) {
-      const id = win.top[i * GUESSES + j];
+    for (let j = 0; j < win.guesses; j++) {
+      const id = win.top[i * win.guesses + j];
       rows.push("<tr" + (id === next ? ' class="lv-hit"' : "") + "><td>" + esc(win.vocab[id]) + "</td><td>" +
-        (100 * win.p[i * GUESSES + j]).toFixed(2) + "%</td><td>" + (id === next ? "✓ true next" : "") + "</td></tr>");
+        (100 * win.p[i * win.guesses + j]).toFixed(2) + "%</td><td>" + (id === next ? "✓ true next" : "") + "</td></tr>");
     }
     const value = vals.tanh
       ? "c = " + num(v, 4) + ", tanh(c) = " + num(v === null ? null : Math.tanh(v), 4)

@@ -36,10 +36,10 @@ from lstmviz.progress import progress_bar
 from lstmviz.store import (
     CHUNK_ROWS,
     PREDICTION_KEYS,
-    TOP_K,
     BackgroundWrites,
     Predictions,
     StatesWriter,
+    top_k,
 )
 from lstmviz.streams import burn_in, measure_deviation, plan_streams, token_rows
 from lstmviz.summaries import SEGMENT, UnitSummary
@@ -91,9 +91,12 @@ def default_output(model_path: str | Path, text_path: str | Path) -> Path:
 
 
 def predictions_of(logits: torch.Tensor, next_tokens: torch.Tensor) -> Predictions:
-    """Top-5 and true-next-symbol statistics for logits (T, V); ``next_tokens`` (T,) uses -1 at the end."""
+    """Top-5 and true-next-symbol statistics for logits (T, V); ``next_tokens`` (T,) uses -1 at the end.
+
+    A vocabulary of fewer than 5 symbols has all of them ranked.
+    """
     logp = torch.log_softmax(logits.float(), dim=-1)  # (T, V)
-    top_logp, top_ids = logp.topk(TOP_K, dim=-1)
+    top_logp, top_ids = logp.topk(top_k(logp.shape[-1]), dim=-1)
     has_next = next_tokens >= 0
     nll = -logp.gather(1, next_tokens.clamp(min=0)[:, None])[:, 0]  # (T,)
     nll = torch.where(has_next, nll, torch.full_like(nll, math.nan))

@@ -32,6 +32,11 @@ VERSION = "1.2"  # 1.1 added /decoder; 1.2 the rank_* summaries
 CHUNK_ROWS = 4096  # token rows per chunk; writers append in multiples of this
 CHUNK_UNITS = 64  # units per chunk
 TOP_K = 5
+
+
+def top_k(vocab_size: int) -> int:
+    """Guesses stored per position: the top 5, or every symbol of a smaller vocabulary."""
+    return min(TOP_K, vocab_size)
 SUMMARY_ROOT = "/summaries"
 PREDICTIONS = "/predictions"
 DECODER = "/decoder"
@@ -54,8 +59,8 @@ def vocab_dataset(vocab: Vocab) -> list[str]:
 class Predictions:
     """The model's guesses at positions [start, stop): what it predicts *after* reading each symbol."""
 
-    top_ids: np.ndarray  # (n, 5) int32, most likely first
-    top_probs: np.ndarray  # (n, 5) float32
+    top_ids: np.ndarray  # (n, K) int32, most likely first; K = top_k(V)
+    top_probs: np.ndarray  # (n, K) float32
     p_next: np.ndarray  # (n,) float32, probability of the true next symbol; NaN at the text's end
     loss_nats: np.ndarray  # (n,) float32, -ln p_next
     loss_bits: np.ndarray  # (n,) float32, -log2 p_next
@@ -111,8 +116,9 @@ class StatesWriter:
         long_rows = min(n_tokens, 1 << 16)
         f.create_dataset(TOKENS, shape=(n_tokens,), dtype="i4", chunks=(long_rows,))
         g = f.create_group(PREDICTIONS)
-        g.create_dataset("top_ids", shape=(n_tokens, TOP_K), dtype="i4", chunks=(rows, TOP_K))
-        g.create_dataset("top_probs", shape=(n_tokens, TOP_K), dtype="f4", chunks=(rows, TOP_K))
+        K = top_k(len(vocab))
+        g.create_dataset("top_ids", shape=(n_tokens, K), dtype="i4", chunks=(rows, K))
+        g.create_dataset("top_probs", shape=(n_tokens, K), dtype="f4", chunks=(rows, K))
         for key in ("p_next", "loss_nats", "loss_bits"):
             g.create_dataset(key, shape=(n_tokens,), dtype="f4", chunks=(long_rows,))
         H = config.n_hidden

@@ -26,6 +26,7 @@ from lstmviz.store import (
     TOP_K,
     VERSION,
     VOCAB,
+    top_k,
     vocab_dataset,
 )
 from lstmviz.summaries import N_BINS, N_TOP, RANK_BINS, RANK_KEYS, SUMMARY_KEYS
@@ -148,7 +149,7 @@ class _Checker:
 
     def _predictions(self, T: int, V: int | None) -> None:
         for key in PREDICTION_KEYS:
-            shape = (T, TOP_K) if key.startswith("top") else (T,)
+            shape = (T, top_k(V) if V else TOP_K) if key.startswith("top") else (T,)
             ds = self._dataset(f"{PREDICTIONS}/{key}", shape, "iu" if key == "top_ids" else "f")
             if ds is None:
                 continue

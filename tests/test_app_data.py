@@ -36,10 +36,16 @@ def test_window_holds_the_text_and_the_stored_guesses(states, path):
         top = f["predictions/top_ids"][100:400]
         probs = f["predictions/top_probs"][100:400]
         p_next = f["predictions/p_next"][100:400]
-    assert w["top"] == top.reshape(-1).tolist()
+    assert w["guesses"] == 5 and w["top"] == top.reshape(-1).tolist()
     np.testing.assert_allclose(w["p"], probs.reshape(-1), atol=5e-5)
     np.testing.assert_allclose(w["p_next"], p_next, atol=5e-6)
     assert w["shade"] == lut_index(probs.reshape(-1), 0.0, 1.0).tolist()
+
+
+def test_a_four_symbol_vocabulary_has_four_guesses(tmp_path):
+    small = cached_states(build(tmp_path / "dna.h5", "ACGTTGCAAC" * 40))
+    w = data.window_payload(small, 0, 100, fixed=True)
+    assert w["guesses"] == 4 and len(w["top"]) == 400 and sorted(w["top"][:4]) == [0, 1, 2, 3]
 
 
 def test_whitespace_is_drawn_visibly(states):

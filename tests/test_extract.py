@@ -118,6 +118,23 @@ def test_byte_level_model_with_every_byte(tmp_path):
         assert stored[0] == "" and list(stored[1:]) == list(vocab.symbols[1:])
 
 
+def test_a_vocabulary_of_fewer_than_five_symbols_ranks_them_all(tmp_path):
+    vocab = Vocab(tuple("ACGT"))
+    model = make_model(1, 8, 4, vocab=vocab, seed=4)
+    text = "ACGTTGCAAC" * 50
+    checkpoint = write_checkpoint(tmp_path / "dna.pt", model, vocab)
+    out = extract_file(checkpoint, write_text(tmp_path / "dna.txt", text), tmp_path / "dna.h5")
+    assert validate(out) == []
+    with torch.no_grad():
+        logits, _ = model(torch.as_tensor(vocab.encode(text))[None])
+    probs, ids = torch.softmax(logits[0], -1).topk(4, dim=-1)
+    with open_states(out) as s:
+        pred = s.predictions(0, len(text))
+        assert pred.top_ids.shape == (len(text), 4)
+        np.testing.assert_array_equal(pred.top_ids, ids.numpy())
+        np.testing.assert_allclose(pred.top_probs, probs.numpy(), atol=1e-6)
+
+
 def test_metadata(files):
     with open_states(files["f16"]) as s:
         a = s.attrs
