@@ -29,6 +29,7 @@ from lstmviz import __version__
 from lstmviz.devices import resolve_device
 from lstmviz.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
 from lstmviz.errors import OptionError, StoreError
+from lstmviz.files import check_output
 from lstmviz.loading import LoadedModel, load_model
 from lstmviz.names import GATES, act_name, parse_name
 from lstmviz.pipeline import run_ahead, thread_split
@@ -127,7 +128,9 @@ def extract_file(
     """
     options = options or Options()
     resolve_device(options.device, supported=EXTRACT_DEVICES)
-    out = Path(out_path) if out_path is not None else default_output(model_path, text_path)
+    default = default_output(model_path, text_path)
+    inputs = tuple(p for p in (model_path, text_path, vocab) if p is not None)
+    out = check_output(default if out_path is None else out_path, inputs, example=default.name)
     if out.exists() and not force:
         raise OptionError(f"{out} already exists; pass --force to replace it, or choose -o OTHER.h5")
     loaded = load_model(model_path, vocab=vocab, trust_pickle=trust_pickle)

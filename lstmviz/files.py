@@ -35,6 +35,30 @@ def temporary_sibling(path: str | Path) -> Path:
     raise FileExistsError(f"cannot create a temporary file beside {path}")
 
 
+def check_output(path: str | Path, inputs: tuple[str | Path, ...] = (), *, example: str) -> Path:
+    """The output path, once it is sure a file can be written there: fail before the work, not after.
+
+    Creates the folder when missing. ``example`` is a file name to suggest when ``path`` names a
+    folder; ``inputs`` are files the run reads, which it must not overwrite.
+    """
+    if str(path) == "":
+        raise OptionError(f"-o is empty; give a file name such as {example}, or leave -o out")
+    if str(path).endswith(("/", os.sep)) or Path(path).is_dir():
+        raise OptionError(f"{path}: is a folder; give a file name for -o, e.g. {Path(path) / example}")
+    path = final_target(path)
+    if any(path.resolve() == Path(p).resolve() for p in inputs):
+        raise OptionError(f"{path}: -o names an input of this run; choose another output file")
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise OptionError(f"{path}: {folder} is a file, not a folder; choose another -o path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary_sibling(path).unlink()
+    except OSError as e:
+        raise OptionError(f"{path}: cannot write there ({e.strerror or e}); choose another -o path") from None
+    return path
+
+
 def final_target(path: str | Path) -> Path:
     """Where a finished output lands: the file a symbolic link names, and never a special file.
 

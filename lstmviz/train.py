@@ -30,7 +30,7 @@ from lstmviz.batches import StreamBatches, evaluate, split_validation
 from lstmviz.checkpoint import save_checkpoint
 from lstmviz.devices import resolve_device
 from lstmviz.errors import CheckpointError, OptionError, TextError, VocabError
-from lstmviz.files import atomic_path, temporary_sibling
+from lstmviz.files import atomic_path, check_output
 from lstmviz.loading import load_model
 from lstmviz.model import CharLSTM, LSTMConfig
 from lstmviz.progress import progress_bar
@@ -127,20 +127,6 @@ def _encode(vocab: Vocab, text: str, name: str) -> torch.Tensor:
         raise VocabError(describe_missing(
             lacking, name, "resume only on text with the model's characters, or train a new model"))
     return torch.from_numpy(vocab.encode(text))  # (N,) int64
-
-
-def check_writable(path: Path, inputs: tuple[Path, ...] = ()) -> None:
-    """Fail before training, not after it, when the checkpoint could not be written."""
-    if path.is_dir():
-        raise OptionError(f"{path}: is a folder; give a file name for -o, e.g. {path / 'model.pt'}")
-    if any(path.resolve() == p.resolve() for p in inputs):
-        raise OptionError(f"{path}: -o names an input text; choose another output file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary_sibling(path).unlink()
-    except OSError as e:
-        raise OptionError(
-            f"{path}: cannot write there ({e.strerror or e}); choose another -o path") from None
 
 
 def state_path(output: str | Path) -> Path:
@@ -246,7 +232,7 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
     device = resolve_device(config.device)
     if device.type == "cpu":
         _use_available_cores()
-    check_writable(output, tuple(Path(p) for p in (text, val) if p is not None))
+    check_output(output, tuple(p for p in (text, val) if p is not None), example="model.pt")
     torch.manual_seed(config.seed)
     prior = _load_resume(Path(resume), config) if resume is not None else None
     vocab, train_ids, val_ids, meta = _read_corpus(Path(text), val, config, prior)

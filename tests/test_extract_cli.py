@@ -268,3 +268,22 @@ def test_output_through_a_link_and_never_over_a_pipe(tmp_path, model_path):
     assert (tmp_path / "link.h5").is_symlink()
     assert invoke("validate", tmp_path / "real.h5").output == f"{tmp_path / 'real.h5'}: valid\n"
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("output", "message"), [
+    ("t.txt", "t.txt: -o names an input of this run; choose another output file"),
+    ("m.pt", "m.pt: -o names an input of this run; choose another output file"),
+    ("newdir/", "newdir/: is a folder; give a file name for -o, e.g. newdir/m__t.h5"),
+    ("", "-o is empty; give a file name such as m__t.h5, or leave -o out"),
+    ("t.txt/out.h5", "t.txt/out.h5: t.txt is a file, not a folder; choose another -o path"),
+])
+def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, model_path, output, message):
+    # --force would once have replaced the text or the checkpoint with the extraction.
+    text = write_text(tmp_path / "t.txt", TEXT[:300])
+    model = tmp_path / "m.pt"
+    model.write_bytes(Path(model_path).read_bytes())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = invoke("extract", model, text, "-o", output, "--force", "-q", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {message}\n"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
