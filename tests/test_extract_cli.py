@@ -199,8 +199,12 @@ def test_a_gpu_number_that_is_not_there(tmp_path, model_path):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("threads", ["1", "2"])  # two threads: the two-stage loop (lstmviz.pipeline)
-def test_ctrl_c_leaves_no_file(tmp_path, threads):
+@pytest.mark.parametrize(("threads", "stop"), [
+    ("1", signal.SIGINT),
+    ("2", signal.SIGINT),  # two threads: the two-stage loop (lstmviz.pipeline)
+    ("2", signal.SIGTERM),  # kill, or a scheduler's time limit
+])
+def test_ctrl_c_leaves_no_file(tmp_path, threads, stop):
     # A model and text big enough to take several seconds, interrupted once writing has begun.
     model = write_checkpoint(tmp_path / "m.pt", make_model(2, 64, 16))
     text = write_text(tmp_path / "long.txt", (TEXT * 60)[:600_000])
@@ -215,7 +219,7 @@ def test_ctrl_c_leaves_no_file(tmp_path, threads):
         if proc.poll() is not None:
             break
     time.sleep(0.5)  # well into the block loop
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Interrupted: no output was written (the partial file was removed)." in err

@@ -6,6 +6,10 @@ Commands that need Dash (``serve``, ``demo``) live in ``app/`` and join the grou
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 
 import click
@@ -14,13 +18,37 @@ from lstmviz import __version__
 from lstmviz.errors import LstmvizError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's time limit), handled like Ctrl-C.
+
+    Python's default is to die on the spot, leaving a multi-gigabyte temporary extraction behind
+    and a training run unsaved; as an interrupt, every command's Ctrl-C path tidies up instead.
+    """
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    def interrupt(signum, frame):
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class FriendlyGroup(click.Group):
     """Turns the library's typed errors into ``Error: …`` lines with exit status 1."""
 
     def invoke(self, ctx: click.Context):
         """Run the command; a user-fixable error becomes one line, real bugs keep their traceback."""
         try:
-            return super().invoke(ctx)
+            with _sigterm_interrupts():
+                return super().invoke(ctx)
         except LstmvizError as e:
             raise click.ClickException(str(e)) from e
 

@@ -66,8 +66,8 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
 
     Contiguous batches carry the LSTM state along the text, as char-rnn
     does. The progress bar shows train and validation loss in bits per
-    character. Ctrl-C stops cleanly: it validates, keeps the best
-    checkpoint, says where it is and exits with status 130. With --resume,
+    character. Ctrl-C (or SIGTERM) stops cleanly: it validates, keeps the
+    best checkpoint, says where it is and exits with status 130. With --resume,
     --layers/--hidden/--embed default to the checkpoint's values, and so
     does the vocabulary.
 
