@@ -342,8 +342,8 @@ class _Pass:
                         self.summaries[name].update_hist(x)
                         bar.update(len(x))
                     continue
-                ds = self.writer.dataset(name)
                 step = 4 * CHUNK_ROWS
                 for a in range(0, self.T, step):
-                    self.summaries[name].update_hist(torch.from_numpy(ds[a : a + step]))
-                    bar.update(min(step, self.T - a))
+                    rows = self.writer.read_rows(name, a, min(a + step, self.T))
+                    self.summaries[name].update_hist(torch.from_numpy(rows))
+                    bar.update(len(rows))

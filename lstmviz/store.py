@@ -8,6 +8,7 @@ window of one unit and a stream of all units both read few chunks. The format is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -93,7 +94,10 @@ class StatesWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp_path = temporary_sibling(self.path)  # the writer is long-lived: no context manager
         try:
-            self.file = h5py.File(self.tmp_path, "w")
+            # No chunk cache: blocks are written whole, so a write that fails (a full disk) fails
+            # in the call, not again in every later flush of cached chunks (pages of errors, then
+            # a crash at exit). Reads go chunk by chunk (:meth:`read_rows`) to stay fast without it.
+            self.file = h5py.File(self.tmp_path, "w", rdcc_nbytes=0)
             self._create(n_tokens, config, vocab, names, dtype, c_dtype, attrs or {})
         except BaseException:
             self.abort()
@@ -171,9 +175,18 @@ class StatesWriter:
         if bias is not None:
             group.create_dataset("bias", data=np.asarray(bias, dtype=np.float32))
 
-    def dataset(self, name: str) -> h5py.Dataset:
-        """The open dataset of an activation, for a second pass over what was written."""
-        return self.file[h5_path(name)]
+    def read_rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of an activation already written, for a second pass over it.
+
+        Read one column of chunks at a time: without a chunk cache, HDF5 reads a selection that
+        spans several chunks' columns row by row, 18x slower (measured on 100 k x 128 float32).
+        """
+        ds = self.file[h5_path(name)]
+        out = np.empty((stop - start, ds.shape[1]), ds.dtype)
+        width = ds.chunks[1]
+        for u in range(0, ds.shape[1], width):
+            out[:, u : u + width] = ds[start:stop, u : u + width]
+        return out
 
     def set_attrs(self, attrs: dict[str, Any]) -> None:
         """Store root attributes; str subclasses (such as ``torch.__version__``) as plain strings."""
@@ -189,9 +202,15 @@ class StatesWriter:
         return self.path
 
     def abort(self) -> None:
-        """Close and delete the temporary file; the final path is left untouched."""
+        """Close and delete the temporary file; the final path is left untouched.
+
+        The file is emptied first: on a full disk, HDF5's closing writes (its metadata) would fail,
+        and the error would hide the one that stopped the run.
+        """
         try:
             if getattr(self, "file", None) is not None and self.file.id.valid:
+                with contextlib.suppress(OSError):
+                    os.truncate(self.tmp_path, 0)
                 self.file.close()
         finally:
             self.tmp_path.unlink(missing_ok=True)

@@ -109,7 +109,7 @@ def measure_deviation(run: UnrolledLSTM, writer: StatesWriter, *, n_tokens: int,
             if exact is not None:
                 want = exact.acts[name][0, p : p + span]
             else:
-                want = torch.from_numpy(writer.dataset(name)[p : p + span].astype(np.float32))
+                want = torch.from_numpy(writer.read_rows(name, p, p + span).astype(np.float32))
                 if dtype == "float16" and kind != "c":
                     got = got.half().float()  # compare what the file would hold
             diff = (got - want.to(got.device)).abs()

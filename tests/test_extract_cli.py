@@ -166,6 +166,32 @@ def test_no_space_left_removes_the_temporary_file(tmp_path, model_path, monkeypa
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 2 MB file system; needs root (as in CI), skipped elsewhere."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", str(folder)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_really_full_disk_ends_in_one_line(small_disk):
+    # HDF5 used to fail again at every release of a dataset handle, then crash the interpreter.
+    model = write_checkpoint(small_disk.parent / "m.pt", make_model(2, 64, 16))
+    text = write_text(small_disk.parent / "t.txt", (TEXT * 3)[:30_000])
+    out = small_disk / "out.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "lstmviz", "extract", str(model), str(text), "-o", str(out),
+                          "-q"], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert run.stderr.startswith(f"Error: no space left on the device while writing {out}; nothing was kept")
+    assert run.stderr.count("\n") == 1
+    assert list(small_disk.iterdir()) == []
+
+
 def test_device_that_is_not_there(tmp_path, model_path):
     text = write_text(tmp_path / "t.txt", TEXT[:100])
     result = invoke("extract", model_path, text, "-o", tmp_path / "o.h5", "--device", "tpu")
