@@ -206,7 +206,7 @@ def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
             raise StoreError(
                 f"no space left on the device while writing {out}; nothing was kept. Free some space "
                 "or write elsewhere with -o, and note the file needs about "
-                f"{_size_estimate(n_tokens, cfg.n_hidden, names, options.dtype) / 1e9:.2f} GB"
+                f"{_size_estimate(n_tokens, cfg.n_hidden, names, options.dtype) / 1e6:,.0f} MB"
             ) from None
         raise
     except BaseException:

@@ -54,8 +54,10 @@ def burn_in(run: UnrolledLSTM, read: ReadTokens, n_tokens: int, starts: list[int
     """State of each stream after reading the K characters before its start.
 
     A stream whose burn-in would begin before the text starts from zero at position 0 instead,
-    exactly like the single pass (so stream 0 starts from zero).
+    exactly like the single pass (so stream 0 starts from zero). So no burn-in need be longer than
+    the last start: a larger K reads the same characters, and would only allocate and pad more.
     """
+    K = min(K, max(starts))
     pads = [max(0, K - st) for st in starts]
     ids = token_rows(read, n_tokens, [(st - K + p, st) for st, p in zip(starts, pads, strict=True)], K)
     for s, p in enumerate(pads):  # right-align each stream's burn-in text

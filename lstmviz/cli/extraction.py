@@ -23,7 +23,7 @@ from lstmviz.validate import validate as validate_file
               help="Storage type of h and the gates; c is always float32 (it can exceed float16's range).")
 @click.option("--device", default="auto", show_default=True,
               help="auto (a GPU if torch sees one), cpu, cuda or cuda:N.")
-@click.option("--streams", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--streams", type=click.IntRange(min=1, max=2**31 - 1), default=1, show_default=True,
               help="Read the text as N pieces side by side: faster on a GPU, not exact at the seams.")
 @click.option("--burn-in", type=click.IntRange(min=0), default=DEFAULT_BURN_IN, show_default=True,
               help="With --streams: characters each piece reads before its start, to settle its state.")
