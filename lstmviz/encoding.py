@@ -26,24 +26,27 @@ MIN_TOKENS = 2  # the first prediction needs a next character to score
 
 @dataclass(frozen=True)
 class UnknownPolicy:
-    """What to do with characters the vocabulary lacks: ``error``, ``skip`` or ``replace:<char>``.
+    """What to do with characters the vocabulary lacks: ``auto``, ``error``, ``skip`` or ``replace:<char>``.
+
+    ``auto`` replaces them by the model's own unknown symbol when its vocabulary has one (as models
+    trained with a minimum character count do), and is ``error`` otherwise.
 
     >>> UnknownPolicy.parse("replace:?").replacement
     '?'
     """
 
-    action: str = "error"
+    action: str = "auto"
     replacement: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> UnknownPolicy:
         """Read the ``--unknown`` option's value."""
-        if text in ("error", "skip"):
+        if text in ("auto", "error", "skip"):
             return cls(text)
         if text.startswith("replace:") and len(text) == len("replace:") + 1:
             return cls("replace", text[-1])
         raise OptionError(
-            f"--unknown {text!r} is not understood; use 'error', 'skip' or 'replace:<one character>'"
+            f"--unknown {text!r} is not understood; use 'auto', 'error', 'skip' or 'replace:<one character>'"
         )
 
     def __str__(self) -> str:
@@ -71,8 +74,9 @@ class Encoder:
 
     def __init__(self, vocab: Vocab, policy: UnknownPolicy):
         self.vocab = vocab
-        if policy.action == "error" and vocab.unknown is not None:
-            policy = UnknownPolicy("replace", vocab.unknown)  # the model's own unknown symbol
+        if policy.action == "auto":
+            own = vocab.unknown
+            policy = UnknownPolicy("replace", own) if own is not None else UnknownPolicy("error")
         self.policy = policy
         singles = [(ord(s), i) for i, s in enumerate(vocab.symbols) if len(s) == 1]
         codes = np.array([c for c, _ in singles], dtype=np.int64)

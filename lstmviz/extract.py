@@ -116,7 +116,7 @@ def extract_file(
     out_path: str | Path | None = None,
     options: Options | None = None,
     *,
-    unknown: str = "error",
+    unknown: str = "auto",
     force: bool = False,
     vocab: str | Path | None = None,
     trust_pickle: bool = False,

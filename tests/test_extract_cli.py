@@ -122,8 +122,25 @@ def test_unknown_skip_and_replace(tmp_path, model_path):
     bad = invoke("extract", model_path, text, "-o", tmp_path / "x.h5", "--unknown", "replace:☃")
     assert bad.exit_code == 1 and "the vocabulary has no '☃'" in bad.output
     bad = invoke("extract", model_path, text, "-o", tmp_path / "x.h5", "--unknown", "drop")
-    assert bad.output == ("Error: --unknown 'drop' is not understood; use 'error', 'skip' or "
+    assert bad.output == ("Error: --unknown 'drop' is not understood; use 'auto', 'error', 'skip' or "
                           "'replace:<one character>'\n")
+
+
+def test_a_model_with_its_own_unknown_symbol(tmp_path):
+    # By default (auto) the model's unknown symbol stands in, and the user is told; an explicit
+    # --unknown error still stops and lists the characters.
+    vocab = Vocab(tuple(sorted(set(TEXT[:400]))) + ("\ufffd",), unknown="\ufffd")
+    model = write_checkpoint(tmp_path / "m.pt", make_model(1, 8, 4, vocab=vocab), vocab)
+    text = write_text(tmp_path / "t.txt", "☃" + TEXT[:300])
+    auto = invoke("extract", model, text, "-o", tmp_path / "auto.h5", "-q")
+    assert auto.exit_code == 0, auto.output
+    assert "note: 1 character(s) the vocabulary lacks were handled by --unknown replace:\ufffd" in auto.stderr
+    with open_states(tmp_path / "auto.h5") as s:
+        assert s.text() == "\ufffd" + TEXT[:300] and s.attrs["unknown"] == "replace:\ufffd"
+    strict = invoke("extract", model, text, "-o", tmp_path / "strict.h5", "--unknown", "error")
+    assert strict.exit_code == 1
+    assert strict.output.startswith("Error: the text has 1 character(s) the model's vocabulary lacks: '☃'×1")
+    assert not (tmp_path / "strict.h5").exists()
 
 
 @pytest.mark.parametrize(("content", "message"), [

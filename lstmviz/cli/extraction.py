@@ -27,8 +27,9 @@ from lstmviz.validate import validate as validate_file
               help="Read the text as N pieces side by side: faster on a GPU, not exact at the seams.")
 @click.option("--burn-in", type=click.IntRange(min=0), default=DEFAULT_BURN_IN, show_default=True,
               help="With --streams: characters each piece reads before its start, to settle its state.")
-@click.option("--unknown", default="error", show_default=True, metavar="error|skip|replace:<char>",
-              help="What to do with characters the model's vocabulary lacks.")
+@click.option("--unknown", default="auto", show_default=True, metavar="auto|error|skip|replace:<char>",
+              help="What to do with characters the model's vocabulary lacks. auto: replace them by the "
+                   "model's own unknown symbol if it has one, else stop with an error listing them.")
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
               help="Vocabulary file, for checkpoints that lack one.")
@@ -63,6 +64,10 @@ def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: 
         took = states.attrs.get("elapsed_s", 0.0)
         click.echo(f"wrote {path}: {states.n_tokens:,} positions, {len(states.names)} activations, "
                    f"{took:.1f} s")
+        touched = int(states.attrs.get("unknown_count", 0))
+        if touched:
+            click.echo(f"note: {touched:,} character(s) the vocabulary lacks were handled by --unknown "
+                       f"{states.attrs['unknown']} (`lstmviz extract --unknown error` lists them)", err=True)
 
 
 @cli.command()
