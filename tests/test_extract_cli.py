@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import pytest
 import torch
 from click.testing import CliRunner
@@ -81,6 +82,23 @@ def test_info_reports_float16_error_and_stream_deviation(tmp_path, model_path):
     assert "float16:     h rounding error at most 2.44e-04 (bound); measured max" in info
     assert "streams:     2 streams of 8,192, burn-in 300: deviation from the exact pass: h max" in info
     assert "top-1 agreement" in info
+
+
+def test_info_describes_files_whose_optional_attributes_are_missing_or_foreign(tmp_path, model_path):
+    # The format lets a writer leave these out (or write them otherwise); info used to crash on them.
+    text = write_text(tmp_path / "t.txt", TEXT)
+    out = tmp_path / "s.h5"
+    assert invoke("extract", model_path, text, "-o", out, "--streams", "2", "--burn-in", "300",
+                  "-q").exit_code == 0
+    with h5py.File(out, "r+") as f:
+        for key in [k for k in f.attrs if k.startswith("streams_deviation")] + ["dtype"]:
+            del f.attrs[key]
+        f.attrs["elapsed_s"] = "fast"
+    result = invoke("info", out)
+    assert result.exit_code == 0, result.output
+    assert "burn-in 300: deviation from the exact pass: h max ?" in result.output
+    assert "(not measured)" in result.output and "took fast s" in result.output
+    assert "dtype:       ? (h); c float32" in result.output
 
 
 def test_existing_output_is_refused_without_force(tmp_path, model_path):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
+import numpy as np
 
 from lstmviz.cli import cli
 from lstmviz.extract import DEFAULT_BURN_IN, Options, extract_file
@@ -84,41 +86,53 @@ def info(states: str) -> None:
             click.echo(f"{label + ':':<13}{value}")
 
 
+def _num(value: Any, spec: str) -> str:
+    """``value`` formatted as a number, or as it is: optional attributes may be missing or foreign."""
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return "?" if value is None else str(value)
+
+
 def describe(s) -> list[tuple[str, str]]:
     """Label/value lines for ``lstmviz info``."""
     a = s.attrs
     cfg = s.config
     size = s.path.stat().st_size
     inputs = f"embedding {cfg.n_embd}" if cfg.n_embd else "one-hot"
+    dtype = a.get("dtype", "?")
     lines = [
-        ("file", f"{s.path} ({size / 1e6:,.1f} MB, {'complete' if a.get('complete') else 'INCOMPLETE'})"),
+        ("file", f"{s.path} ({size / 1e6:,.1f} MB, complete)"),  # open_states refuses the others
         ("format", f"{a['encoding-type']} {a['encoding-version']}, lstmviz {a.get('lstmviz_version', '?')},"
                    f" created {a.get('created', '?')}"),
         ("model", f"{a.get('model_path', '?')} ({a.get('model_layout', '?')} layout): {cfg.n_layer} layer(s)"
                   f" x {cfg.n_hidden} units, {inputs}, sha256 {str(a.get('model_sha256', '?'))[:16]}"),
         ("vocabulary", f"{len(s.vocab)} symbols{' (bytes)' if s.vocab.byte_level else ''}"),
-        ("text", f"{a.get('text_path', '(tokens)')}: {a.get('text_chars', s.n_tokens):,} characters, "
-                 f"sha256 {str(a.get('text_sha256', '-'))[:16]}"),
+        ("text", f"{a.get('text_path', '(tokens)')}: {_num(a.get('text_chars', s.n_tokens), ',')} "
+                 f"characters, sha256 {str(a.get('text_sha256', '-'))[:16]}"),
         ("unknown", f"{a.get('unknown', 'error')} ({a.get('unknown_count', 0)} character(s) affected)"),
         ("positions", f"{s.n_tokens:,}"),
         ("activations", " ".join(s.names)),
-        ("dtype", f"{a['dtype']} (h{', gates' if s.has_gates else ''}); c {a['c_dtype']}"),
+        ("dtype", f"{dtype} (h{', gates' if s.has_gates else ''}); c {a.get('c_dtype', '?')}"),
     ]
-    if a["dtype"] == "float16":
-        lines.append(("float16", f"h rounding error at most {a.get('f16_error_bound', 0):.2e} (bound); "
-                                 f"measured max {a.get('f16_error_h_max', float('nan')):.2e} on a sample"))
-    streams = int(a.get("streams", 1))
-    if streams > 1:
+    if dtype == "float16":
+        lines.append(("float16", f"h rounding error at most {_num(a.get('f16_error_bound'), '.2e')} (bound); "
+                                 f"measured max {_num(a.get('f16_error_h_max'), '.2e')} on a sample"))
+    streams = a.get("streams", 1)
+    if isinstance(streams, (int, np.integer)) and streams > 1:
+        asked = a.get("streams_requested", streams)
         lines.append(("streams", (
-            f"{streams} streams of {a.get('stream_length'):,}, burn-in {a.get('burn_in')}: deviation "
-            f"from the exact pass: h max {a.get('streams_deviation_h_max'):.2e}, "
-            f"mean {a.get('streams_deviation_h_mean'):.2e}; c max {a.get('streams_deviation_c_max'):.2e}; "
-            f"top-1 agreement {a.get('streams_deviation_top1_agree', 1):.2%} "
-            f"({a.get('streams_deviation_sample')})")))
+            f"{streams} streams of {_num(a.get('stream_length'), ',')}"
+            f"{f' (asked for {asked})' if asked != streams else ''}, burn-in {a.get('burn_in', '?')}: "
+            f"deviation from the exact pass: h max {_num(a.get('streams_deviation_h_max'), '.2e')}, "
+            f"mean {_num(a.get('streams_deviation_h_mean'), '.2e')}; "
+            f"c max {_num(a.get('streams_deviation_c_max'), '.2e')}; "
+            f"top-1 agreement {_num(a.get('streams_deviation_top1_agree'), '.2%')} "
+            f"({a.get('streams_deviation_sample', 'not measured')})")))
     else:
         lines.append(("streams", "1 (exact: one continuous pass)"))
-    lines.append(("device", f"{a.get('device', '?')}; took {a.get('elapsed_s', 0):.1f} s "
-                            f"({a.get('chars_per_s', 0):,.0f} characters/s)"))
+    lines.append(("device", f"{a.get('device', '?')}; took {_num(a.get('elapsed_s'), '.1f')} s "
+                            f"({_num(a.get('chars_per_s'), ',.0f')} characters/s)"))
     summaries = json.dumps(sorted(s.summary(s.names[0]))) if s.names else "[]"
     lines.append(("summaries", f"per unit: {summaries}"))
     return lines
