@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmviz.errors import OptionError, TextError, VocabError
+from lstmviz.textio import not_utf8
 from lstmviz.vocab import Vocab, describe_missing
 
 PIECE_BYTES = 1 << 20
@@ -119,19 +120,17 @@ def text_pieces(path: str | Path, piece_bytes: int = PIECE_BYTES) -> Iterator[tu
     if path.is_dir():
         raise TextError(f"{path}: is a folder, not a text file")
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset = 0
+    offset, start = 0, b""
     with open(path, "rb") as f:
         while True:
             raw = f.read(piece_bytes)
+            start = start or raw[:2]
             pending = decoder.getstate()[0]
             try:
                 text = decoder.decode(raw, final=not raw)
             except UnicodeDecodeError as e:
                 bad = (pending + raw)[e.start]
-                raise TextError(
-                    f"{path}: not UTF-8 text (byte {offset - len(pending) + e.start} is 0x{bad:02x}); "
-                    "convert it first, e.g. `iconv -f latin1 -t utf-8`"
-                ) from None
+                raise not_utf8(path, offset - len(pending) + e.start, bad, start) from None
             offset += len(raw)
             if raw or text:
                 yield raw, text

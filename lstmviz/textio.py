@@ -8,6 +8,17 @@ from pathlib import Path
 from lstmviz.errors import TextError
 
 
+def not_utf8(path: Path, offset: int, byte: int, start: bytes) -> TextError:
+    """The error for a text that is not UTF-8, with the conversion that fits what it starts with.
+
+    >>> str(not_utf8(Path("t.txt"), 0, 0xFF, b"\\xff\\xfe")).endswith("`iconv -f utf-16 -t utf-8`")
+    True
+    """
+    source = "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "latin1"  # UTF-16 byte-order marks
+    return TextError(f"{path}: not UTF-8 text (byte {offset} is 0x{byte:02x}); "
+                     f"convert it first, e.g. `iconv -f {source} -t utf-8`")
+
+
 def read_text(path: str | Path, *, min_chars: int = 1) -> str:
     """Read a UTF-8 text file, naming the byte offset of the first bad byte if it is not UTF-8.
 
@@ -25,10 +36,7 @@ def read_text(path: str | Path, *, min_chars: int = 1) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise TextError(
-            f"{path}: not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x}); "
-            "convert it first, e.g. `iconv -f latin1 -t utf-8`"
-        ) from None
+        raise not_utf8(path, e.start, data[e.start], data[:2]) from None
     if not text:
         raise TextError(f"{path}: the file is empty; give a text with at least {min_chars} characters")
     if len(text) < min_chars:

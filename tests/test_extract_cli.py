@@ -82,6 +82,10 @@ def test_info_reports_float16_error_and_stream_deviation(tmp_path, model_path):
     assert "float16:     h rounding error at most 2.44e-04 (bound); measured max" in info
     assert "streams:     2 streams of 8,192, burn-in 300: deviation from the exact pass: h max" in info
     assert "top-1 agreement" in info
+    fewer = invoke("extract", model_path, text, "-o", tmp_path / "few.h5", "--streams", "7", "-q")
+    assert "note: read as 3 stream(s) of 4,096 characters, not 7: a stream is a whole number of " \
+           "4,096-character blocks" in fewer.stderr
+    assert "streams:     3 streams of 4,096 (asked for 7)" in invoke("info", tmp_path / "few.h5").output
 
 
 def test_info_describes_files_whose_optional_attributes_are_missing_or_foreign(tmp_path, model_path):
@@ -162,11 +166,12 @@ def test_a_model_with_its_own_unknown_symbol(tmp_path):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"good start \xff\xfe then bad", "not UTF-8 text (byte 11 is 0xff); convert it first"),
+    (b"good start \xff\xfe then bad", "(byte 11 is 0xff); convert it first, e.g. `iconv -f latin1"),
     ("é".encode() * 700_000 + b"\x80", "not UTF-8 text (byte 1400000 is 0x80)"),  # past the first piece
+    ("abc é".encode("utf-16"), "(byte 0 is 0xff); convert it first, e.g. `iconv -f utf-16 -t utf-8`"),
     (b"", "the file is empty"),
     (b"a", "the text has 1 usable character(s); at least 2 are needed"),
-], ids=["bad-byte", "bad-byte-late", "empty", "one-char"])
+], ids=["bad-byte", "bad-byte-late", "utf-16", "empty", "one-char"])
 def test_bad_texts(tmp_path, content, message):
     model = write_checkpoint(tmp_path / "m.pt", make_model(1, 8, 8, vocab=Vocab.from_text("abcé ")),
                              vocab=Vocab.from_text("abcé "))

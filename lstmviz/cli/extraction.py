@@ -11,7 +11,7 @@ import numpy as np
 
 from lstmviz.cli import cli
 from lstmviz.extract import DEFAULT_BURN_IN, Options, extract_file
-from lstmviz.store import open_states
+from lstmviz.store import CHUNK_ROWS, open_states
 from lstmviz.validate import validate as validate_file
 
 
@@ -66,6 +66,11 @@ def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: 
         took = states.attrs.get("elapsed_s", 0.0)
         click.echo(f"wrote {path}: {states.n_tokens:,} positions, {len(states.names)} activations, "
                    f"{took:.1f} s")
+        streams, asked = states.attrs.get("streams", 1), states.attrs.get("streams_requested", 1)
+        if streams != asked:
+            click.echo(f"note: read as {streams} stream(s) of {states.attrs['stream_length']:,} characters, "
+                       f"not {asked}: a stream is a whole number of {CHUNK_ROWS:,}-character blocks",
+                       err=True)
         touched = int(states.attrs.get("unknown_count", 0))
         if touched:
             click.echo(f"note: {touched:,} character(s) the vocabulary lacks were handled by --unknown "
