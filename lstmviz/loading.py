@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lstmviz.checkpoint import is_lstmviz_checkpoint, model_from_checkpoint
+from lstmviz.errors import CheckpointError
 from lstmviz.layouts import LSTMVIZ, SAFETENSORS, reading, vocabs
 from lstmviz.layouts.statedict import rebuild
 from lstmviz.layouts.wrapped import find_weights, training_metadata
@@ -53,8 +56,8 @@ def load_model(
         trust_pickle: allow unpickling whole models (runs code from the file).
 
     Raises:
-        CheckpointError: the file is missing, not a checkpoint, not a char-LSTM, or pickled
-            without ``trust_pickle``.
+        CheckpointError: the file is missing, not a checkpoint, not a char-LSTM, has NaN or infinite
+            weights, or is pickled without ``trust_pickle``.
         UnsupportedModelError: a GRU, vanilla RNN, bidirectional LSTM or ``proj_size``.
         VocabError: no vocabulary, or one whose size differs from the decoder's outputs.
 
@@ -67,7 +70,23 @@ def load_model(
     >>> loaded.layout, loaded.vocab.symbols, loaded.model.config.n_hidden
     ('wrapped-state-dict', ('a', 'b', 'c'), 5)
     """
-    path = Path(path)
+    loaded = _load(Path(path), vocab, trust_pickle)
+    _check_finite(loaded)
+    return loaded
+
+
+def _check_finite(loaded: LoadedModel) -> None:
+    """Refuse NaN or infinite weights (a diverged run): every activation after them would be NaN."""
+    for name, tensor in loaded.model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(
+                f"{loaded.path}: {bad:,} weight(s) of {name} are NaN or infinite (training diverged, or "
+                "the file is damaged); use an earlier checkpoint"
+            )
+
+
+def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedModel:
     opened = reading.open_checkpoint(path, trust_pickle=trust_pickle)
     if opened.container == reading.TORCH and is_lstmviz_checkpoint(opened.obj):
         model, own_vocab, training = model_from_checkpoint(opened.obj)

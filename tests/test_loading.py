@@ -97,6 +97,18 @@ def test_state_dict_any_attribute_names(tmp_path, emb, rnn, fc):
     assert_same(net, loaded)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_that_are_not_finite_are_refused(tmp_path, bad):
+    # NaN used to reach the summaries (a bincount crash); inf wrote a file full of impossible values.
+    net = make(emb="emb", rnn="rnn", fc="fc")
+    with torch.no_grad():
+        net.rnn.weight_hh_l1[3, 4] = bad
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": net.state_dict(), "chars": CHARS}, path)
+    with pytest.raises(CheckpointError, match="1 weight.s. of lstm.weight_hh_l1 are NaN or infinite"):
+        load_model(path)
+
+
 def test_one_hot_without_biases_pth(tmp_path):
     net = make(embed=0, layers=3, lstm_bias=False, fc_bias=False)
     path = tmp_path / "charrnn.pth"
