@@ -269,10 +269,27 @@ class BackgroundWrites:
                 self._jobs.task_done()
 
 
+def text_attr(attrs: h5py.AttributeManager, key: str, default: str | None = None) -> str | None:
+    """A string attribute, whether written as variable-length (h5py) or fixed-length bytes (C, MATLAB)."""
+    value = attrs.get(key, default)
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def is_complete(attrs: h5py.AttributeManager) -> bool:
+    """The ``complete`` flag, read strictly: only a true boolean (or integer 1) says complete.
+
+    A string such as "false" is truthy in Python; a file that says so must not pass for complete.
+    """
+    flag = attrs.get("complete", False)
+    return isinstance(flag, (bool, np.bool_, np.integer)) and bool(flag)
+
+
 def check_header(f: h5py.File) -> None:
     """Refuse foreign, incomplete and other-major-version files with a message saying what to do."""
-    kind = f.attrs.get("encoding-type")
-    version = str(f.attrs.get("encoding-version", "0"))
+    kind = text_attr(f.attrs, "encoding-type")
+    version = text_attr(f.attrs, "encoding-version", "0")
     if kind != FORMAT:
         raise StoreError(
             f"{f.filename}: not an lstmviz extraction (no '{FORMAT}' header); "
@@ -283,7 +300,7 @@ def check_header(f: h5py.File) -> None:
             f"{f.filename}: format version {version} is not readable by this lstmviz "
             f"(reads {VERSION.split('.')[0]}.x); re-run `lstmviz extract` or upgrade lstmviz"
         )
-    if not bool(f.attrs.get("complete", False)):
+    if not is_complete(f.attrs):
         raise StoreError(
             f"{f.filename}: the extraction is incomplete (it was interrupted); "
             "run `lstmviz extract` again"

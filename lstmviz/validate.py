@@ -18,6 +18,7 @@ from lstmviz.model import LSTMConfig
 from lstmviz.names import GATES, act_name, h5_path, parse_name
 from lstmviz.store import (
     CHUNK_ROWS,
+    DECODER,
     FORMAT,
     PREDICTION_KEYS,
     PREDICTIONS,
@@ -26,6 +27,8 @@ from lstmviz.store import (
     TOP_K,
     VERSION,
     VOCAB,
+    is_complete,
+    text_attr,
     top_k,
     vocab_dataset,
 )
@@ -63,15 +66,18 @@ class _Checker:
 
     def run(self) -> list[str]:
         attrs = self.f.attrs
-        kind = attrs.get("encoding-type")
+        kind = text_attr(attrs, "encoding-type")
         if kind != FORMAT:
             self.say(f"not an lstmviz extraction: encoding-type is {kind!r}, expected {FORMAT!r}")
             return self.problems
-        version = str(attrs.get("encoding-version", ""))
+        version = text_attr(attrs, "encoding-version", "")
         if version.split(".")[0] != VERSION.split(".")[0]:
             self.say(f"format version {version!r} is not {VERSION.split('.')[0]}.x, which this lstmviz reads")
-        if not bool(attrs.get("complete", False)):
-            self.say("the file is incomplete (the 'complete' flag is false): the extraction was interrupted")
+        if not is_complete(attrs):
+            flag = attrs.get("complete", False)
+            said = "false" if isinstance(flag, (bool, np.bool_, np.integer)) else f"{flag!r}, not a boolean"
+            self.say(f"the file is incomplete (the 'complete' flag is {said}): "
+                     "the extraction was interrupted")
         T = self._attr("n_tokens", int)
         cfg = self._attr("model_config", lambda v: LSTMConfig(**json.loads(v)))
         vocab = self._attr("vocab", lambda v: Vocab.from_dict(json.loads(v)))
@@ -86,12 +92,21 @@ class _Checker:
         V = len(vocab) if vocab is not None else None
         self._tokens(T, V)
         self._predictions(T, V)
+        if cfg is not None and V is not None and version != "1.0":
+            self._decoder(cfg, V)
         if cfg is not None and names is not None:
             self._names(cfg, names)
             for name in names:
                 self._activation(name, T, cfg.n_hidden)
                 self._summary(name, cfg.n_hidden)
         return self.problems
+
+    def _decoder(self, cfg: LSTMConfig, V: int) -> None:
+        """The decoder's weights, which every file from format 1.1 on holds."""
+        if self._dataset(f"{DECODER}/weight", (V, cfg.n_hidden), "f") is None:
+            return
+        if cfg.decoder_bias:
+            self._dataset(f"{DECODER}/bias", (V,), "f")
 
     def _attr(self, key: str, parse):
         if key not in self.f.attrs:
@@ -222,9 +237,18 @@ class _Checker:
                 self.say(f"summary {key!r} of {name} is missing")
             elif ds.shape != shape:
                 self.say(f"summary {key!r} of {name} has shape {ds.shape}, expected {shape}")
-            elif key in ("mean", "std", "min", "max") and not np.isfinite(ds[()]).all():
+            elif (values := self._read(ds)) is not None and key in ("mean", "std", "min", "max") \
+                    and not np.isfinite(values).all():
                 self.say(f"summary {key!r} of {name} holds NaN or infinite values")
         self._rank_summary(group, name, H)
+
+    def _read(self, ds: h5py.Dataset) -> np.ndarray | None:
+        """A small dataset's values, or None (said) when its chunks cannot be read or decompressed."""
+        try:
+            return ds[()]
+        except OSError as e:
+            self.say(f"dataset {ds.name} cannot be read ({e}): the file is damaged")
+            return None
 
     def _rank_summary(self, group: h5py.Group, name: str, H: int) -> None:
         """The optional rank histograms (format 1.2): all three keys or none, of the right shapes."""
@@ -238,5 +262,5 @@ class _Checker:
                 self.say(f"summary {key!r} of {name} is missing while {present[0]!r} is there")
             elif ds.shape != shape:
                 self.say(f"summary {key!r} of {name} has shape {ds.shape}, expected {shape}")
-            elif key == "rank_width" and not (ds[()] > 0).all():
+            elif (values := self._read(ds)) is not None and key == "rank_width" and not (values > 0).all():
                 self.say(f"summary 'rank_width' of {name} has bins that are not positive")

@@ -117,3 +117,47 @@ def test_files_from_before_rank_histograms_are_valid(good, tmp_path):
             del f["summaries"][name]
 
     assert validate(damaged(good, tmp_path, change)) == []
+
+
+def test_a_string_that_says_false_is_not_complete(good, tmp_path):
+    from lstmviz.errors import StoreError
+    from lstmviz.store import open_states
+
+    path = damaged(good, tmp_path, lambda f: f.attrs.__setitem__("complete", "false"))
+    assert "the file is incomplete (the 'complete' flag is 'false', not a boolean): the extraction was " \
+           "interrupted" in validate(path)
+    with pytest.raises(StoreError, match="the extraction is incomplete"):
+        open_states(path)
+
+
+def test_fixed_length_header_strings_from_other_writers_are_read(good, tmp_path):
+    from lstmviz.store import open_states
+
+    def change(f):
+        f.attrs["encoding-type"] = np.bytes_(b"lstmviz-states")  # as C or MATLAB writers store them
+        f.attrs["encoding-version"] = np.bytes_(b"1.2")
+
+    path = damaged(good, tmp_path, change)
+    assert validate(path) == []
+    with open_states(path) as s:
+        assert s.n_tokens == len(TOKENS)
+
+
+def test_a_missing_decoder_and_an_unreadable_summary_are_found(good, tmp_path):
+    def change(f):
+        del f["decoder"]
+        rank = f["summaries/layer0/h/rank_hist"]
+        at = rank.id.get_chunk_info(0).byte_offset
+        f.flush()
+        f.attrs["corrupt_at"] = at
+
+    path = damaged(good, tmp_path, change)
+    with h5py.File(path, "r") as f:
+        at = int(f.attrs["corrupt_at"])
+    with open(path, "r+b") as raw:  # garbage in the middle of the compressed chunk
+        raw.seek(at + 16)
+        raw.write(b"\xff" * 64)
+    problems = validate(path)
+    assert "dataset /decoder/weight is missing" in problems
+    assert any(p.startswith("dataset /summaries/layer0/h/rank_hist cannot be read (") and
+               p.endswith("the file is damaged") for p in problems), problems
