@@ -32,7 +32,10 @@ def read_text(path: str | Path, *, min_chars: int = 1) -> str:
         raise TextError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise TextError(f"{path}: is a folder, not a text file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise TextError(f"{path}: cannot be read ({e.strerror or e}); check that it is readable") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

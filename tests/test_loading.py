@@ -11,6 +11,7 @@ import shutil
 import sys
 import uuid
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -177,6 +178,24 @@ def test_safetensors_with_vocab_json_beside_it(tmp_path):
     loaded = load_model(path)
     assert loaded.layout == "safetensors"
     assert_same(net, loaded)
+
+
+def test_an_unreadable_vocabulary_file_is_named(tmp_path, monkeypatch):
+    # Permissions do not bind root, so the refusal is simulated where the bytes are read.
+    net = make(embed=0)
+    path = tmp_path / "weights.safetensors"
+    save_file(net.state_dict(), path)
+    write_vocab(tmp_path / "vocab.json")
+    real = Path.read_bytes
+
+    def refuse(self):
+        if self.name == "vocab.json":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(TextError, match="vocab.json: cannot be read .Permission denied.; check that it is"):
+        load_model(path)
 
 
 def test_safetensors_found_by_content_whatever_the_suffix(tmp_path):
