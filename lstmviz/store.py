@@ -269,6 +269,18 @@ class BackgroundWrites:
                 self._jobs.task_done()
 
 
+def not_hdf5(path: Path) -> str:
+    """What a file h5py cannot open is instead, and what to do: the words after its name."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "not a readable HDF5 file (truncated or damaged); run `lstmviz extract` again"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save's zip, or an old pickle
+        return "a PyTorch checkpoint, not an extraction; extract it over a text: `lstmviz extract MODEL TEXT`"
+    what = "an empty file" if not head else "not an HDF5 file"
+    return f"{what}, not an extraction; make one with `lstmviz extract MODEL TEXT`"
+
+
 def text_attr(attrs: h5py.AttributeManager, key: str, default: str | None = None) -> str | None:
     """A string attribute, whether written as variable-length (h5py) or fixed-length bytes (C, MATLAB)."""
     value = attrs.get(key, default)
@@ -320,10 +332,7 @@ class States:
         try:
             self.file = h5py.File(self.path, "r")
         except OSError:
-            raise StoreError(
-                f"{self.path}: not a readable HDF5 file (truncated or damaged?); "
-                "run `lstmviz extract` again"
-            ) from None
+            raise StoreError(f"{self.path}: {not_hdf5(self.path)}") from None
         try:
             check_header(self.file)
             attrs = self.file.attrs

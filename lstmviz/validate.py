@@ -28,6 +28,7 @@ from lstmviz.store import (
     VERSION,
     VOCAB,
     is_complete,
+    not_hdf5,
     text_attr,
     top_k,
     vocab_dataset,
@@ -51,7 +52,7 @@ def validate(path: str | Path) -> list[str]:
     try:
         f = h5py.File(path, "r")
     except OSError:
-        return [f"{path}: not a readable HDF5 file (truncated or damaged)"]
+        return [f"{path}: {not_hdf5(path)}"]
     with f:
         return _Checker(f).run()
 

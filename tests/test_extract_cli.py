@@ -312,12 +312,13 @@ def test_info_and_validate_on_damaged_files(tmp_path, model_path):
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     result = invoke("info", cut)
     assert result.exit_code == 1
-    assert result.output == (f"Error: {cut}: not a readable HDF5 file (truncated or damaged?); "
+    assert result.output == (f"Error: {cut}: not a readable HDF5 file (truncated or damaged); "
                              "run `lstmviz extract` again\n")
     result = invoke("validate", cut)
     assert result.exit_code == 1
     assert result.output == (f"{cut}: 1 problem(s)\n"
-                             f"  - {cut}: not a readable HDF5 file (truncated or damaged)\n")
+                             f"  - {cut}: not a readable HDF5 file (truncated or damaged); "
+                             "run `lstmviz extract` again\n")
 
 
 def test_vocab_of_test_text_covers_it():

@@ -128,9 +128,13 @@ def _write(tmp_path, case):
     extra = []
     if case == "missing":
         return path, extra, f"{path}: no such file; check the path"
-    if case in ("random bytes", "text file"):
-        path.write_bytes(bytes(range(256)) * 2 if case == "random bytes" else b"To be, or not.\n")
-        why = "not written by torch.save" if case == "random bytes" else "it is a text file"
+    if case in ("random bytes", "text file", "extraction"):
+        content = {"random bytes": bytes(range(256)) * 2, "text file": b"To be, or not.\n",
+                   "extraction": b"\x89HDF\r\n\x1a\n" + bytes(500)}[case]
+        path.write_bytes(content)
+        why = {"random bytes": "not written by torch.save", "text file": "it is a text file",
+               "extraction": "it is an HDF5 file, such as an extraction: look inside one with "
+                             "`lstmviz info`"}[case]
         return path, extra, (f"{path}: not a PyTorch checkpoint ({why}); give a .pt/.pth file "
                              "written by torch.save, or a .safetensors file")
     if case == "cnn":
@@ -173,7 +177,7 @@ def _write(tmp_path, case):
 
 
 @pytest.mark.parametrize("case", [
-    "missing", "random bytes", "text file", "cnn", "dict of strings", "vocab size", "no vocab",
+    "missing", "random bytes", "text file", "extraction", "cnn", "dict of strings", "vocab size", "no vocab",
     "missing vocab file", "gru", "rnn", "bidirectional", "proj_size",
 ])
 def test_inspect_bad_input_is_one_line(tmp_path, case):

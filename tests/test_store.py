@@ -3,6 +3,7 @@
 import h5py
 import numpy as np
 import pytest
+import torch
 from extraction_files import TEXT, VOCAB, make_model, one_thread
 
 from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
@@ -129,8 +130,11 @@ def test_incomplete_foreign_and_future_files(good, tmp_path):
     with pytest.raises(StoreError, match="not an lstmviz extraction"):
         open_states(plain)
     (tmp_path / "text.h5").write_text("hello")
-    with pytest.raises(StoreError, match="not a readable HDF5 file"):
+    with pytest.raises(StoreError, match="text.h5: not an HDF5 file, not an extraction; make one with"):
         open_states(tmp_path / "text.h5")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "model.pt")
+    with pytest.raises(StoreError, match="model.pt: a PyTorch checkpoint, not an extraction; extract it"):
+        open_states(tmp_path / "model.pt")
     with pytest.raises(StoreError, match="no such file"):
         open_states(tmp_path / "missing.h5")
 

@@ -92,7 +92,8 @@ def test_foreign_and_unreadable_files(good, tmp_path):
     assert validate(plain) == ["not an lstmviz extraction: encoding-type is None, expected 'lstmviz-states'"]
     cut = tmp_path / "cut.h5"
     cut.write_bytes(good.read_bytes()[:5000])
-    assert validate(cut) == [f"{cut}: not a readable HDF5 file (truncated or damaged)"]
+    assert validate(cut) == [f"{cut}: not a readable HDF5 file (truncated or damaged); "
+                             "run `lstmviz extract` again"]
 
 
 def test_rank_histograms_must_be_whole_and_well_shaped(good, tmp_path):

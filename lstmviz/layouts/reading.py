@@ -87,6 +87,8 @@ def _why_not_torch(path: Path) -> str:
         head = f.read(4096)
     if not head:
         return "the file is empty"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "it is an HDF5 file, such as an extraction: look inside one with `lstmviz info`"
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive torch.save did not write, or a damaged or truncated one"
     try:
