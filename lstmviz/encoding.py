@@ -155,9 +155,10 @@ def scan_text(path: str | Path, encoder: Encoder) -> TextScan:
     if lacking and encoder.policy.action == "error":
         raise VocabError(describe_missing(lacking))
     if n_tokens < MIN_TOKENS:
+        skipped = f" ({n_chars - n_tokens:,} skipped by --unknown skip)" if n_tokens < n_chars else ""
         raise TextError(
-            f"{path}: the text has {n_tokens} usable character(s); at least {MIN_TOKENS} are needed "
-            "(each position is scored on the character after it)"
+            f"{path}: the text has {n_tokens} usable character(s){skipped}; at least {MIN_TOKENS} are "
+            "needed (each position is scored on the character after it)"
         )
     return TextScan(n_bytes, n_chars, n_tokens, sum(lacking.values()), digest.hexdigest())
 

@@ -41,7 +41,7 @@ def read_text(path: str | Path, *, min_chars: int = 1) -> str:
     except UnicodeDecodeError as e:
         raise not_utf8(path, e.start, data[e.start], data[:2]) from None
     if not text:
-        raise TextError(f"{path}: the file is empty; give a text with at least {min_chars} characters")
+        raise TextError(f"{path}: the file is empty; give a text with at least {min_chars} character(s)")
     if len(text) < min_chars:
         raise TextError(
             f"{path}: the text has {len(text)} character(s); at least {min_chars} are needed"

@@ -136,6 +136,11 @@ def test_unknown_skip_and_replace(tmp_path, model_path):
     text = write_text(tmp_path / "t.txt", "☃a☃" + body)
     skip, repl = tmp_path / "skip.h5", tmp_path / "repl.h5"
     assert invoke("extract", model_path, text, "-o", skip, "--unknown", "skip", "-q").exit_code == 0
+    only_unknown = write_text(tmp_path / "snow.txt", "☃☃☃☃")
+    none_left = invoke("extract", model_path, only_unknown, "-o", tmp_path / "n.h5", "--unknown", "skip")
+    assert none_left.output == (f"Error: {only_unknown}: the text has 0 usable character(s) (4 skipped by "
+                                "--unknown skip); at least 2 are needed (each position is scored on the "
+                                "character after it)\n")
     assert invoke("extract", model_path, text, "-o", repl, "--unknown", "replace:?", "-q").exit_code == 0
     with open_states(skip) as s:
         assert s.text() == "a" + body and s.attrs["unknown"] == "skip" and s.attrs["unknown_count"] == 2
