@@ -7,17 +7,15 @@ on the server's disk.
 
 from __future__ import annotations
 
-import logging
 import os
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 from lstmviz.errors import StoreError
 from lstmviz.store import States, open_states
-
-log = logging.getLogger(__name__)
 
 EXTENSIONS = (".h5", ".hdf5")
 
@@ -103,10 +101,9 @@ class Catalog:
             try:
                 label = describe(cached_states(path))
                 entries.append(Entry(key, path, label))
-            except StoreError as e:
-                log.warning("%s", e)
+            except StoreError as e:  # listed disabled, with the reason; `serve` reports it once
                 entries.append(Entry(key, path, path.name, error=str(e)))
-        return cls(entries)
+        return cls(_told_apart(entries))
 
     @property
     def usable(self) -> list[Entry]:
@@ -125,10 +122,23 @@ class Catalog:
     def options(self) -> list[dict]:
         """Dropdown options; files that cannot be opened are listed, disabled, with the reason."""
         return [
-            {"label": e.label if e.error is None else f"{e.path.name} — cannot open: {e.error}",
+            {"label": e.label if e.error is None else
+             f"{e.path.name} — cannot open: {e.error.removeprefix(f'{e.path}: ')}",
              "value": e.key, "disabled": e.error is not None}
             for e in self.entries
         ]
+
+
+def _told_apart(entries: list[Entry]) -> list[Entry]:
+    """Entries whose labels coincide (one text extracted with and without gates) get their path.
+
+    >>> a, b = Entry("a", Path("x/a.h5"), "m · t"), Entry("b", Path("y/a.h5"), "m · t")
+    >>> [e.label for e in _told_apart([a, b])]
+    ['m · t · x/a.h5', 'm · t · y/a.h5']
+    """
+    labels = Counter(e.label for e in entries if e.error is None)
+    return [replace(e, label=f"{e.label} · {e.path}") if e.error is None and labels[e.label] > 1 else e
+            for e in entries]
 
 
 def _unique(stem: str, used: set[str]) -> str:

@@ -121,8 +121,7 @@ def _open_file(catalog: Catalog, view: View) -> tuple[View, list[str]]:
 
 
 # Control properties that depend only on the file
-FILE_CHOICES = ("file_info", "layer_options", "kind_options", "unit_max", "position_max", "slider_max",
-                "slider_marks")
+FILE_CHOICES = ("file_info", "layer_options", "kind_options", "slider_max", "slider_marks")
 
 
 def controls(view: View, states: States, catalog: Catalog) -> dict:
@@ -137,16 +136,14 @@ def controls(view: View, states: States, catalog: Catalog) -> dict:
         "kind_options": [{"label": KIND_LABELS[k], "value": k} for k in states.kinds()],
         "kind": n.kind,
         "unit": n.unit,
-        "unit_max": states.n_hidden - 1,
         "mode": view.mode,
         "palette": view.palette,
         "raw_c": ["raw"] if view.raw_c else [],
         "length": view.length,
         "position": view.pos,
-        "position_max": last,
         "slider": view.pos,
         "slider_max": last,
-        "slider_marks": {0: "0", last: f"{states.n_tokens:,}"},
+        "slider_marks": {0: "0", last: f"{last:,}"},
     }
 
 

@@ -88,6 +88,7 @@ def values_payload(states: States, neuron: str, start: int, length: int, *, pale
         "start": start,
         "stop": stop,
         "neuron": neuron,
+        "n_hidden": states.n_hidden,  # for the browser's [ ] keys, which wrap around
         "palette": palette,
         "values": _floats(raw, 4),
         "tanh": kind == "c" and not raw_c,

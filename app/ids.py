@@ -71,4 +71,5 @@ SEARCH_HIT = "search-hit"  # pattern id: {"type": SEARCH_HIT, "neuron": "layer1.
 EXAMPLE_SPAN = "example-span"
 EXAMPLE_RUN = "example-run"
 EXAMPLE_RESULTS = "example-results"
+EXAMPLE_FOR = "example-for"  # dcc.Store: the file the by-example results were found in
 SPAN_HIT = "span-hit"  # pattern id: {"type": SPAN_HIT, "start": int, "stop": int}

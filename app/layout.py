@@ -35,6 +35,7 @@ def draw_config() -> dict:
         for name in (*PALETTES, "strip")
     }
     return {"luts": tables, "grid": ids.GRID, "legend": ids.LEGEND, "find": ids.FIND_TEXT,
+            "unit": ids.UNIT, "position": ids.POSITION,
             "col_px": look.COL_PX, "char_px": look.CHAR_PX, "pad_px": look.PAD_PX, "swatches": look.SWATCHES}
 
 
@@ -47,9 +48,8 @@ def stylesheet() -> str:
     return look.stylesheet("." + VIEW_CLASS) + "\n" + look.stylesheet("." + LEGEND_CLASS)
 
 
-def _button(label: str, id_: str, title: str, key: str | None = None) -> html.Button:
-    extra = {"data-key": key} if key else {}
-    return html.Button(label, id=id_, title=title, className="lv-btn", n_clicks=0, **extra)
+def _button(label: str, id_: str, title: str) -> html.Button:
+    return html.Button(label, id=id_, title=title, className="lv-btn", n_clicks=0)
 
 
 def _field(label: str, control) -> html.Label:
@@ -57,14 +57,18 @@ def _field(label: str, control) -> html.Label:
 
 
 def controls() -> html.Div:
-    """Neuron choice, display options, and moving through the text."""
+    """Neuron choice, display options, and moving through the text.
+
+    The unit and position boxes have no min, max or step: Dash sends None for a number outside
+    them, so the server could not say what was wrong with it; it checks the number instead.
+    """
     neuron = html.Div([
         _field("Layer", dcc.Dropdown(id=ids.LAYER, clearable=False, searchable=False, className="lv-dd-s")),
         _field("Kind", dcc.Dropdown(id=ids.KIND, clearable=False, searchable=False, className="lv-dd-s")),
         _field("Unit", html.Div([
-            _button("◀", ids.UNIT_PREV, "previous unit ( [ )", "["),
-            dcc.Input(id=ids.UNIT, type="number", min=0, step=1, debounce=True, className="lv-num"),
-            _button("▶", ids.UNIT_NEXT, "next unit ( ] )", "]"),
+            _button("◀", ids.UNIT_PREV, "previous unit ( [ )"),
+            dcc.Input(id=ids.UNIT, type="number", debounce=True, className="lv-num"),
+            _button("▶", ids.UNIT_NEXT, "next unit ( ] )"),
         ], className="lv-row")),
     ], className="lv-row lv-group")
     display = html.Div([
@@ -82,11 +86,10 @@ def controls() -> html.Div:
         dcc.Download(id=ids.DOWNLOAD),
     ], className="lv-row lv-group")
     move = html.Div([
-        _button("◀ page", ids.PAGE_PREV, "previous page ( ← )", "ArrowLeft"),
-        _field("Position", dcc.Input(id=ids.POSITION, type="number", min=0, step=1, debounce=True,
-                                     className="lv-num-l")),
+        _button("◀ page", ids.PAGE_PREV, "previous page ( ← )"),
+        _field("Position", dcc.Input(id=ids.POSITION, type="number", debounce=True, className="lv-num-l")),
         _button("Go", ids.GO, "show the text from this position"),
-        _button("page ▶", ids.PAGE_NEXT, "next page ( → )", "ArrowRight"),
+        _button("page ▶", ids.PAGE_NEXT, "next page ( → )"),
         html.Div(dcc.Slider(id=ids.SLIDER, min=0, max=1, step=1, updatemode="mouseup",
                             allow_direct_input=False, tooltip={"placement": "bottom"}),
                  className="lv-slider"),
@@ -124,6 +127,7 @@ def search_tab() -> dcc.Tab:
                "around it (LSTMVis's search by example), then every other place in the file "
                "where they turn on together. Mark a span with Find, or type positions."),
         dcc.Loading(html.Div(id=ids.EXAMPLE_RESULTS)),
+        dcc.Store(id=ids.EXAMPLE_FOR),
     ], className="lv-panel"))
 
 

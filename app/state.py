@@ -103,6 +103,9 @@ def from_query(search: str | None, default_file: str) -> tuple[View, list[str]]:
         a, _, b = params["mark"].partition("-")
         if a.isdigit() and b.isdigit() and int(b) > int(a):
             mark, mark_len = int(a), int(b) - int(a)
+        else:
+            notes.append(f"the URL's mark={params['mark']!r} is not a span START-END with START < END; "
+                         "nothing is marked")
     view = View(
         file=params.get("file", default_file),
         neuron=params.get("neuron", ""),
@@ -126,6 +129,10 @@ def default_neuron(states: States) -> str:
 def fit(view: View, states: States) -> tuple[View, list[str]]:
     """Make a View valid for its file; each repair comes with a message saying what and why.
 
+    Two repairs are silent: a window that runs past the text's end starts at the last page instead
+    (the position asked for is still shown), and a mark is cut to the text, or dropped when none of
+    it is in the window.
+
     >>> # fit(View("val", "layer9.h.0"), states) -> (View(..., neuron="layer1.c.0"), ["... no layer9.h ..."])
     """
     notes: list[str] = []
@@ -148,18 +155,40 @@ def fit(view: View, states: States) -> tuple[View, list[str]]:
         length = min(LENGTHS, key=lambda n: abs(n - length))
         notes.append(f"window length {view.length} is not offered; showing {length} characters")
     n_tokens = states.n_tokens
+    last = last_start(n_tokens, length)
     pos = view.pos
     if pos < 0:
-        notes.append(f"position {pos} is before the start; showing position 0")
+        notes.append(f"position {pos:,} is before the start; showing position 0")
         pos = 0
     elif pos >= n_tokens:
-        last = max(0, n_tokens - length)
         notes.append(f"position {pos:,} is past the end of the text ({n_tokens:,} characters); "
                      f"showing the last page, from {last:,}")
         pos = last
-    mark = view.mark if 0 <= view.mark < n_tokens else -1
-    return replace(view, neuron=neuron, length=length, pos=pos, mark=mark,
-                   mark_len=view.mark_len if mark >= 0 else 0), notes
+    view = replace(view, neuron=neuron, length=length, pos=min(pos, last))
+    if marked_on_screen(view, n_tokens):  # cut to the text, as `?mark=10-99999999` asks for more
+        return replace(view, mark_len=min(view.mark_len, n_tokens - view.mark)), notes
+    return replace(view, mark=-1, mark_len=0), notes
+
+
+def last_start(n_tokens: int, length: int) -> int:
+    """First position of the last page, which ends at the end of the text.
+
+    No window starts later, so the slider's far end and "next page" never show a page that is
+    shorter than the others, and paging forward never moves back.
+
+    >>> last_start(6000, 500), last_start(300, 500)
+    (5500, 0)
+    """
+    return max(0, n_tokens - length)
+
+
+def marked_on_screen(view: View, n_tokens: int) -> bool:
+    """Whether some of the marked span is in the window.
+
+    A mark only means something while it is seen: once the view moves away it is dropped, and Find
+    searches from the window instead of from a match the user no longer looks at.
+    """
+    return 0 <= view.mark < min(view.stop, n_tokens) and view.mark + view.mark_len > view.pos
 
 
 def reduce(view: View, event: str, value, states: States) -> tuple[View, list[str]]:
@@ -177,10 +206,9 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
     if event in ("layer", "kind", "unit"):
         layer = int(value) if event == "layer" else layer
         kind = value if event == "kind" else kind
-        unit = n.unit if event != "unit" or value is None else int(value)
-        if not 0 <= unit < states.n_hidden:
-            notes.append(f"there is no unit {unit}: units run from 0 to {states.n_hidden - 1}")
-            unit = n.unit
+        unit = n.unit
+        if event == "unit":
+            unit, notes = _unit(value, n.unit, states.n_hidden)
         name = _name(kind, layer)
         if name not in states.names:  # e.g. gates in a layer switch of a file without gates
             name = _name("h", layer)
@@ -190,9 +218,12 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
     elif event == "neuron":
         view = replace(view, neuron=str(value))
     elif event in ("goto", "slider"):
-        view = replace(view, pos=int(value))
+        pos = _whole(value)
+        if pos is None:
+            return view, [_not_whole("position", value, states.n_tokens - 1)]
+        view = replace(view, pos=pos)
     elif event == "page":
-        last = max(0, states.n_tokens - view.length)
+        last = last_start(states.n_tokens, view.length)
         view = replace(view, pos=min(max(0, view.pos + int(value) * view.length), last))
     elif event == "find":
         query, direction = value
@@ -217,6 +248,35 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
     return view, notes + fixes
 
 
+def _whole(value) -> int | None:
+    """A number box's value as an integer; None for an empty box or a fraction.
+
+    The boxes take any number (they have no min, max or step), so that one outside the file's
+    range reaches the server and gets a message: the browser would send None for it otherwise.
+
+    >>> _whole(12), _whole(12.0), _whole(2.5), _whole(None)
+    (12, 12, None, None)
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _not_whole(what: str, value, last: int) -> str:
+    """Why a typed unit or position cannot be shown (an empty box included)."""
+    if value is None or value == "":
+        return f"type a {what} from 0 to {last:,}"
+    return f"there is no {what} {value}: {what}s run from 0 to {last:,}"
+
+
+def _unit(value, current: int, n_hidden: int) -> tuple[int, list[str]]:
+    """The unit typed in the unit box, or the current one and why the typed one cannot be shown."""
+    unit = _whole(value)
+    if unit is not None and 0 <= unit < n_hidden:
+        return unit, []
+    return current, [_not_whole("unit", value, n_hidden - 1)]
+
+
 def _name(kind: str, layer: int) -> str:
     if kind.startswith("gates."):
         return act_name("gates", layer, kind.split(".")[1])
@@ -226,9 +286,9 @@ def _name(kind: str, layer: int) -> str:
 def _find(view: View, states: States, query: str, direction: int) -> tuple[View, list[str]]:
     if not query:
         return view, ["type some text to find first"]
-    if view.mark >= 0:
+    if marked_on_screen(view, states.n_tokens):
         origin = view.mark
-    else:
+    else:  # from the window: its first match going forward, the last one before it going back
         origin = view.pos if direction < 0 else view.pos - 1
     hit, wrapped = data.find(states, query, origin, backwards=direction < 0)
     if hit is None:

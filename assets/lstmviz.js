@@ -4,8 +4,8 @@
  * The server sends two small stores (app/callbacks/view.py): the window's symbols and top-5
  * guesses, and one neuron's values as palette indices. Building thousands of cells here, in one
  * innerHTML assignment, keeps a page of 2,000 characters with strips responsive; building them as
- * Dash components on the server would not. Hover and click details and the keyboard shortcuts
- * are UI-only and never reach the server.
+ * Dash components on the server would not. Hover and click details are UI-only and never reach
+ * the server; the keyboard shortcuts set the unit and position boxes.
  */
 (function () {
   "use strict";
@@ -256,36 +256,71 @@
     else hideTip();
   });
 
-  // ---- keys: buttons declare their key with data-key --------------------------------------
+  // ---- keys ------------------------------------------------------------------------------------
+
+  // The focused element keeps the keys only where they type (text and number boxes) or move
+  // through an open dropdown's options. On radios, checkboxes, buttons and the slider the
+  // dashboard's keys win over the element's own arrow keys.
+  const TEXT_INPUTS = /^(text|search|number|email|url|tel|password)$/;
 
   function typing(el) {
     if (!el || !el.closest) return false;
-    return el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) ||
-      !!el.closest('[role="combobox"],[role="listbox"],[role="slider"],[role="menu"],.dash-dropdown');
+    if (el.closest('[role="dialog"]')) return true; // an open dropdown
+    if (el.tagName === "INPUT") return !el.readOnly && TEXT_INPUTS.test(el.type);
+    return el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT";
   }
 
-  document.addEventListener("keydown", function (e) {
+  // [ ] and ← → set the unit or position box, as typing a number there would, counting from the
+  // box's value at once rather than from the view the server last sent, so that presses made while
+  // the server is still answering add up. (Clicking the step buttons would not: each click is a
+  // step from the view before it, and Dash drops a call that a newer call of the same callback
+  // overtakes.)
+  function setBox(id, from, next) {
+    const value = window.dash_component_api.getLayout(id).props.value;
+    window.dash_clientside.set_props(id, { value: next(Number.isInteger(value) ? value : from) });
+  }
+
+  function stepUnit(by) {
+    const n = shown.vals.n_hidden;
+    setBox(shown.cfg.unit, Number(shown.vals.neuron.split(".").pop()), (unit) => (unit + by + n) % n);
+  }
+
+  function stepPage(by) {
+    const { pos, length } = shown.view;
+    const last = Math.max(0, shown.win.n_tokens - length); // the last page ends at the end of the text
+    setBox(shown.cfg.position, pos, (start) => Math.min(Math.max(0, start + by * length), last));
+  }
+
+  function focusFind() {
+    const find = document.getElementById(shown.cfg.find);
+    if (find) {
+      find.focus();
+      find.select();
+    }
+  }
+
+  const KEYS = {
+    "[": () => stepUnit(-1),
+    "]": () => stepUnit(1),
+    ArrowLeft: () => stepPage(-1),
+    ArrowRight: () => stepPage(1),
+    "/": focusFind,
+  };
+
+  // Capture phase: the dashboard sees the key before the focused control (the slider moves on
+  // arrow keys in its own handler) and keeps it from it.
+  window.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === "Escape") {
       pinned = false;
       hideTip();
     }
-    if (typing(e.target)) return;
-    if (e.key === "/" && shown) {
-      const find = document.getElementById(shown.cfg.find);
-      if (find) {
-        e.preventDefault();
-        find.focus();
-        find.select();
-      }
-      return;
-    }
-    const button = document.querySelector('button[data-key="' + CSS.escape(e.key) + '"]');
-    if (button) {
-      e.preventDefault();
-      button.click();
-    }
-  });
+    const action = KEYS[e.key];
+    if (!action || !shown || typing(e.target)) return;
+    e.preventDefault();
+    e.stopPropagation();
+    action();
+  }, true);
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     lstmviz: Object.assign({}, (window.dash_clientside || {}).lstmviz, { render: render }),

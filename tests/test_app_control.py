@@ -46,12 +46,19 @@ def test_a_folder_lists_every_file_and_why_some_cannot_open(catalog):
     assert by_key["tiny"].label == "tiny.pt (2×16 LSTM) · inspect.py · 6,000 chars"
     disabled = {o["value"] for o in catalog.options() if o["disabled"]}
     assert disabled == {"cut", "future", "other"}
+    cut = next(o["label"] for o in catalog.options() if o["value"] == "cut")
+    assert cut.startswith("cut.h5 — cannot open: not a readable HDF5 file")
+    assert "/" not in cut  # the path, once in the name, not again in the reason
 
 
 def test_files_with_the_same_name_get_distinct_keys(folder, tmp_path):
     (tmp_path / "tiny.h5").write_bytes((folder / "tiny.h5").read_bytes())
-    keys = [e.key for e in Catalog.scan([folder / "tiny.h5", tmp_path / "tiny.h5"]).entries]
-    assert keys == ["tiny", "tiny-2"]
+    entries = Catalog.scan([folder / "tiny.h5", tmp_path / "tiny.h5"]).entries
+    assert [e.key for e in entries] == ["tiny", "tiny-2"]
+    # Same model and text: the labels alone would read the same in the file list.
+    where = [e.label.rsplit(" · ", 1)[1] for e in entries]
+    assert where == [str(folder / "tiny.h5"), str(tmp_path / "tiny.h5")]
+    assert entries[0].label.startswith("tiny.pt (2×16 LSTM) · inspect.py · 6,000 chars · ")
 
 
 def test_the_first_view_comes_from_the_url(catalog):
@@ -152,3 +159,18 @@ def test_only_controls_that_change_are_sent(catalog):
     assert texts(out["message"]) == ["there is no unit 99: units run from 0 to 15"]
     out = respond(catalog, ("file", "flat"), view, shown)
     assert {"kind_options", "layer_options", "slider_max", "file_info"} <= set(out)
+
+
+def test_an_empty_position_box_is_refilled_with_a_message(catalog):
+    view = View("tiny", "layer0.h.3", pos=100).to_dict()
+    shown = {"file": "tiny", "layer": 0, "kind": "h", "unit": 3, "mode": "grid", "palette": "blog",
+             "raw_c": [], "length": 500, "position": None, "slider": 100}
+    assert event_of(ids.GO, 1, {"position": None}) == ("goto", None)
+    out = respond(catalog, ("goto", None), view, shown)
+    assert out["state"] == view and out["position"] == 100
+    assert texts(out["message"]) == ["type a position from 0 to 5,999"]
+
+
+def test_the_slider_ends_at_the_last_position(catalog):
+    out = respond(catalog, ("url", "?file=tiny"), None)
+    assert (out["slider_max"], out["slider_marks"]) == (5999, {0: "0", 5999: "5,999"})

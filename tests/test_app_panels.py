@@ -9,8 +9,8 @@ from plotly.io.json import to_json_plotly
 
 from app import figures, ids
 from app.callbacks.panels import profile_view, saturation_view
-from app.callbacks.search import example, parse_span, results
-from app.catalog import cached_states
+from app.callbacks.search import example, example_reply, parse_span, ranking_for, results
+from app.catalog import Catalog, cached_states
 from lstmviz.errors import SearchError
 
 
@@ -138,3 +138,33 @@ def test_ranking_shows_the_baseline_a_real_cell_must_beat(states):
     text = json.dumps(json.loads(to_json_plotly(figures.search_table(df))))
     assert f"Baseline {df.attrs['baseline']:.3f}" in text
     assert f"{df.attrs['null_best']:.3f}" in text and f"{df.attrs['local']:.3f}" in text
+
+
+def test_an_invalid_pattern_is_explained_in_the_pages_words(states):
+    notice = results(states, "([a-z", compute=True)[0]
+    assert notice.children == ("Cannot rank units: the pattern '([a-z' is not a valid regular expression "
+                               "(unterminated character set at position 1); fix it, e.g. escape special "
+                               "characters with a backslash")
+
+
+def test_a_ranking_stays_until_another_is_asked_for():
+    ranked = ranking_for(ids.SEARCH_RUN, "tiny", "quote", r"\[\[", None)
+    assert ranked == (["tiny", r"\[\["], True)
+    shown = ranked[0]
+    for trigger in (ids.STATE, ids.TABS):  # a unit opened, the text moved, the tab reopened
+        assert ranking_for(trigger, "tiny", "quote", r"\[\[", shown) is None
+    assert ranking_for(ids.SEARCH_HYPOTHESIS, "tiny", "url", r"\[\[", shown) == (["tiny", "url"], False)
+    assert ranking_for(ids.STATE, "flat", "quote", r"\[\[", shown) == (["flat", "quote"], False)
+    assert ranking_for(ids.SEARCH_RUN, "tiny", "quote", "  ", shown) == (["tiny", "quote"], True)
+
+
+def test_by_example_results_are_cleared_when_the_file_changes(states, flat):
+    catalog = Catalog.scan([states.path, flat.path])
+    start = TEXT.index("getattr")
+    tiny = {"file": "tiny", "neuron": "layer1.h.0", "mark": -1, "mark_len": 0}
+    panel, found_in = example_reply(catalog, tiny, f"{start}:{start + 2}", run=True, shown_for=None)
+    assert found_in == "tiny" and panel
+    assert example_reply(catalog, {**tiny, "neuron": "layer1.h.5"}, "", run=False, shown_for="tiny") is None
+    flat_view = {**tiny, "file": "flat", "neuron": "layer0.h.0"}
+    assert example_reply(catalog, flat_view, "", run=False, shown_for="tiny") == ([], None)
+    assert example_reply(catalog, flat_view, "", run=False, shown_for=None) is None

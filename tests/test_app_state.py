@@ -111,3 +111,82 @@ def test_jumping_to_a_context_marks_it_inside_the_window(states):
 def test_switching_mode_uses_that_modes_window(states):
     v, _ = reduce(view(), "mode", "prose", states)
     assert (v.mode, v.length) == ("prose", DEFAULT_LENGTH["prose"])
+
+
+@pytest.mark.parametrize(
+    ("typed", "pos", "note"),
+    [
+        (100000, 5500, "position 100,000 is past the end of the text (6,000 characters); "
+                       "showing the last page, from 5,500"),
+        (-5, 0, "position -5 is before the start; showing position 0"),
+        (2.5, 700, "there is no position 2.5: positions run from 0 to 5,999"),
+        (None, 700, "type a position from 0 to 5,999"),
+    ],
+)
+def test_any_typed_position_moves_or_says_why_not(states, typed, pos, note):
+    v, notes = reduce(view(pos=700, length=500), "goto", typed, states)
+    assert (v.pos, notes) == (pos, [note])
+
+
+@pytest.mark.parametrize(
+    ("typed", "note"),
+    [
+        (16, "there is no unit 16: units run from 0 to 15"),
+        (-1, "there is no unit -1: units run from 0 to 15"),
+        (2.5, "there is no unit 2.5: units run from 0 to 15"),
+        (None, "type a unit from 0 to 15"),
+    ],
+)
+def test_a_unit_the_file_lacks_keeps_the_neuron_and_says_why(states, typed, note):
+    v, notes = reduce(view(neuron="layer1.c.3"), "unit", typed, states)
+    assert (v.neuron, notes) == ("layer1.c.3", [note])
+    assert reduce(view(neuron="layer1.c.3"), "unit", 7.0, states)[0].neuron == "layer1.c.7"
+
+
+def test_the_last_page_ends_at_the_end_of_the_text(states):
+    n = states.n_tokens
+    v, notes = reduce(view(pos=0, length=500), "slider", n - 1, states)  # the slider's far end
+    assert (v.pos, notes) == (n - 500, [])
+    assert fit(view(pos=n - 1, length=500), states) == (view(pos=n - 500, length=500), [])
+    for start in (n - 600, n - 500):  # next page never moves back
+        assert reduce(view(pos=start, length=500), "page", 1, states)[0].pos == n - 500
+
+
+def test_moving_away_from_a_mark_drops_it(states):
+    marked = view(pos=0, length=500, mark=43, mark_len=6)
+    assert reduce(marked, "page", 1, states)[0].mark == -1
+    assert reduce(marked, "goto", 2000, states)[0].mark == -1
+    assert reduce(marked, "slider", 3000, states)[0].mark == -1
+    assert reduce(marked, "goto", 40, states)[0].mark == 43  # still on screen
+    v, _ = from_query("?file=tiny&neuron=layer1.c.3&pos=4000&mark=43-49", "tiny")
+    assert fit(v, states)[0].mark == -1
+
+
+def test_find_starts_from_the_window_once_the_mark_is_off_screen(states):
+    word = "object"
+    hits = [i for i in range(len(TEXT)) if TEXT.startswith(word, i)]
+    v, _ = reduce(view(pos=0, length=500), "find", (word, 1), states)
+    assert v.mark == hits[0]
+    for _ in range(6):
+        v, _ = reduce(v, "page", 1, states)
+    assert (v.pos, v.mark) == (3000, -1)
+    forward, _ = reduce(v, "find", (word, 1), states)
+    assert forward.mark == min(h for h in hits if h >= 3000)
+    back, _ = reduce(v, "find", (word, -1), states)
+    assert back.mark == max(h for h in hits if h < 3000)
+    stale = view(pos=3000, length=500, mark=43, mark_len=6)  # a mark far from the window
+    assert reduce(stale, "find", (word, 1), states)[0].mark == min(h for h in hits if h >= 3000)
+
+
+def test_a_url_mark_is_cut_to_the_text(states):
+    v, notes = from_query("?file=tiny&neuron=layer1.c.3&pos=0&mark=10-99999999", "tiny")
+    assert notes == []
+    fixed, _ = fit(v, states)
+    assert (fixed.mark, fixed.mark + fixed.mark_len) == (10, states.n_tokens)
+
+
+@pytest.mark.parametrize("mark", ["5-2", "abc", "7-7", "-3"])
+def test_an_unreadable_url_mark_is_dropped_with_a_message(mark):
+    v, notes = from_query(f"?file=tiny&neuron=layer1.c.3&mark={mark}", "tiny")
+    assert v.mark == -1
+    assert notes == [f"the URL's mark={mark!r} is not a span START-END with START < END; nothing is marked"]

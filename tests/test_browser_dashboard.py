@@ -168,3 +168,55 @@ def test_a_bad_url_gives_messages_not_a_blank_page(page, server):
     assert "file 'nope' is not on this server" in message
     assert "this file has no layer9.h" in message
     assert "past the end of the text" in message
+
+
+def test_out_of_range_numbers_typed_in_the_boxes_get_messages(page, server):
+    page.goto(server + "?neuron=layer1.c.3&pos=0")
+    shown(page, "layer1.c.3", 0)
+    message = page.locator(".lv-message")
+    page.fill("#position", "500")
+    page.press("#position", "Enter")
+    shown(page, "layer1.c.3", 500)
+    page.fill("#position", "100000")
+    page.press("#position", "Enter")
+    shown(page, "layer1.c.3", len(TEXT) - 500)
+    assert "position 100,000 is past the end of the text" in message.inner_text()
+    assert page.input_value("#position") == str(len(TEXT) - 500)
+    page.fill("#position", "-5")
+    page.press("#position", "Enter")
+    shown(page, "layer1.c.3", 0)
+    assert "position -5 is before the start; showing position 0" in message.inner_text()
+    page.fill("#position", "")
+    page.press("#position", "Enter")
+    page.wait_for_function("document.querySelector('.lv-message').innerText.includes('type a position')")
+    page.click("#go")
+    shown(page, "layer1.c.3", 0)
+    for typed in ("300", "2.5", "-1"):
+        page.fill("#unit", typed)
+        page.press("#unit", "Enter")
+        said = f"document.querySelector('.lv-message').innerText.includes('there is no unit {typed}:')"
+        page.wait_for_function(said)
+        assert page.input_value("#unit") == "3"
+    assert "there is no unit -1: units run from 0 to 15" in message.inner_text()
+    page.fill("#unit", "7")
+    page.press("#unit", "Enter")
+    shown(page, "layer1.c.7", 0)
+
+
+def test_a_custom_ranking_stays_while_its_units_are_opened(page, server):
+    page.goto(server + "?neuron=layer1.c.0&pos=0")
+    shown(page, "layer1.c.0", 0)
+    page.get_by_text("Find units").click()
+    results = page.locator("#search-results")
+    page.fill("#search-pattern", r"\(")
+    page.click("#search-run")
+    page.wait_for_selector("#search-results .lv-link")
+    assert results.inner_text().startswith(r"pattern \(")
+    first = page.locator("#search-results .lv-link").first
+    neuron = first.inner_text()
+    first.click()
+    shown(page, neuron)
+    page.keyboard.press("]")
+    page.wait_for_timeout(500)  # give a stray refresh of the panel the time to arrive
+    assert results.inner_text().startswith(r"pattern \(")
+    assert page.locator("#search-results .lv-link").first.inner_text() == neuron

@@ -13,10 +13,9 @@ OUTPUTS = {
     "file": (ids.FILE, "value"), "file_info": (ids.FILE_INFO, "children"),
     "layer_options": (ids.LAYER, "options"), "layer": (ids.LAYER, "value"),
     "kind_options": (ids.KIND, "options"), "kind": (ids.KIND, "value"),
-    "unit": (ids.UNIT, "value"), "unit_max": (ids.UNIT, "max"),
+    "unit": (ids.UNIT, "value"),
     "mode": (ids.MODE, "value"), "palette": (ids.PALETTE, "value"), "raw_c": (ids.RAW_C, "value"),
-    "length": (ids.LENGTH, "value"), "position": (ids.POSITION, "value"),
-    "position_max": (ids.POSITION, "max"), "slider": (ids.SLIDER, "value"),
+    "length": (ids.LENGTH, "value"), "position": (ids.POSITION, "value"), "slider": (ids.SLIDER, "value"),
     "slider_max": (ids.SLIDER, "max"), "slider_marks": (ids.SLIDER, "marks"),
 }
 INPUTS = {

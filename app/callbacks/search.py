@@ -7,6 +7,9 @@ hypothesis is picked.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from dash import Dash, Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 
@@ -14,6 +17,7 @@ from app import figures, ids
 from app.catalog import Catalog, cached_states
 from lstmviz import look
 from lstmviz.errors import LstmvizError, SearchError
+from lstmviz.hypotheses import HYPOTHESES
 from lstmviz.names import Neuron
 from lstmviz.search import cached_scores, rank_units
 from lstmviz.search_example import search_by_example
@@ -26,6 +30,7 @@ def results(states: States, hypothesis: str, *, compute: bool) -> list:
     """The ranked units, or a notice: computed when asked, else only what is cached."""
     try:
         if compute:
+            check_pattern(hypothesis)
             df = rank_units(states, hypothesis, top=TOP)
         else:
             scores = cached_scores(states, hypothesis)
@@ -35,6 +40,44 @@ def results(states: States, hypothesis: str, *, compute: bool) -> list:
     except LstmvizError as e:
         return [figures.notice(f"Cannot rank units: {e}")]
     return [figures.search_table(df)]
+
+
+def check_pattern(hypothesis: str) -> None:
+    """Refuse a typed pattern that is not a regular expression, in the page's words.
+
+    The library's message names the command line's ``--pattern`` option, which the page lacks.
+
+    >>> check_pattern("quote"), check_pattern("https?://")
+    (None, None)
+    """
+    if hypothesis in HYPOTHESES:
+        return
+    try:
+        re.compile(hypothesis)
+    except re.error as e:
+        raise SearchError(f"the pattern {hypothesis!r} is not a valid regular expression ({e}); "
+                          "fix it, e.g. escape special characters with a backslash") from None
+
+
+def ranking_for(trigger: Any, file: str, hypothesis: str, pattern: str | None,
+                shown: list | None) -> tuple[list, bool] | None:
+    """Which ranking to show after an event, as (``[file, hypothesis or pattern]``, compute).
+
+    None keeps what is shown: a ranking stays until another is asked for (Rank units, another
+    hypothesis in the list) or the file changes, so opening its units or moving through the text
+    leaves it in place.
+
+    >>> ranking_for(ids.SEARCH_RUN, "val", "quote", "[[", None)
+    (['val', '[['], True)
+    >>> ranking_for(ids.STATE, "val", "quote", "", ["val", "[["]) is None
+    True
+    """
+    if trigger in (ids.SEARCH_RUN, ids.SEARCH_PATTERN):
+        return [file, (pattern or "").strip() or hypothesis], True  # a typed pattern wins
+    if trigger != ids.SEARCH_HYPOTHESIS and shown and shown[0] == file:
+        return None
+    key = [file, hypothesis]
+    return None if key == shown else (key, False)
 
 
 def parse_span(text: str | None, view: dict) -> tuple[int, int]:
@@ -67,6 +110,22 @@ def example(states: States, view: dict, text: str | None) -> list:
     return [figures.example_tables(found, shown)]
 
 
+def example_reply(catalog: Catalog, view: dict, text: str | None, *, run: bool,
+                  shown_for: str | None) -> tuple[list, str | None] | None:
+    """By-example results and the file they belong to, or None to leave the panel as it is.
+
+    They are found when asked (``run``). A later change of the view keeps them, unless it changed
+    the file: their units and places belong to the file they were found in, so they are cleared.
+    """
+    if not run:
+        return ([], None) if shown_for not in (None, view["file"]) else None
+    try:
+        states = cached_states(catalog.get(view["file"]).path)
+    except LstmvizError as e:
+        return [figures.notice(str(e))], view["file"]
+    return example(states, view, text), view["file"]
+
+
 def _snippet(states: States, start: int, stop: int, most: int = 60) -> str:
     """The text of a span, whitespace made visible, cut to ``most`` characters."""
     text = states.vocab.decode(states.tokens(start, min(stop, start + most)))
@@ -85,28 +144,25 @@ def register(app: Dash, catalog: Catalog) -> None:
     def _search(_run, _submit, hypothesis, tab, view, pattern, shown):
         if not view or tab != ids.TAB_SEARCH:
             raise PreventUpdate
-        compute = ctx.triggered_id in (ids.SEARCH_RUN, ids.SEARCH_PATTERN)
-        typed = (pattern or "").strip()
-        chosen = typed if compute and typed else hypothesis  # a typed pattern wins when ranking
-        key = [view["file"], chosen]
-        if not compute and key == shown:
+        target = ranking_for(ctx.triggered_id, view["file"], hypothesis, pattern, shown)
+        if target is None:
             raise PreventUpdate
+        key, compute = target
         try:
             states = cached_states(catalog.get(view["file"]).path)
         except LstmvizError as e:
             return [figures.notice(str(e))], key
-        return results(states, chosen, compute=compute), key
+        return results(states, key[1], compute=compute), key
 
     @app.callback(
-        Output(ids.EXAMPLE_RESULTS, "children"),
-        Input(ids.EXAMPLE_RUN, "n_clicks"), Input(ids.EXAMPLE_SPAN, "n_submit"),
-        State(ids.EXAMPLE_SPAN, "value"), State(ids.STATE, "data"), prevent_initial_call=True,
+        Output(ids.EXAMPLE_RESULTS, "children"), Output(ids.EXAMPLE_FOR, "data"),
+        Input(ids.EXAMPLE_RUN, "n_clicks"), Input(ids.EXAMPLE_SPAN, "n_submit"), Input(ids.STATE, "data"),
+        State(ids.EXAMPLE_SPAN, "value"), State(ids.EXAMPLE_FOR, "data"), prevent_initial_call=True,
     )
-    def _example(_run, _submit, text, view):
+    def _example(_run, _submit, view, text, shown_for):
         if not view:
             raise PreventUpdate
-        try:
-            states = cached_states(catalog.get(view["file"]).path)
-        except LstmvizError as e:
-            return [figures.notice(str(e))]
-        return example(states, view, text)
+        reply = example_reply(catalog, view, text, run=ctx.triggered_id != ids.STATE, shown_for=shown_for)
+        if reply is None:
+            raise PreventUpdate
+        return reply
