@@ -28,7 +28,8 @@ KEYS_HELP = "Keys: [ ] previous/next unit · ← → previous/next page · / fin
 def draw_config() -> dict:
     """What the browser-side renderer needs once.
 
-    Every palette with a readable text colour per entry, and the ids of the elements it draws into.
+    Every palette with a readable text colour per entry, the ids of the elements it draws into or
+    sets, and the step buttons with the key each one stands for.
     """
     tables = {
         name: {"bg": list(lut(name)), "fg": [text_colour(c) for c in lut(name)]}
@@ -36,6 +37,8 @@ def draw_config() -> dict:
     }
     return {"luts": tables, "grid": ids.GRID, "legend": ids.LEGEND, "find": ids.FIND_TEXT,
             "unit": ids.UNIT, "position": ids.POSITION,
+            "steps": {ids.UNIT_PREV: "[", ids.UNIT_NEXT: "]",
+                      ids.PAGE_PREV: "ArrowLeft", ids.PAGE_NEXT: "ArrowRight"},
             "col_px": look.COL_PX, "char_px": look.CHAR_PX, "pad_px": look.PAD_PX, "swatches": look.SWATCHES}
 
 

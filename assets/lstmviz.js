@@ -5,7 +5,8 @@
  * guesses, and one neuron's values as palette indices. Building thousands of cells here, in one
  * innerHTML assignment, keeps a page of 2,000 characters with strips responsive; building them as
  * Dash components on the server would not. Hover and click details are UI-only and never reach
- * the server; the keyboard shortcuts set the unit and position boxes.
+ * the server; the keyboard shortcuts and the unit and page step buttons set the unit and
+ * position boxes.
  */
 (function () {
   "use strict";
@@ -270,25 +271,28 @@
     return el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT";
   }
 
-  // [ ] and ← → set the unit or position box, as typing a number there would, counting from the
-  // box's value at once rather than from the view the server last sent, so that presses made while
-  // the server is still answering add up. (Clicking the step buttons would not: each click is a
-  // step from the view before it, and Dash drops a call that a newer call of the same callback
-  // overtakes.)
-  function setBox(id, from, next) {
+  // [ ] and ← → (and the step buttons, below) set the unit or position box, as typing a number
+  // there would, counting from the box's value at once rather than from the view the server last
+  // sent, so that steps taken while the server is still answering add up. (Steps sent to the
+  // server would not: each would be a step from the view before it, and Dash drops a call that a
+  // newer call of the same callback overtakes.) A box value the file lacks (typed, not yet refused
+  // by the server) counts as the view's.
+  function setBox(id, from, last, next) {
     const value = window.dash_component_api.getLayout(id).props.value;
-    window.dash_clientside.set_props(id, { value: next(Number.isInteger(value) ? value : from) });
+    const ok = Number.isInteger(value) && value >= 0 && value <= last;
+    window.dash_clientside.set_props(id, { value: next(ok ? value : from) });
   }
 
   function stepUnit(by) {
     const n = shown.vals.n_hidden;
-    setBox(shown.cfg.unit, Number(shown.vals.neuron.split(".").pop()), (unit) => (unit + by + n) % n);
+    setBox(shown.cfg.unit, Number(shown.vals.neuron.split(".").pop()), n - 1, (unit) => (unit + by + n) % n);
   }
 
   function stepPage(by) {
     const { pos, length } = shown.view;
-    const last = Math.max(0, shown.win.n_tokens - length); // the last page ends at the end of the text
-    setBox(shown.cfg.position, pos, (start) => Math.min(Math.max(0, start + by * length), last));
+    const n = shown.win.n_tokens;
+    const last = Math.max(0, n - length); // the last page ends at the end of the text
+    setBox(shown.cfg.position, pos, n - 1, (start) => Math.min(Math.max(0, start + by * length), last));
   }
 
   function focusFind() {
@@ -320,6 +324,22 @@
     e.preventDefault();
     e.stopPropagation();
     action();
+  }, true);
+
+  // The unit and page step buttons do what their keys do, so quick clicks add up as quick presses
+  // do. Capture phase, and stopped here: the click never reaches the button's own handler, whose
+  // n_clicks would send the server a step from the view it last sent. Before the first drawing
+  // (nothing shown yet) clicks go to the server as they are.
+  window.addEventListener("click", function (e) {
+    if (!shown || !e.target.closest) return;
+    const button = e.target.closest("button[id]");
+    const key = button && shown.cfg.steps[button.id];
+    if (!key) return;
+    e.preventDefault();
+    e.stopPropagation();
+    pinned = false; // as any click outside the details box does
+    hideTip();
+    KEYS[key]();
   }, true);
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
