@@ -144,6 +144,7 @@ def fit(view: View, states: States) -> tuple[View, list[str]]:
                 raise UnknownActivation(f"this file has no {n.name} (it holds {', '.join(states.names)})")
             if not 0 <= n.unit < states.n_hidden:
                 raise UnknownActivation(f"{n.name} has units 0..{states.n_hidden - 1}, not {n.unit}")
+            neuron = str(n)  # one spelling per neuron in the URL and export names: layer1.h.03 is layer1.h.3
         except UnknownActivation as e:
             fallback = default_neuron(states)
             notes.append(f"neuron {neuron!r} cannot be shown: {e}; showing {fallback}")
@@ -164,7 +165,8 @@ def fit(view: View, states: States) -> tuple[View, list[str]]:
         notes.append(f"position {pos:,} is past the end of the text ({n_tokens:,} characters); "
                      f"showing the last page, from {last:,}")
         pos = last
-    view = replace(view, neuron=neuron, length=length, pos=min(pos, last))
+    raw_c = view.raw_c and Neuron.parse(neuron).kind == "c"  # raw applies to c only; keep URLs honest
+    view = replace(view, neuron=neuron, length=length, pos=min(pos, last), raw_c=raw_c)
     if marked_on_screen(view, n_tokens):  # cut to the text, as `?mark=10-99999999` asks for more
         return replace(view, mark_len=min(view.mark_len, n_tokens - view.mark)), notes
     return replace(view, mark=-1, mark_len=0), notes

@@ -190,3 +190,10 @@ def test_an_unreadable_url_mark_is_dropped_with_a_message(mark):
     v, notes = from_query(f"?file=tiny&neuron=layer1.c.3&mark={mark}", "tiny")
     assert v.mark == -1
     assert notes == [f"the URL's mark={mark!r} is not a span START-END with START < END; nothing is marked"]
+
+
+def test_a_neuron_has_one_spelling_and_raw_only_colours_c(states):
+    fixed, notes = fit(view(neuron="layer1.h.03", raw_c=True), states)
+    assert (fixed.neuron, fixed.raw_c, notes) == ("layer1.h.3", False, [])
+    assert "raw=1" not in to_query(fixed)
+    assert fit(view(neuron="layer1.c.3", raw_c=True), states)[0].raw_c
