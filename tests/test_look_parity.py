@@ -148,9 +148,9 @@ EXPORTS = [
     (View(KEY, f"layer1.c.{COUNTER}", pos=40, length=200, palette="diverging", raw_c=True),
      ["--neuron", f"layer1.c.{COUNTER}", "--start", "40", "--length", "200", "--strips",
       "--palette", "diverging", "--raw-c"]),
-    # condensed text has no strips; the window is cut at the text's end
-    (View(KEY, "layer0.h.7", pos=5000, length=5000, mode="prose", palette="colorblind"),
-     ["--neuron", "layer0.h.7", "--start", "5000", "--length", str(len(TEXT) - 5000),
+    # condensed text has no strips; its last page ends at the text's end
+    (View(KEY, "layer0.h.7", pos=len(TEXT) - 5000, length=5000, mode="prose", palette="colorblind"),
+     ["--neuron", "layer0.h.7", "--start", str(len(TEXT) - 5000), "--length", "5000",
       "--palette", "colorblind"]),
 ]
 
