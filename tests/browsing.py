@@ -60,3 +60,9 @@ def serving(dash_app) -> Iterator[str]:
     finally:
         httpd.shutdown()
         thread.join()
+
+
+def shown(page, neuron: str, start: int | None = None) -> None:
+    """Wait until the character view shows this neuron (and window)."""
+    where = "" if start is None else f'[data-start="{start}"]'
+    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"]{where}', timeout=10_000)

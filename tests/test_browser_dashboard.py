@@ -10,7 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from browsing import require_chromium
+from browsing import require_chromium, shown
 from dashboard_files import TEXT, build
 
 pytestmark = pytest.mark.browser
@@ -26,12 +26,6 @@ from lstmviz.palette import colours, display_range, display_values  # noqa: E402
 @pytest.fixture(scope="module")
 def h5(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("browser") / "tiny.h5")
-
-
-def shown(page, neuron: str, start: int | None = None) -> None:
-    """Wait until the character view shows this neuron (and window)."""
-    where = "" if start is None else f'[data-start="{start}"]'
-    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"]{where}', timeout=10_000)
 
 
 def cells(page) -> dict[int, tuple[str, str]]:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browsing import require_chromium
+from browsing import require_chromium, shown
 from dashboard_files import TEXT, build
 
 pytestmark = pytest.mark.browser
@@ -28,12 +28,6 @@ INK = """window.ink = el => {
 @pytest.fixture(scope="module")
 def h5(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("keys") / "tiny.h5")
-
-
-def shown(page, neuron: str, start: int | None = None) -> None:
-    """Wait until the character view shows this neuron (and window)."""
-    where = "" if start is None else f'[data-start="{start}"]'
-    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"]{where}', timeout=10_000)
 
 
 def start_of(page) -> int:
