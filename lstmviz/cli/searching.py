@@ -18,6 +18,7 @@ from lstmviz.vocab import visible
 
 KIND_CHOICES = ["h", "c", "gates", *(f"gates.{g}" for g in GATES)]
 _SNIPPET = 60  # characters of text shown per match
+_TOP = 20  # rows shown by default: units of one hypothesis, or places found by example
 
 
 def _parse_span(value: str | None) -> tuple[int, int] | None:
@@ -38,7 +39,7 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
 @click.option("--span", help="START:END positions of an example: find units on there, then matches.")
 @click.option("--all", "all_", is_flag=True, help="Best unit of every built-in hypothesis.")
 @click.option("--top", type=click.IntRange(min=1),
-              help="Rows to show: units, or matches with --span (default 20); units per hypothesis "
+              help=f"Rows to show: units, or matches with --span (default {_TOP}); units per hypothesis "
                    "with --all (default 1).")
 @click.option("--layer", type=int,
               help="Only this layer (0-based). Default: all layers (the last for --span).")
@@ -90,7 +91,7 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
             name = act_name("gates", layer, kind[-1]) if kind.startswith("gates.") else act_name(kind, layer)
             result = search_by_example(states, start, stop, name=name, threshold=threshold,
                                        min_on=1.0 if min_on is None else min_on, progress=True)
-            _show_example(states, result, top or 20, as_json)
+            _show_example(states, result, top or _TOP, as_json)
             return
         names = select_names(states, layer=layer, kind=kind)
         if all_:
@@ -98,7 +99,7 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
             _show_all(df, as_json)
             return
         hyp = hypothesis if hypothesis else pattern_hypothesis(pattern, byte_level=states.vocab.byte_level)
-        df = rank_units(states, hyp, names=names, top=top or 20, cache=not no_cache, progress=True)
+        df = rank_units(states, hyp, names=names, top=top or _TOP, cache=not no_cache, progress=True)
         _show_units(df, as_json)
 
 
