@@ -111,7 +111,8 @@ def build_synthetic(out: Path, chars: int, hidden: int, layers: int, gates: bool
     for name in names:
         if parse_name(name)[1] == "c":  # c's histograms need its range: a second pass, as extraction
             for start in range(0, chars, rows):
-                summaries[name].update_hist(torch.from_numpy(writer.dataset(name)[start : start + rows]))
+                rows_of_c = writer.read_rows(name, start, min(start + rows, chars))
+                summaries[name].update_hist(torch.from_numpy(rows_of_c))
         writer.write_summary(name, summaries[name].result())
     writer.finish()
     log(f"written in {time.perf_counter() - t:.0f} s")
