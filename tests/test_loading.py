@@ -661,3 +661,13 @@ def test_damaged_lstm_shapes(tmp_path):
     with pytest.raises(CheckpointError, match=r"the LSTM at 'rnn' is inconsistent: weight_hh_l1 is "
                                               r"64×5, expected 64×16; the checkpoint may be damaged"):
         load_model(path)
+
+
+def test_a_torch_file_named_safetensors_is_read_as_what_it_is(tmp_path):
+    # Its suffix used to decide: "not a valid safetensors file (header too large)".
+    net = make()
+    path = tmp_path / "weights.safetensors"
+    torch.save({"state_dict": net.state_dict(), "chars": CHARS}, path)
+    loaded = load_model(path)
+    assert loaded.layout == "wrapped-state-dict"
+    assert_same(net, loaded)

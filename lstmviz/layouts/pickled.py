@@ -80,7 +80,8 @@ def load_pickled(path: str | Path) -> Any:
 
     Runs code named by the file: call only for files the user said they trust.
     """
-    return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_PICKLE_MODULE)
+    with open(path, "rb") as f:  # a file, not a path: torch.load would pick its reader by the suffix
+        return torch.load(f, map_location="cpu", weights_only=False, pickle_module=_PICKLE_MODULE)
 
 
 def is_module_like(obj: Any) -> bool:

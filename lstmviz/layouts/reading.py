@@ -43,13 +43,18 @@ class Opened:
 
 
 def _looks_safetensors(path: Path) -> bool:
-    """Suffix, or the format's header: an 8-byte little-endian length, then a JSON object."""
-    if path.suffix.lower() == ".safetensors":
-        return True
+    """The format's header (an 8-byte little-endian length, then a JSON object), or the suffix.
+
+    Content decides first: a ``torch.save`` file renamed ``.safetensors`` (a zip archive, or a bare
+    pickle) is read as what it is.
+    """
     with open(path, "rb") as f:
         head = f.read(9)
     size = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
-    return head[8:9] == b"{" and 0 < size <= path.stat().st_size - 8
+    if head[8:9] == b"{" and 0 < size <= path.stat().st_size - 8:
+        return True
+    torch_saved = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+    return path.suffix.lower() == ".safetensors" and not torch_saved
 
 
 def _decode(value: str) -> Any:
@@ -113,9 +118,9 @@ def _classes_needed(path: Path, error: Exception) -> list[str]:
 
 
 def _open_torch(path: Path, trust_pickle: bool) -> Opened:
-    try:
-        with torch.serialization.safe_globals(_SAFE_GLOBALS):
-            return Opened(torch.load(path, map_location="cpu", weights_only=True), TORCH)
+    try:  # from an open file: given a path, torch.load picks its reader by the suffix
+        with torch.serialization.safe_globals(_SAFE_GLOBALS), open(path, "rb") as f:
+            return Opened(torch.load(f, map_location="cpu", weights_only=True), TORCH)
     except pickle.UnpicklingError as e:
         needed = _classes_needed(path, e)
         if not needed:
