@@ -42,7 +42,7 @@ def check_output(path: str | Path, inputs: tuple[str | Path, ...] = (), *, examp
     folder; ``inputs`` are files the run reads, which it must not overwrite.
     """
     if str(path) == "":
-        raise OptionError(f"-o is empty; give a file name such as {example}, or leave -o out")
+        raise OptionError(f"-o is empty; give a file name such as {example}")
     if str(path).endswith(("/", os.sep)) or Path(path).is_dir():
         raise OptionError(f"{path}: is a folder; give a file name for -o, e.g. {Path(path) / example}")
     path = final_target(path)
@@ -91,10 +91,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     'done'
     """
     path = final_target(path)
-    tmp = temporary_sibling(path)
-    try:
+    tmp = None
+    try:  # created inside: a Ctrl-C just after the file appears still removes it
+        tmp = temporary_sibling(path)
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise

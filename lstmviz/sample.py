@@ -12,6 +12,8 @@ generation on one thread (``torch.set_num_threads(1)``), several times faster on
 from __future__ import annotations
 
 import codecs
+import logging
+from collections import Counter
 from collections.abc import Iterator
 
 import torch
@@ -19,6 +21,8 @@ import torch
 from lstmviz.errors import OptionError, VocabError
 from lstmviz.model import CharLSTM
 from lstmviz.vocab import Vocab, describe_missing
+
+log = logging.getLogger(__name__)
 
 START_SYMBOL = "\n"  # without a prime, generation starts as if at the beginning of a line
 
@@ -56,6 +60,11 @@ def generate(model: CharLSTM, vocab: Vocab, n: int, *, temperature: float = 1.0,
     lacking = vocab.missing(prime)
     if lacking:
         raise VocabError(describe_missing(lacking, "the prime", "remove them from --prime"))
+    folded = Counter(c for c in vocab.symbols_of(prime) if c not in vocab.symbols)
+    if folded:
+        shown = ", ".join(f"{c!r}×{k}" for c, k in folded.most_common(5))
+        log.warning("the prime has %d character(s) the vocabulary lacks (%s); the model reads its "
+                    "unknown symbol %r in their place", sum(folded.values()), shown, vocab.unknown)
     return _generate(model, vocab, n, temperature, prime, top_k, seed, torch.device(device))
 
 
@@ -77,7 +86,10 @@ def _generate(model: CharLSTM, vocab: Vocab, n: int, temperature: float, prime: 
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace") if vocab.byte_level else None
     logits, state = model(torch.tensor([ids], device=device))  # (1, T, V)
     for i in range(n):
-        scores = logits[0, -1].float().cpu() / temperature  # (V,)
+        scores = logits[0, -1].float().cpu()  # (V,)
+        # Shifted so the best is 0 before dividing: a tiny temperature then gives -inf to the
+        # others (the most likely symbol, always) instead of inf - inf = nan.
+        scores = (scores - scores.max()) / temperature
         if top_k is not None and top_k < len(scores):
             cutoff = torch.topk(scores, top_k).values[-1]
             scores = scores.masked_fill(scores < cutoff, -torch.inf)

@@ -95,10 +95,13 @@ def check_config(config: TrainConfig) -> None:
         (not 0 <= config.dropout < 1, "--dropout must be at least 0 and below 1"),
         (config.seq_len < 1 or config.batch_size < 1,
          "--seq-len and --batch-size must be at least 1"),
-        (not config.lr > 0, "--lr must be above 0, e.g. 0.002"),
-        (config.clip < 0, "--clip must be 0 (off) or more"),
+        (not 0 < config.lr < math.inf, "--lr must be above 0 and finite, e.g. 0.002"),
+        (not 0 <= config.clip < math.inf, "--clip must be 0 (off) or more"),
         (config.steps is not None and config.steps < 1, "--steps must be at least 1"),
-        (not config.epochs > 0, "--epochs must be above 0"),
+        (not 0 < config.epochs < math.inf, "--epochs must be above 0 and finite"),
+        (config.time_limit is not None and not 0 <= config.time_limit < math.inf,
+         "--time-limit must be a number of minutes, 0 or more"),
+        (not 0 <= config.seed < 2**63, "--seed must be between 0 and 2**63 - 1"),
         (config.eval_every < 1, "--eval-every must be at least 1"),
         (config.val_chars < 2, "--val-chars must be at least 2"),
     ]
@@ -118,7 +121,11 @@ def build_vocab(text: str, config: TrainConfig) -> Vocab:
         return Vocab(tuple(chr(b) for b in range(256)), byte_level=True)
     if config.min_count < 1:
         raise OptionError(f"--min-count must be at least 1 (got {config.min_count})")
-    return Vocab.from_text(text, min_count=config.min_count)
+    vocab = Vocab.from_text(text, min_count=config.min_count)
+    if len(vocab) < 2:
+        raise OptionError(f"--min-count {config.min_count} folds every character of the text into one "
+                          "symbol, which leaves nothing to predict; use a smaller --min-count")
+    return vocab
 
 
 def _encode(vocab: Vocab, text: str, name: str) -> torch.Tensor:
@@ -155,8 +162,8 @@ class _Resume:
     state: dict[str, Any] | None  # the sidecar, when there is one
 
 
-def _load_resume(path: Path, config: TrainConfig) -> _Resume:
-    loaded = load_model(path)
+def _load_resume(path: Path, config: TrainConfig, vocab: str | Path | None) -> _Resume:
+    loaded = load_model(path, vocab=vocab)
     cfg = loaded.model.config
     asked = (config.n_layer, config.n_hidden, config.n_embd or None)
     have = (cfg.n_layer, cfg.n_hidden, cfg.n_embd)
@@ -178,6 +185,17 @@ def _load_resume(path: Path, config: TrainConfig) -> _Resume:
     else:
         log.warning("no %s: resuming from the best weights with a fresh Adam state", sidecar.name)
     return _Resume(loaded.model, loaded.vocab, loaded.training, state)
+
+
+def _restore(target: nn.Module | torch.optim.Optimizer, state: dict, resume: str | Path) -> None:
+    """Load a saved state; one from another model (a sidecar copied from elsewhere) is a clear error."""
+    try:
+        target.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as e:
+        sidecar = state_path(resume)
+        reason = str(e).splitlines()[0]
+        raise CheckpointError(f"{sidecar} does not match {resume} ({reason}); delete it to resume "
+                              "from the best weights with a fresh optimizer") from None
 
 
 def _read_corpus(text: Path, val: str | Path | None, config: TrainConfig,
@@ -205,7 +223,7 @@ def _read_corpus(text: Path, val: str | Path | None, config: TrainConfig,
 
 def train(text: str | Path, output: str | Path, config: TrainConfig | None = None, *,
           val: str | Path | None = None, resume: str | Path | None = None,
-          progress: bool = True) -> TrainResult:
+          vocab: str | Path | None = None, progress: bool = True) -> TrainResult:
     r"""Train (or continue training) a CharLSTM; the best checkpoint by validation loss is kept.
 
     Stops after ``config.steps`` steps (else ``config.epochs`` passes), at ``config.time_limit``
@@ -216,7 +234,9 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
         output: checkpoint to write; ``<output>.resume`` receives the state to continue from.
         config: hyperparameters; defaults are char-rnn's.
         val: validation text; without it the last ``config.val_fraction`` of ``text`` is used.
-        resume: a checkpoint written by this function to continue from (same shape required).
+        resume: a checkpoint to continue from (same shape required): this function's, or any
+            layout :func:`~lstmviz.loading.load_model` reads.
+        vocab: the vocabulary of a ``resume`` checkpoint that carries none (a file as ``--vocab``).
         progress: show a tqdm bar on stderr.
 
     >>> import tempfile, os
@@ -228,28 +248,27 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
     """
     config = config or TrainConfig()
     check_config(config)
-    output = Path(output)
     device = resolve_device(config.device)
     if device.type == "cpu":
         _use_available_cores()
-    check_output(output, tuple(p for p in (text, val) if p is not None), example="model.pt")
+    output = check_output(output, tuple(p for p in (text, val) if p is not None), example="model.pt")
     torch.manual_seed(config.seed)
-    prior = _load_resume(Path(resume), config) if resume is not None else None
+    prior = _load_resume(Path(resume), config, vocab) if resume is not None else None
     vocab, train_ids, val_ids, meta = _read_corpus(Path(text), val, config, prior)
     batches = StreamBatches(train_ids, config.batch_size, config.seq_len, config.seed)
     if batches.batch_size < config.batch_size:
-        log.warning("text is short: using %d streams instead of --batch-size %d",
+        log.warning("text is short: using %d stream(s) instead of --batch-size %d",
                     batches.batch_size, config.batch_size)
     model = CharLSTM(LSTMConfig(len(vocab), config.n_layer, config.n_hidden,
                                 config.n_embd or None, config.dropout))
     step, best, best_step, history, seconds_before = 0, math.inf, 0, [], 0.0
     if prior is not None:
-        model.load_state_dict(prior.state["model"] if prior.state else prior.model.state_dict())
+        _restore(model, prior.state["model"] if prior.state else prior.model.state_dict(), resume)
     model.to(device).train()  # before Adam loads its state, so that state lands on the device
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     if prior is not None:
         if prior.state:
-            opt.load_state_dict(prior.state["optimizer"])
+            _restore(opt, prior.state["optimizer"], resume)
             for group in opt.param_groups:
                 group["lr"] = config.lr
         info = prior.state or prior.training
@@ -260,13 +279,13 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
             best_step = int(prior.training.get("best_step", prior.training.get("steps", 0)))
         else:
             log.warning("validation text differs from the checkpoint's: the best loss starts over")
-        if output.resolve() != Path(resume).resolve():
-            save_checkpoint(output, prior.model, vocab, prior.training)  # the best until beaten
     total = config.steps if config.steps is not None else math.ceil(
         config.epochs * batches.steps_per_epoch)
     if total <= step:
         raise OptionError(f"the model has already trained {step} steps; ask for more with "
                           f"--steps (e.g. {step + 1000}) or --epochs")
+    if prior is not None and output.resolve() != Path(resume).resolve():
+        save_checkpoint(output, prior.model, vocab, prior.training)  # the best until beaten
     n_params = sum(p.numel() for p in model.parameters())
     hyper = asdict(config) | {"batch_size": batches.batch_size}
     start = time.monotonic()
@@ -275,24 +294,28 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
     hidden = None
 
     def checkpoint_now() -> None:
-        nonlocal best, best_step, last_val, evaluated_at
-        last_val = evaluate(model, val_ids, max_chars=config.val_chars, device=device)
-        evaluated_at = step
+        # What the run reports (best, the step validated) changes only once both files are
+        # written: a Ctrl-C while they are saved then repeats this, and file and message agree.
+        nonlocal best, best_step, last_val, evaluated_at, history
+        val_bpc = evaluate(model, val_ids, max_chars=config.val_chars, device=device)
         train_bpc = None if math.isnan(ema) else round(ema, 4)
-        history.append([step, train_bpc, round(last_val, 4)])
+        seen = [*history, [step, train_bpc, round(val_bpc, 4)]]
         seconds = round(seconds_before + time.monotonic() - start, 1)
-        if last_val < best:
-            best, best_step = last_val, step
+        improved = val_bpc < best
+        if improved:
             save_checkpoint(output, model, vocab, meta | {
                 "steps": step, "epochs": round(step / batches.steps_per_epoch, 3),
-                "best_val_bpc": round(best, 4), "best_step": step, "train_bpc": train_bpc,
+                "best_val_bpc": round(val_bpc, 4), "best_step": step, "train_bpc": train_bpc,
                 "hyperparameters": hyper, "device": str(device), "seconds": seconds,
                 "torch_version": str(torch.__version__), "lstmviz_version": __version__,
-                "history": history})
+                "history": seen})
         _save_atomic({
             "format": STATE_FORMAT, "version": 1, "steps": step, "seconds": seconds,
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "history": history}, state_path(output))
+            "optimizer": opt.state_dict(), "history": seen}, state_path(output))
+        history, last_val, evaluated_at = seen, val_bpc, step
+        if improved:
+            best, best_step = val_bpc, step
 
     try:  # from the first message on, Ctrl-C ends in a final validation and a saved checkpoint
         log.info("training %s parameters on %s: %d streams x %d steps, %d steps per epoch, "
@@ -333,6 +356,9 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
         stopped = "interrupted"
     if evaluated_at != step:
         checkpoint_now()
+    if not math.isfinite(best):
+        raise OptionError(f"training diverged: the validation loss is {last_val} at step {step}, so "
+                          f"no checkpoint was written to {output}; lower --lr or --clip")
     elapsed = time.monotonic() - start
     return TrainResult(output, step, step / batches.steps_per_epoch, best, best_step,
                        seconds_before + elapsed, stopped, chars / max(elapsed, 1e-9), history)

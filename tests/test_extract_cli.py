@@ -350,7 +350,7 @@ def test_output_through_a_link_and_never_over_a_pipe(tmp_path, model_path):
     ("t.txt", "t.txt: -o names an input of this run; choose another output file"),
     ("m.pt", "m.pt: -o names an input of this run; choose another output file"),
     ("newdir/", "newdir/: is a folder; give a file name for -o, e.g. newdir/m__t.h5"),
-    ("", "-o is empty; give a file name such as m__t.h5, or leave -o out"),
+    ("", "-o is empty; give a file name such as m__t.h5"),
     ("t.txt/out.h5", "t.txt/out.h5: t.txt is a file, not a folder; choose another -o path"),
 ])
 def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, model_path, output, message):

@@ -60,6 +60,8 @@ def test_near_zero_temperature_is_greedy_decoding(random_model):
     for seed in (0, 1):
         got = sample(model, vocab, 40, temperature=1e-4, prime="abc", seed=seed)
         assert got == greedy(model, vocab, "abc", 40)
+    # so small that logits / temperature overflow to inf: still the most likely symbol each time
+    assert sample(model, vocab, 40, temperature=1e-38, prime="abc", seed=0) == greedy(model, vocab, "abc", 40)
     assert sample(model, vocab, 40, top_k=1, prime="abc", seed=3) == greedy(model, vocab, "abc", 40)
 
 
@@ -142,3 +144,13 @@ def test_help_explains_temperature_with_an_example():
     result = CliRunner().invoke(cli, ["sample", "--help"])
     assert "lstmviz sample austen.pt --temperature 0.5 -n 400 --prime" in result.output
     assert "conservative" in result.output and "mistakes" in result.output
+
+
+def test_a_prime_read_through_the_unknown_symbol_says_so(caplog):
+    torch.manual_seed(1)
+    vocab = Vocab(tuple("ab \ufffd"), unknown="\ufffd")
+    model = CharLSTM(LSTMConfig(vocab_size=len(vocab), n_layer=1, n_hidden=8, n_embd=4))
+    assert len(sample(model, vocab, 5, prime="ab ☃☃é", seed=0)) == 5
+    assert "the prime has 3 character(s) the vocabulary lacks ('☃'×2, 'é'×1); the model reads its " \
+           "unknown symbol '\ufffd' in their place" in caplog.text
+

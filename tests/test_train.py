@@ -324,3 +324,81 @@ def test_help_has_example_and_defaults():
     assert result.exit_code == 0
     assert "lstmviz train austen.train.txt --val austen.val.txt -o austen.pt" in result.output
     assert "[default: 256]" in result.output and "status 130" in result.output
+
+
+def test_a_refused_resume_touches_no_file(text, trained, tmp_path):
+    _, done = trained  # 200 steps already
+    keep = tmp_path / "keep.pt"
+    keep.write_bytes(b"someone else's model")
+    for target in (keep, tmp_path / "fresh.pt"):
+        result = run_cli(text, "-o", target, *TINY_CLI, "--steps", "100", "--resume", done)
+        assert result.exit_code == 1 and "already trained 200 steps" in result.output
+    assert keep.read_bytes() == b"someone else's model" and not (tmp_path / "fresh.pt").exists()
+
+
+def test_a_run_that_diverges_says_nothing_was_saved(text, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: math.nan)
+    out = tmp_path / "nan.pt"
+    with pytest.raises(OptionError, match=f"training diverged: the validation loss is nan at step 5, so no "
+                                          f"checkpoint was written to {out}; lower --lr or --clip"):
+        train(text, out, TrainConfig(**TINY, steps=5), progress=False)
+    assert not out.exists()
+
+
+def test_an_interrupt_while_saving_still_leaves_what_is_reported(text, tmp_path, monkeypatch):
+    # Ctrl-C inside the periodic save: the run validates and saves again, so file and result agree.
+    real = train_module.save_checkpoint
+    calls = []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the save at step 10
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", interrupted_once)
+    out = tmp_path / "race.pt"
+    result = train(text, out, TrainConfig(**TINY, steps=40, eval_every=5), progress=False)
+    assert result.stopped == "interrupted" and result.steps == 10
+    saved = load_model(out).training
+    assert (saved["best_step"], saved["steps"]) == (result.best_step, result.steps) == (10, 10)
+    assert torch.load(state_path(out), weights_only=True)["steps"] == 10
+    assert [h[0] for h in saved["history"]] == [5, 10]  # each validation once
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_resume_state_from_another_model_is_a_clear_error(text, trained, tmp_path):
+    _, done = trained
+    other = tmp_path / "other.pt"
+    train(text, other, TrainConfig(**{**TINY, "n_hidden": 24}, steps=5), progress=False)
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(done.read_bytes())
+    state_path(copy).write_bytes(state_path(other).read_bytes())
+    result = run_cli(text, "-o", copy, *TINY_CLI, "--steps", "300", "--resume", copy)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {state_path(copy)} does not match {copy} (")
+    assert result.output.endswith("delete it to resume from the best weights with a fresh optimizer\n")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lr", "inf"], "--lr must be above 0 and finite"),
+    (["--epochs", "inf"], "--epochs must be above 0 and finite"),
+    (["--time-limit", "-1"], "--time-limit must be a number of minutes, 0 or more"),
+    (["--clip", "nan"], "--clip must be 0 (off) or more"),
+    (["--seed", "-1"], "Invalid value for '--seed'"),
+])
+def test_numbers_that_cannot_train_are_refused(text, tmp_path, args, message):
+    result = run_cli(text, "-o", tmp_path / "m.pt", *TINY_CLI, "--steps", "2", *args)
+    assert result.exit_code in (1, 2) and message in result.output
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_outputs_named_like_folders_are_refused(text, tmp_path):
+    assert "nodir/: is a folder; give a file name" in run_cli(text, "-o", "nodir/", *TINY_CLI).output
+    assert run_cli(text, "-o", "", *TINY_CLI).output == (
+        "Error: -o is empty; give a file name such as model.pt\n")
+
+
+def test_a_min_count_that_folds_everything_is_refused(text, tmp_path):
+    result = run_cli(text, "-o", tmp_path / "m.pt", *TINY_CLI, "--min-count", "100000000")
+    assert result.exit_code == 1 and "folds every character of the text into one symbol" in result.output

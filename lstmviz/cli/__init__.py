@@ -17,6 +17,8 @@ import click
 from lstmviz import __version__
 from lstmviz.errors import LstmvizError
 
+INTERRUPTED = 130  # the shell's convention after Ctrl-C (128 + SIGINT)
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, a job scheduler's time limit), handled like Ctrl-C.
@@ -51,6 +53,9 @@ class FriendlyGroup(click.Group):
                 return super().invoke(ctx)
         except LstmvizError as e:
             raise click.ClickException(str(e)) from e
+        except KeyboardInterrupt:  # commands that have no tidying of their own to report
+            click.echo("\nInterrupted.", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})

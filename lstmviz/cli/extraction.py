@@ -9,7 +9,7 @@ from typing import Any
 import click
 import numpy as np
 
-from lstmviz.cli import cli
+from lstmviz.cli import INTERRUPTED, cli
 from lstmviz.extract import DEFAULT_BURN_IN, Options, extract_file
 from lstmviz.store import CHUNK_ROWS, open_states
 from lstmviz.validate import validate as validate_file
@@ -61,7 +61,7 @@ def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: 
                             vocab=vocab_path, trust_pickle=trust_pickle)
     except KeyboardInterrupt:
         click.echo("\nInterrupted: no output was written (the partial file was removed).", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     with open_states(path) as states:
         took = states.attrs.get("elapsed_s", 0.0)
         click.echo(f"wrote {path}: {states.n_tokens:,} positions, {len(states.names)} activations, "

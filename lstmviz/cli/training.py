@@ -8,14 +8,13 @@ from pathlib import Path
 import click
 import torch
 
-from lstmviz.cli import cli
+from lstmviz.cli import INTERRUPTED, cli
 from lstmviz.devices import resolve_device
 from lstmviz.loading import load_model
 from lstmviz.sample import generate
 from lstmviz.train import TrainConfig, state_path, train
 
 _DEFAULTS = TrainConfig()
-_INTERRUPTED = 130  # the shell's convention after Ctrl-C (128 + SIGINT)
 
 
 @cli.command("train")
@@ -53,15 +52,19 @@ _INTERRUPTED = 130  # the shell's convention after Ctrl-C (128 + SIGINT)
 @click.option("--time-limit", type=float, help="Stop after this many minutes, keeping the best.")
 @click.option("--device", default=_DEFAULTS.device, show_default=True,
               help="auto (CUDA if present), cpu, cuda or cuda:N.")
-@click.option("--seed", default=_DEFAULTS.seed, show_default=True, help="Random seed.")
+@click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=click.IntRange(0, 2**63 - 1),
+              help="Random seed.")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False),
               help="Continue from this checkpoint and its .resume file (weights, Adam, step).")
+@click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
+              help="Vocabulary of a --resume checkpoint that carries none (as for `lstmviz inspect`).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(text: str, output: str, val: str | None, val_fraction: float, val_chars: int,
                   layers: int, hidden: int, embed: int, dropout: float, byte_level: bool,
                   min_count: int, seq_len: int, batch_size: int, lr: float, clip: float,
                   steps: int | None, epochs: float, eval_every: int, time_limit: float | None,
-                  device: str, seed: int, resume: str | None, quiet: bool) -> None:
+                  device: str, seed: int, resume: str | None, vocab_path: str | None,
+                  quiet: bool) -> None:
     """Train a character-level LSTM on TEXT, keeping the best checkpoint.
 
     Contiguous batches carry the LSTM state along the text, as char-rnn
@@ -79,7 +82,7 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
     """
     ctx = click.get_current_context()
     if resume is not None:  # shape options not given on the command line follow the checkpoint
-        cfg = load_model(resume).model.config
+        cfg = load_model(resume, vocab=vocab_path).model.config
         given = {n for n in ("layers", "hidden", "embed")
                  if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT}
         layers = layers if "layers" in given else cfg.n_layer
@@ -91,7 +94,12 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
         steps=steps, epochs=epochs, eval_every=eval_every, val_fraction=val_fraction,
         val_chars=val_chars, time_limit=time_limit, device=device, seed=seed)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    result = train(text, output, config, val=val, resume=resume, progress=not quiet)
+    try:
+        result = train(text, output, config, val=val, resume=resume, vocab=vocab_path,
+                       progress=not quiet)
+    except KeyboardInterrupt:  # a second Ctrl-C, during the final validation or save
+        click.echo(f"\ninterrupted again: {output} holds the last checkpoint written, if any", err=True)
+        ctx.exit(INTERRUPTED)
     took = f"{result.seconds:.1f} s" if result.seconds < 60 else f"{result.seconds / 60:.1f} min"
     click.echo(
         f"stopped ({result.stopped}) at step {result.steps} ({result.epochs:.2f} epochs) after "
@@ -99,7 +107,7 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
     click.echo(f"best validation {result.best_val_bpc:.4f} bits/char at step {result.best_step}, "
                f"saved to {result.output} (resume state: {state_path(result.output)})", err=True)
     if result.stopped == "interrupted":
-        ctx.exit(_INTERRUPTED)
+        ctx.exit(INTERRUPTED)
 
 
 @cli.command("sample")
@@ -112,7 +120,8 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
               help="Characters to generate (bytes for a byte-level model).")
 @click.option("--prime", default="", help="Text the model reads first; the sample continues it.")
 @click.option("--top-k", type=int, help="Draw only among the k most likely characters.")
-@click.option("--seed", type=int, help="Random seed: the same seed gives the same text.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1),
+              help="Random seed: the same seed gives the same text.")
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA if present), cpu, cuda or cuda:N. On CPU one thread is used: "
                    "steps of one character gain nothing from more.")
