@@ -154,3 +154,16 @@ def test_a_prime_read_through_the_unknown_symbol_says_so(caplog):
     assert "the prime has 3 character(s) the vocabulary lacks ('☃'×2, 'é'×1); the model reads its " \
            "unknown symbol '\ufffd' in their place" in caplog.text
 
+
+
+def test_ctrl_c_while_sampling_exits_130(pattern_model, monkeypatch):
+    import lstmviz.cli.training as commands
+
+    def interrupted(*args, **kwargs):
+        yield "the "
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "generate", interrupted)
+    result = CliRunner().invoke(cli, ["sample", str(pattern_model), "-n", "50"])
+    assert result.exit_code == 130 and result.stdout.startswith("the ")
+    assert "Interrupted." in result.stderr
