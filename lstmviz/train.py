@@ -288,6 +288,13 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
         save_checkpoint(output, prior.model, vocab, prior.training)  # the best until beaten
     n_params = sum(p.numel() for p in model.parameters())
     hyper = asdict(config) | {"batch_size": batches.batch_size}
+    if prior is not None:  # the vocabulary is the checkpoint's: record how it was made, not the flags
+        if config.byte_level != vocab.byte_level or config.min_count != 1:
+            log.warning("--byte-level and --min-count do nothing with --resume: the vocabulary is "
+                        "the checkpoint's (%d symbols%s)", len(vocab), ", bytes" if vocab.byte_level else "")
+        before = prior.training.get("hyperparameters")
+        hyper |= {"byte_level": vocab.byte_level,
+                  "min_count": before.get("min_count", 1) if isinstance(before, dict) else 1}
     start = time.monotonic()
     limit = config.time_limit * 60 if config.time_limit is not None else math.inf
     ema, last_val, evaluated_at, chars, stopped = math.nan, math.nan, -1, 0, "steps"

@@ -402,3 +402,16 @@ def test_outputs_named_like_folders_are_refused(text, tmp_path):
 def test_a_min_count_that_folds_everything_is_refused(text, tmp_path):
     result = run_cli(text, "-o", tmp_path / "m.pt", *TINY_CLI, "--min-count", "100000000")
     assert result.exit_code == 1 and "folds every character of the text into one symbol" in result.output
+
+
+def test_vocabulary_flags_on_a_resume_are_ignored_and_not_recorded(text, trained, tmp_path, caplog):
+    _, done = trained
+    out = tmp_path / "more.pt"
+    val = tmp_path / "val.txt"  # another validation text: the best starts over, so this run saves
+    val.write_text(text.read_text(encoding="utf-8")[:2000], encoding="utf-8")
+    result = run_cli(text, "--val", val, "-o", out, *TINY_CLI, "--steps", "205", "--resume", done,
+                     "--min-count", "50")
+    assert result.exit_code == 0, result.output
+    assert "--byte-level and --min-count do nothing with --resume" in caplog.text
+    hyper = load_model(out).training["hyperparameters"]
+    assert (hyper["min_count"], hyper["byte_level"]) == (1, False)
