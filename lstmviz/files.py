@@ -16,6 +16,23 @@ from pathlib import Path
 from lstmviz.errors import OptionError
 
 
+def kind_of(head: bytes) -> str:
+    """What a file's first bytes say it is, so a wrong file gets advice for what it really is.
+
+    ``empty``, ``hdf5``, ``zip`` (``torch.save``'s format), ``pickle`` (its legacy one) or ``other``.
+
+    >>> kind_of(b""), kind_of(b"\\x89HDF\\r\\n\\x1a\\n..."), kind_of(b"PK\\x03\\x04"), kind_of(b"\\x80\\x02")
+    ('empty', 'hdf5', 'zip', 'pickle')
+    """
+    if not head:
+        return "empty"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    return "pickle" if head[:1] == b"\x80" else "other"
+
+
 def temporary_sibling(path: str | Path) -> Path:
     """Create an empty, uniquely named hidden file beside ``path`` and return its path.
 

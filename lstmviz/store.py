@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
-from lstmviz.files import final_target, temporary_sibling
+from lstmviz.files import final_target, kind_of, temporary_sibling
 from lstmviz.model import LSTMConfig
 from lstmviz.names import KINDS, h5_path, parse_name
 from lstmviz.vocab import Vocab
@@ -33,11 +33,6 @@ VERSION = "1.2"  # 1.1 added /decoder; 1.2 the rank_* summaries
 CHUNK_ROWS = 4096  # token rows per chunk; writers append in multiples of this
 CHUNK_UNITS = 64  # units per chunk
 TOP_K = 5
-
-
-def top_k(vocab_size: int) -> int:
-    """Guesses stored per position: the top 5, or every symbol of a smaller vocabulary."""
-    return min(TOP_K, vocab_size)
 SUMMARY_ROOT = "/summaries"
 PREDICTIONS = "/predictions"
 DECODER = "/decoder"
@@ -45,6 +40,11 @@ TOKENS = "/tokens"
 VOCAB = "/vocab"
 PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
 RANK_PREFIX = "rank_"  # summaries only cell search reads (format 1.2)
+
+
+def top_k(vocab_size: int) -> int:
+    """Guesses stored per position: the top 5, or every symbol of a smaller vocabulary."""
+    return min(TOP_K, vocab_size)
 
 
 def vocab_dataset(vocab: Vocab) -> list[str]:
@@ -94,9 +94,9 @@ class StatesWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp_path = temporary_sibling(self.path)  # the writer is long-lived: no context manager
         try:
-            # No chunk cache: blocks are written whole, so a write that fails (a full disk) fails
-            # in the call, not again in every later flush of cached chunks (pages of errors, then
-            # a crash at exit). Reads go chunk by chunk (:meth:`read_rows`) to stay fast without it.
+            # No chunk cache: activation blocks fill whole chunks, and a write that fails (a full
+            # disk) fails in the call, not again in every later flush of cached chunks (pages of
+            # errors, then a crash at exit). Second passes read chunk columns (:meth:`read_rows`).
             self.file = h5py.File(self.tmp_path, "w", rdcc_nbytes=0)
             self._create(n_tokens, config, vocab, names, dtype, c_dtype, attrs or {})
         except BaseException:
@@ -272,12 +272,12 @@ class BackgroundWrites:
 def not_hdf5(path: Path) -> str:
     """What a file h5py cannot open is instead, and what to do: the words after its name."""
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        kind = kind_of(f.read(8))
+    if kind == "hdf5":
         return "not a readable HDF5 file (truncated or damaged); run `lstmviz extract` again"
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save's zip, or an old pickle
+    if kind in ("zip", "pickle"):
         return "a PyTorch checkpoint, not an extraction; extract it over a text: `lstmviz extract MODEL TEXT`"
-    what = "an empty file" if not head else "not an HDF5 file"
+    what = "an empty file" if kind == "empty" else "not an HDF5 file"
     return f"{what}, not an extraction; make one with `lstmviz extract MODEL TEXT`"
 
 

@@ -22,6 +22,7 @@ import torch
 from safetensors import safe_open
 
 from lstmviz.errors import CheckpointError
+from lstmviz.files import kind_of
 from lstmviz.layouts.pickled import load_pickled
 
 TORCH = "torch"
@@ -53,8 +54,7 @@ def _looks_safetensors(path: Path) -> bool:
     size = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
     if head[8:9] == b"{" and 0 < size <= path.stat().st_size - 8:
         return True
-    torch_saved = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
-    return path.suffix.lower() == ".safetensors" and not torch_saved
+    return path.suffix.lower() == ".safetensors" and kind_of(head) not in ("zip", "pickle")
 
 
 def _decode(value: str) -> Any:
@@ -90,11 +90,12 @@ def _not_torch(path: Path) -> CheckpointError:
 def _why_not_torch(path: Path) -> str:
     with open(path, "rb") as f:
         head = f.read(4096)
-    if not head:
+    kind = kind_of(head)
+    if kind == "empty":
         return "the file is empty"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+    if kind == "hdf5":
         return "it is an HDF5 file, such as an extraction: look inside one with `lstmviz info`"
-    if head.startswith(b"PK\x03\x04"):
+    if kind == "zip":
         return "a zip archive torch.save did not write, or a damaged or truncated one"
     try:
         head.decode("utf-8")
