@@ -429,7 +429,7 @@ class States:
     def tokens(self, start: int, stop: int) -> np.ndarray:
         """Token ids at positions [start, stop)."""
         start, stop = self._span(start, stop)
-        return _read(self.file[TOKENS], np.s_[start:stop])
+        return self._symbol_ids(_read(self.file[TOKENS], np.s_[start:stop]), TOKENS, start)
 
     def symbols(self, start: int, stop: int) -> list[str]:
         """One vocabulary symbol per position (a byte as ``chr(b)`` in byte mode)."""
@@ -443,7 +443,21 @@ class States:
         """Top-5 guesses and the true next symbol's probability and loss at [start, stop)."""
         start, stop = self._span(start, stop)
         g = self.file[PREDICTIONS]
-        return Predictions(*(_read(g[k], np.s_[start:stop]) for k in PREDICTION_KEYS))
+        preds = Predictions(*(_read(g[k], np.s_[start:stop]) for k in PREDICTION_KEYS))
+        self._symbol_ids(preds.top_ids, f"{PREDICTIONS}/top_ids", start)
+        return preds
+
+    def _symbol_ids(self, ids: np.ndarray, where: str, start: int) -> np.ndarray:
+        """``ids``, once checked to name vocabulary symbols: a damaged id would index the wrong one."""
+        wrong = (ids < 0) | (ids >= len(self.vocab))
+        if wrong.any():
+            first = tuple(np.argwhere(wrong)[0])
+            raise StoreError(
+                f"{self.path}: the file is damaged: {where} holds the symbol id {ids[first]} at "
+                f"position {start + int(first[0])}, outside the vocabulary of {len(self.vocab)}; "
+                "`lstmviz validate` lists every problem, and `lstmviz extract` writes the file again"
+            )
+        return ids
 
     def decoder_column(self, unit: int) -> np.ndarray | None:
         """The decoder weights from top-layer unit ``unit`` to every symbol, (V,); None before 1.1.

@@ -93,6 +93,22 @@ def test_damaged_data_is_named_when_read(good, tmp_path):
                 s.window("layer1.c", 0, 10)
 
 
+@pytest.mark.parametrize(("dataset", "row", "bad"), [
+    ("tokens", (123,), len(VOCAB)), ("tokens", (123,), -1),
+    ("predictions/top_ids", (123, 2), 999), ("predictions/top_ids", (123, 0), -3),
+])
+def test_symbol_ids_outside_the_vocabulary_are_named_when_read(good, tmp_path, dataset, row, bad):
+    path = copy_with(good, tmp_path / "ids.h5")
+    with h5py.File(path, "a") as f:
+        f[dataset][row] = bad
+    with open_states(path) as s:
+        assert len(s.tokens(0, 100)) == 100 and len(s.predictions(0, 100).top_ids) == 100  # before it
+        read = s.tokens if dataset == "tokens" else s.predictions
+        said = rf"damaged: /{dataset} holds the symbol id {bad} at position 123, outside the vocabulary of "
+        with pytest.raises(StoreError, match=said + rf"{len(VOCAB)}; `lstmviz validate`"):
+            read(100, 200)
+
+
 def test_unknown_names_units_and_spans(good):
     with open_states(good) as s:
         with pytest.raises(UnknownActivation, match="has no activation 'layer2.h'; available: layer0.h, "):

@@ -162,3 +162,28 @@ def test_a_missing_decoder_and_an_unreadable_summary_are_found(good, tmp_path):
     assert "dataset /decoder/weight is missing" in problems
     assert any(p.startswith("dataset /summaries/layer0/h/rank_hist cannot be read (") and
                p.endswith("the file is damaged") for p in problems), problems
+
+
+@pytest.mark.parametrize("dataset", ["tokens", "predictions/top_ids"])
+def test_commands_reading_a_damaged_symbol_id_say_so_in_one_line(good, tmp_path, dataset):
+    from app.callbacks.view import window_reply
+    from app.catalog import Catalog
+
+    def change(f):
+        f[dataset][40] = 999  # a read of position 40 would pick a symbol that does not exist
+
+    path = damaged(good, tmp_path, change)
+    said = f"the file is damaged: /{dataset} holds the symbol id 999 at position 40"
+    commands = [["export", str(path), "-n", "layer0.h.1", "--start", "0", "--length", "80", "--strips",
+                 "-o", str(tmp_path / "s.html")]]
+    if dataset == "tokens":  # the search reads the text, not the guesses
+        commands.append(["search", str(path), "--hypothesis", "column"])
+    for args in commands:
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and said in result.output, result.output
+        assert result.output.strip().count("\n") == 0
+    assert not (tmp_path / "s.html").exists()
+    catalog = Catalog.scan([path])
+    view = {"file": catalog.default().key, "pos": 0, "length": 80, "mode": "grid"}
+    payload, note = window_reply(catalog, view)
+    assert payload is None and said in str(note)
