@@ -83,8 +83,9 @@ class TrainResult:
     best_step: int
     seconds: float
     stopped: str  # "steps", "epochs", "time limit" or "interrupted"
-    chars_per_second: float
+    chars_per_second: float  # symbols per second: bytes for a byte-level model
     history: list[list] = field(default_factory=list)  # [step, train bpc or None, val bpc]
+    symbol: str = "char"  # what the losses and speed count: "char", or "byte" for a byte-level model
 
 
 def check_config(config: TrainConfig) -> None:
@@ -298,6 +299,7 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
     start = time.monotonic()
     limit = config.time_limit * 60 if config.time_limit is not None else math.inf
     ema, last_val, evaluated_at, chars, stopped = math.nan, math.nan, -1, 0, "steps"
+    symbol = "byte" if vocab.byte_level else "char"
     hidden = None
 
     def checkpoint_now() -> None:
@@ -354,8 +356,8 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
                     checkpoint_now()
                 speed = chars / (time.monotonic() - start)
                 val_shown = "-" if math.isnan(last_val) else f"{last_val:.3f}"
-                bar.set_postfix_str(f"train {ema:.3f} bpc, val {val_shown} bpc, "
-                                    f"{speed:,.0f} char/s", refresh=False)
+                bar.set_postfix_str(f"train {ema:.3f}, val {val_shown} bits/{symbol}, "
+                                    f"{speed:,.0f} {symbol}/s", refresh=False)
                 bar.update()
             else:
                 stopped = "steps" if config.steps is not None else "epochs"
@@ -368,4 +370,4 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
                           f"no checkpoint was written to {output}; lower --lr or --clip")
     elapsed = time.monotonic() - start
     return TrainResult(output, step, step / batches.steps_per_epoch, best, best_step,
-                       seconds_before + elapsed, stopped, chars / max(elapsed, 1e-9), history)
+                       seconds_before + elapsed, stopped, chars / max(elapsed, 1e-9), history, symbol)

@@ -215,9 +215,13 @@ def test_byte_level_and_min_count_vocabularies(tmp_path):
     path.write_text(("café au lait, naïve señor\n" * 40) + "Ωmega\n", encoding="utf-8")
     small = dict(n_layer=1, n_hidden=16, n_embd=8, seq_len=20, batch_size=4, steps=3,
                  eval_every=3)
-    train(path, tmp_path / "b.pt", TrainConfig(**small, byte_level=True), progress=False)
+    result = train(path, tmp_path / "b.pt", TrainConfig(**small, byte_level=True), progress=False)
+    assert result.symbol == "byte"
     vocab = load_model(tmp_path / "b.pt").vocab
     assert vocab.byte_level and len(vocab) == 256
+    said = run_cli(path, "-o", tmp_path / "b2.pt", "--byte-level", "--layers", 1, "--hidden", 16,
+                   "--embed", 8, "--seq-len", 20, "--batch-size", 4, "--steps", 3, "--eval-every", 3).output
+    assert " byte/s\n" in said and " bits/byte at step 3" in said and "char" not in said
     train(path, tmp_path / "m.pt", TrainConfig(**small, min_count=5), progress=False)
     vocab = load_model(tmp_path / "m.pt").vocab
     assert vocab.unknown == "\ufffd" and "Ω" not in vocab.symbols and "é" in vocab.symbols

@@ -103,8 +103,8 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
     took = f"{result.seconds:.1f} s" if result.seconds < 60 else f"{result.seconds / 60:.1f} min"
     click.echo(
         f"stopped ({result.stopped}) at step {result.steps} ({result.epochs:.2f} epochs) after "
-        f"{took}, {result.chars_per_second:,.0f} char/s", err=True)
-    click.echo(f"best validation {result.best_val_bpc:.4f} bits/char at step {result.best_step}, "
+        f"{took}, {result.chars_per_second:,.0f} {result.symbol}/s", err=True)
+    click.echo(f"best validation {result.best_val_bpc:.4f} bits/{result.symbol} at step {result.best_step}, "
                f"saved to {result.output} (resume state: {state_path(result.output)})", err=True)
     if result.stopped == "interrupted":
         ctx.exit(INTERRUPTED)
