@@ -295,13 +295,13 @@ def pattern_hypothesis(pattern: str, *, byte_level: bool = False) -> Hypothesis:
     [False, True, True, True, False, True, True]
     """
     if not pattern:
-        raise SearchError("--pattern is empty; give a regular expression, e.g. --pattern 'https?://'")
+        raise SearchError("the pattern is empty; give a regular expression, e.g. 'https?://'")
     source = pattern.encode("utf-8").decode("latin-1") if byte_level else pattern
     try:
         compiled = re.compile(source)
     except re.error as e:
-        raise SearchError(f"--pattern {pattern!r} is not a valid regular expression ({e}); "
-                              "fix it, e.g. escape special characters with a backslash") from None
+        raise SearchError(f"the pattern {pattern!r} is not a valid regular expression ({e}); "
+                          "fix it, e.g. escape special characters with a backslash") from None
 
     def fn(symbols: str) -> np.ndarray:
         spans = [(m.start(), m.end()) for m in compiled.finditer(symbols) if m.end() > m.start()]

@@ -82,8 +82,8 @@ def test_span_search_by_example(austen):
 @pytest.mark.parametrize(("args", "message"), [
     (["--hypothesis", "url"], "Error: hypothesis 'url' is never true in this text"),
     (["--hypothesis", "quote", "--layer", "4"], "Error: no layer 4 in austen.h5 (layers: 0..0)"),
-    (["--pattern", "("], "Error: --pattern '(' is not a valid regular expression"),
-    (["--pattern", ""], "Error: --pattern is empty; give a regular expression"),
+    (["--pattern", "("], "Error: the pattern '(' is not a valid regular expression"),
+    (["--pattern", ""], "Error: the pattern is empty; give a regular expression"),
     (["--pattern", "^"], "Error: hypothesis 'pattern ^' is never true in this text (matches of no "
                          "characters, such as ^ or a lookahead, mark no position)"),
     (["--span", "5:2"], "Error: span 5:2 is not within the text"),

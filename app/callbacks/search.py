@@ -7,7 +7,6 @@ hypothesis is picked.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx
@@ -17,7 +16,6 @@ from app import figures, ids
 from app.catalog import Catalog, cached_states
 from lstmviz import look
 from lstmviz.errors import LstmvizError, SearchError
-from lstmviz.hypotheses import HYPOTHESES
 from lstmviz.names import Neuron
 from lstmviz.search import cached_scores, rank_units
 from lstmviz.search_example import search_by_example
@@ -30,7 +28,6 @@ def results(states: States, hypothesis: str, *, compute: bool) -> list:
     """The ranked units, or a notice: computed when asked, else only what is cached."""
     try:
         if compute:
-            check_pattern(hypothesis)
             df = rank_units(states, hypothesis, top=TOP)
         else:
             scores = cached_scores(states, hypothesis)
@@ -40,23 +37,6 @@ def results(states: States, hypothesis: str, *, compute: bool) -> list:
     except LstmvizError as e:
         return [figures.notice(f"Cannot rank units: {e}")]
     return [figures.search_table(df)]
-
-
-def check_pattern(hypothesis: str) -> None:
-    """Refuse a typed pattern that is not a regular expression, in the page's words.
-
-    The library's message names the command line's ``--pattern`` option, which the page lacks.
-
-    >>> check_pattern("quote"), check_pattern("https?://")
-    (None, None)
-    """
-    if hypothesis in HYPOTHESES:
-        return
-    try:
-        re.compile(hypothesis)
-    except re.error as e:
-        raise SearchError(f"the pattern {hypothesis!r} is not a valid regular expression ({e}); "
-                          "fix it, e.g. escape special characters with a backslash") from None
 
 
 def ranking_for(trigger: Any, file: str, hypothesis: str, pattern: str | None,
