@@ -75,7 +75,9 @@ def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
 
     ``shown`` holds what the controls show now; values equal to it are left out of the reply, as
     are the choices that depend only on the file when the file did not change, so the browser
-    redraws only what changed (a new unit touches the unit box alone).
+    redraws only what changed (a new unit touches the unit box alone). Likewise only the subjects
+    (:meth:`View.subjects`) that changed are sent, so only the parts of the page that show them
+    ask the server for new content.
 
     Nothing here raises for bad input: a file that cannot be read, a neuron or position the file
     lacks become a message on the page while the rest of it keeps working.
@@ -104,7 +106,10 @@ def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
         same_file = name not in ("url", "file") and current is not None and current["file"] == view.file
         values = {k: v for k, v in values.items()
                   if not (k in FILE_CHOICES and same_file) and (k not in shown or shown[k] != v)}
-    return {"state": view.to_dict(), "search": to_query(view), "message": message(notes), **values}
+    before = View.from_dict(current).subjects() if current else {}
+    changed = {f"subject_{k}": v for k, v in view.subjects().items() if before.get(k) != v}
+    return {"state": view.to_dict(), "search": to_query(view), "message": message(notes), **values,
+            **changed}
 
 
 def _open_file(catalog: Catalog, view: View) -> tuple[View, list[str]]:

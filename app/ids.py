@@ -6,6 +6,14 @@ Pattern-matching ids are dicts with a ``type`` key, e.g. ``{"type": CONTEXT, "po
 # Where the view is, and how it is shared
 URL = "url"
 STATE = "view-state"  # dcc.Store: the selection (file, neuron, position, mode, ...)
+# dcc.Stores set only when their part of the selection changes (View.subjects), so each part of the
+# page asks the server for new content only when its own subject changed
+SUBJECT_WINDOW = "subject-window"
+SUBJECT_VALUES = "subject-values"
+SUBJECT_NEURON = "subject-neuron"
+SUBJECT_FILE = "subject-file"
+SUBJECTS = {"window": SUBJECT_WINDOW, "values": SUBJECT_VALUES, "neuron": SUBJECT_NEURON,
+            "file": SUBJECT_FILE}
 MESSAGE = "message"
 
 # Files

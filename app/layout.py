@@ -151,6 +151,7 @@ def layout(catalog: Catalog) -> html.Div:
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id=ids.STATE),
+        *(dcc.Store(id=store) for store in ids.SUBJECTS.values()),
         dcc.Store(id=ids.WINDOW),
         dcc.Store(id=ids.VALUES),
         dcc.Store(id=ids.DRAW_CONFIG, data=draw_config()),

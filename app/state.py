@@ -41,6 +41,23 @@ class View:
         """End of the window (exclusive); may pass the end of the text until :func:`fit`."""
         return self.pos + self.length
 
+    def subjects(self) -> dict[str, list]:
+        """What each part of the page depends on, by the name of the store that carries it.
+
+        The character view's text depends on the window, its colours on the window and the neuron,
+        the profile on the neuron, and the search panels on the file alone: stepping through units
+        changes neither the text nor the file, so it asks the server for nothing else.
+
+        >>> View("val", "layer0.h.3").subjects()["neuron"]
+        ['val', 'layer0.h.3']
+        """
+        return {
+            "window": [self.file, self.pos, self.length, self.mode],
+            "values": [self.file, self.pos, self.length, self.neuron, self.palette, self.raw_c],
+            "neuron": [self.file, self.neuron],
+            "file": [self.file],
+        }
+
     def to_dict(self) -> dict:
         """JSON-ready, for the ``dcc.Store``."""
         return asdict(self)

@@ -152,13 +152,32 @@ def test_only_controls_that_change_are_sent(catalog):
     shown = {"file": "tiny", "layer": 0, "kind": "h", "unit": 3, "mode": "grid", "palette": "blog",
              "raw_c": [], "length": 500, "position": 100, "slider": 100}
     out = respond(catalog, ("unit_step", 1), view, shown)
-    assert set(out) == {"state", "search", "message", "unit"} and out["unit"] == 4
+    assert set(out) == {"state", "search", "message", "unit", "subject_values", "subject_neuron"}
+    assert out["unit"] == 4 and out["subject_neuron"] == ["tiny", "layer0.h.4"]
     typed = {**shown, "unit": 99}  # a unit the file lacks: the box must be set back
     out = respond(catalog, ("unit", 99), view, typed)
     assert out["unit"] == 3
     assert texts(out["message"]) == ["there is no unit 99: units run from 0 to 15"]
     out = respond(catalog, ("file", "flat"), view, shown)
     assert {"kind_options", "layer_options", "slider_max", "file_info"} <= set(out)
+
+
+def test_each_part_of_the_page_is_told_only_of_changes_to_its_subject(catalog):
+    """The text, colours, profile and search panels ask the server for content on these alone."""
+    view = View("tiny", "layer0.h.3", pos=100).to_dict()
+    subjects = {k for k in respond(catalog, ("url", "?file=tiny"), None) if k.startswith("subject_")}
+    assert subjects == {"subject_window", "subject_values", "subject_neuron", "subject_file"}
+    for event, told in [(("unit_step", 1), {"subject_values", "subject_neuron"}),
+                        (("page", 1), {"subject_window", "subject_values"}),
+                        (("palette", "diverging"), {"subject_values"}),
+                        (("mode", "prose"), {"subject_window", "subject_values"}),
+                        (("unit", 3), set()),
+                        (("file", "flat"), {"subject_window", "subject_values", "subject_neuron",
+                                            "subject_file"})]:
+        out = respond(catalog, event, view)
+        assert {k for k in out if k.startswith("subject_")} == told, event
+        for key in told:
+            assert out[key] == View.from_dict(out["state"]).subjects()[key.removeprefix("subject_")]
 
 
 def test_an_empty_position_box_is_refilled_with_a_message(catalog):

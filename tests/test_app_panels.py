@@ -151,10 +151,10 @@ def test_a_ranking_stays_until_another_is_asked_for():
     ranked = ranking_for(ids.SEARCH_RUN, "tiny", "quote", r"\[\[", None)
     assert ranked == (["tiny", r"\[\["], True)
     shown = ranked[0]
-    for trigger in (ids.STATE, ids.TABS):  # a unit opened, the text moved, the tab reopened
+    for trigger in (ids.SUBJECT_FILE, ids.TABS):  # a unit opened, the text moved, the tab reopened
         assert ranking_for(trigger, "tiny", "quote", r"\[\[", shown) is None
     assert ranking_for(ids.SEARCH_HYPOTHESIS, "tiny", "url", r"\[\[", shown) == (["tiny", "url"], False)
-    assert ranking_for(ids.STATE, "flat", "quote", r"\[\[", shown) == (["flat", "quote"], False)
+    assert ranking_for(ids.SUBJECT_FILE, "flat", "quote", r"\[\[", shown) == (["flat", "quote"], False)
     assert ranking_for(ids.SEARCH_RUN, "tiny", "quote", "  ", shown) == (["tiny", "quote"], True)
 
 

@@ -151,6 +151,31 @@ def test_quick_clicks_all_count(page, server):
     assert "neuron=layer1.h.9&pos=3000&" in page.url
 
 
+def test_a_step_asks_the_server_only_for_what_it_changes(page, server):
+    """A unit step needs new colours (and the open profile), a page step a new text window and its
+    colours; the search, example and saturation panels depend on the file alone."""
+    import json
+
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(json.loads(r.post_data)["output"])
+            if "_dash-update-component" in r.url else None)
+    page.goto(server + "?neuron=layer0.h.3&pos=0")
+    shown(page, "layer0.h.3", 0)
+    for tab in ("Find units", "Gate saturation"):  # their panels get built once
+        page.get_by_text(tab, exact=True).click()
+        time.sleep(0.5)
+    page.get_by_text("Neuron profile", exact=True).click()
+    page.wait_for_selector("#profile .js-plotly-plot")
+    for press, then, needs in (("]", ("layer0.h.4", 0), {"values-data.data", "profile.children"}),
+                               ("ArrowRight", ("layer0.h.4", 500), {"window-data.data", "values-data.data"})):
+        asked.clear()
+        page.keyboard.press(press)
+        shown(page, *then)
+        time.sleep(0.5)  # anything else asked for would have been sent by now
+        content = {o.strip(".").split("...")[0] for o in asked if not o.startswith("..view-state.data")}
+        assert content == needs, asked
+
+
 def test_wide_panel_content_scrolls_on_a_narrow_screen(page, server):
     page.set_viewport_size({"width": 500, "height": 900})
     page.goto(server + "?neuron=layer1.c.0&pos=0")

@@ -17,6 +17,7 @@ OUTPUTS = {
     "mode": (ids.MODE, "value"), "palette": (ids.PALETTE, "value"), "raw_c": (ids.RAW_C, "value"),
     "length": (ids.LENGTH, "value"), "position": (ids.POSITION, "value"), "slider": (ids.SLIDER, "value"),
     "slider_max": (ids.SLIDER, "max"), "slider_marks": (ids.SLIDER, "marks"),
+    **{f"subject_{k}": (store, "data") for k, store in ids.SUBJECTS.items()},
 }
 INPUTS = {
     "search": (ids.URL, "search"), "file": (ids.FILE, "value"), "layer": (ids.LAYER, "value"),

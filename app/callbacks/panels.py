@@ -42,9 +42,10 @@ def register(app: Dash, catalog: Catalog) -> None:
 
     @app.callback(
         Output(ids.PROFILE, "children"), Output(ids.PROFILE_FOR, "data"),
-        Input(ids.STATE, "data"), Input(ids.TABS, "value"), State(ids.PROFILE_FOR, "data"),
+        Input(ids.SUBJECT_NEURON, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
+        State(ids.PROFILE_FOR, "data"),
     )
-    def _profile(view, tab, shown):
+    def _profile(_subject, tab, view, shown):
         if not view or tab != ids.TAB_PROFILE:
             raise PreventUpdate
         key = [view["file"], view["neuron"]]
@@ -58,9 +59,10 @@ def register(app: Dash, catalog: Catalog) -> None:
 
     @app.callback(
         Output(ids.SATURATION, "children"), Output(ids.SATURATION_FOR, "data"),
-        Input(ids.STATE, "data"), Input(ids.TABS, "value"), State(ids.SATURATION_FOR, "data"),
+        Input(ids.SUBJECT_FILE, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
+        State(ids.SATURATION_FOR, "data"),
     )
-    def _saturation(view, tab, shown):
+    def _saturation(_subject, tab, view, shown):
         if not view or tab != ids.TAB_SATURATION or view["file"] == shown:
             raise PreventUpdate
         try:

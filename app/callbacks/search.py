@@ -49,7 +49,7 @@ def ranking_for(trigger: Any, file: str, hypothesis: str, pattern: str | None,
 
     >>> ranking_for(ids.SEARCH_RUN, "val", "quote", "[[", None)
     (['val', '[['], True)
-    >>> ranking_for(ids.STATE, "val", "quote", "", ["val", "[["]) is None
+    >>> ranking_for(ids.SUBJECT_FILE, "val", "quote", "", ["val", "[["]) is None
     True
     """
     if trigger in (ids.SEARCH_RUN, ids.SEARCH_PATTERN):
@@ -118,10 +118,10 @@ def register(app: Dash, catalog: Catalog) -> None:
     @app.callback(
         Output(ids.SEARCH_RESULTS, "children"), Output(ids.SEARCH_FOR, "data"),
         Input(ids.SEARCH_RUN, "n_clicks"), Input(ids.SEARCH_PATTERN, "n_submit"),
-        Input(ids.SEARCH_HYPOTHESIS, "value"), Input(ids.TABS, "value"), Input(ids.STATE, "data"),
-        State(ids.SEARCH_PATTERN, "value"), State(ids.SEARCH_FOR, "data"),
+        Input(ids.SEARCH_HYPOTHESIS, "value"), Input(ids.TABS, "value"), Input(ids.SUBJECT_FILE, "data"),
+        State(ids.STATE, "data"), State(ids.SEARCH_PATTERN, "value"), State(ids.SEARCH_FOR, "data"),
     )
-    def _search(_run, _submit, hypothesis, tab, view, pattern, shown):
+    def _search(_run, _submit, hypothesis, tab, _file, view, pattern, shown):
         if not view or tab != ids.TAB_SEARCH:
             raise PreventUpdate
         target = ranking_for(ctx.triggered_id, view["file"], hypothesis, pattern, shown)
@@ -136,13 +136,15 @@ def register(app: Dash, catalog: Catalog) -> None:
 
     @app.callback(
         Output(ids.EXAMPLE_RESULTS, "children"), Output(ids.EXAMPLE_FOR, "data"),
-        Input(ids.EXAMPLE_RUN, "n_clicks"), Input(ids.EXAMPLE_SPAN, "n_submit"), Input(ids.STATE, "data"),
-        State(ids.EXAMPLE_SPAN, "value"), State(ids.EXAMPLE_FOR, "data"), prevent_initial_call=True,
+        Input(ids.EXAMPLE_RUN, "n_clicks"), Input(ids.EXAMPLE_SPAN, "n_submit"),
+        Input(ids.SUBJECT_FILE, "data"), State(ids.STATE, "data"), State(ids.EXAMPLE_SPAN, "value"),
+        State(ids.EXAMPLE_FOR, "data"), prevent_initial_call=True,
     )
-    def _example(_run, _submit, view, text, shown_for):
+    def _example(_run, _submit, _file, view, text, shown_for):
         if not view:
             raise PreventUpdate
-        reply = example_reply(catalog, view, text, run=ctx.triggered_id != ids.STATE, shown_for=shown_for)
+        reply = example_reply(catalog, view, text, run=ctx.triggered_id != ids.SUBJECT_FILE,
+                              shown_for=shown_for)
         if reply is None:
             raise PreventUpdate
         return reply

@@ -1,7 +1,7 @@
 """The character view: two small server reads per change, drawn by the browser.
 
 The window's symbols and guesses change only when the window moves; the neuron's values change on
-every flick through units. Each is its own callback and skips work when its part is unchanged.
+every flick through units. Each is its own callback, called only when its subject changed.
 """
 
 from __future__ import annotations
@@ -15,16 +15,6 @@ from app.control import message
 from lstmviz.errors import StoreError
 
 
-def window_key(view: dict) -> list:
-    """What the text window depends on."""
-    return [view["file"], view["pos"], view["length"], view["mode"]]
-
-
-def values_key(view: dict) -> list:
-    """What the coloured values depend on."""
-    return [view["file"], view["pos"], view["length"], view["neuron"], view["palette"], view["raw_c"]]
-
-
 def window_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
     """The window's text and guesses for the browser, or None and a message saying why not."""
     try:
@@ -32,7 +22,7 @@ def window_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
         payload = data.window_payload(states, view["pos"], view["length"], fixed=view["mode"] == "grid")
     except StoreError as e:
         return None, message([str(e)])
-    return {"key": window_key(view), **payload}, []
+    return payload, []
 
 
 def values_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
@@ -43,7 +33,7 @@ def values_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
                                       palette=view["palette"], raw_c=view["raw_c"])
     except StoreError as e:
         return None, message([str(e)])
-    return {"key": values_key(view), **payload}, []
+    return payload, []
 
 
 def register(app: Dash, catalog: Catalog) -> None:
@@ -51,20 +41,20 @@ def register(app: Dash, catalog: Catalog) -> None:
 
     @app.callback(
         Output(ids.WINDOW, "data"), Output(ids.MESSAGE, "children", allow_duplicate=True),
-        Input(ids.STATE, "data"), State(ids.WINDOW, "data"), prevent_initial_call=True,
+        Input(ids.SUBJECT_WINDOW, "data"), State(ids.STATE, "data"), prevent_initial_call=True,
     )
-    def _window(view, current):
-        if not view or (current and current["key"] == window_key(view)):
+    def _window(_subject, view):
+        if not view:
             raise PreventUpdate
         payload, note = window_reply(catalog, view)
         return (no_update, note) if payload is None else (payload, no_update)
 
     @app.callback(
         Output(ids.VALUES, "data"), Output(ids.MESSAGE, "children", allow_duplicate=True),
-        Input(ids.STATE, "data"), State(ids.VALUES, "data"), prevent_initial_call=True,
+        Input(ids.SUBJECT_VALUES, "data"), State(ids.STATE, "data"), prevent_initial_call=True,
     )
-    def _values(view, current):
-        if not view or (current and current["key"] == values_key(view)):
+    def _values(_subject, view):
+        if not view:
             raise PreventUpdate
         payload, note = values_reply(catalog, view)
         return (no_update, note) if payload is None else (payload, no_update)
