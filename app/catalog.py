@@ -153,9 +153,10 @@ def cached_states(path: str | Path) -> States:
     """An open reader for ``path``, shared by every request of this process.
 
     The cache key includes the file's modification time and size, so a file re-extracted while the
-    dashboard runs is reopened rather than read through a stale handle.
+    dashboard runs is reopened rather than read through a stale handle. The path is kept as the
+    user gave it, so messages name the file the way they typed it.
     """
-    path = Path(path).resolve()
+    path = Path(path)
     try:
         st = os.stat(path)
     except OSError:

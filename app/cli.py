@@ -55,7 +55,7 @@ def serve(paths: tuple[Path, ...], host: str, port: int, debug: bool) -> None:
     catalog = catalog_for(paths)
     for entry in catalog.entries:
         if entry.error is not None:
-            click.echo(f"Skipping {entry.path}: {entry.error}", err=True)
+            click.echo(f"Skipping {entry.error}", err=True)  # the error starts with the path
     run_dashboard(catalog, host, port, debug=debug)
 
 
