@@ -139,6 +139,9 @@ def describe(s) -> list[tuple[str, str]]:
     lines.append(("device", f"{a.get('device', '?')}; took {_num(a.get('elapsed_s'), '.1f')} s "
                             f"({_num(a.get('chars_per_s'), ',.0f')} characters/s)"))
     summaries = json.dumps(sorted(s.summary(s.names[0]))) if s.names else "[]"
+    ranks = s.rank_histogram(s.names[0]) if s.names else None
+    if ranks is not None:  # read by cell search only; files before format 1.2 lack them
+        summaries += f"; for cell search: {', '.join(sorted(ranks))} ({ranks['rank_hist'].shape[-1]} bins)"
     lines.append(("summaries", f"per unit: {summaries}"))
     return lines
 
