@@ -219,13 +219,13 @@ def main() -> None:
         print(f"hypothesis values over the text:           {t.wall:7.1f} s wall")
 
         with Timer() as fresh:
-            score_units(states, hyps, progress=True)
+            score_units(states, hyps, progress=True, skip_constant=True)
         print(f"search, fresh file (one pass):             {fresh.vs(read)}")
         print(f"  against the read converted to float32:   {fresh.wall / read32.wall:4.1f} x wall")
         shutil.rmtree(cache_dir(path))
         states.rank_histogram = lambda name: None  # read it as a format 1.1 file
         with Timer() as two:
-            score_units(states, hyps, progress=True)
+            score_units(states, hyps, progress=True, skip_constant=True)
         print(f"search, fresh 1.1 file (histograms+score): {two.vs(read)}")
         with Timer() as t:
             best = rank_all(states)
