@@ -7,13 +7,14 @@ these functions and tests call them directly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from lstmviz import look
+from lstmviz import hypotheses, look
 from lstmviz.export import RENDERERS, default_output_name
 from lstmviz.names import Neuron, act_name
 from lstmviz.palette import display_values, lut_index
@@ -28,9 +29,13 @@ CONTEXT_AFTER = 12
 
 
 def _floats(values: np.ndarray, digits: int) -> list[float | None]:
-    """Rounded floats for JSON; NaN (no next character at the text's end) becomes null."""
+    """Rounded floats for JSON; NaN (no next character at the text's end) and infinity become null.
+
+    JSON has no infinity, and an activation that is not a finite number has no value to show: the
+    browser draws it as a blank cell with "–", as the palette colours it (no data).
+    """
     rounded = np.round(values.astype(np.float64), digits)
-    return [None if np.isnan(v) else v for v in rounded.tolist()]
+    return [v if math.isfinite(v) else None for v in rounded.tolist()]
 
 
 def window_payload(states: States, start: int, length: int, *, fixed: bool) -> dict:
@@ -118,18 +123,12 @@ def summary(states: States, name: str) -> dict[str, np.ndarray]:
 
 @lru_cache(maxsize=2)
 def symbol_string(states: States) -> str:
-    """The whole text as one string of vocabulary symbols, so a string index is a token position.
+    """The whole text, one character per position, kept for the two latest files.
 
-    Byte vocabularies give the UTF-8 bytes as ``chr(b)``; search them with ``vocab.symbols_of``.
-    Built block by block from the tokens alone (no activations); kept for the two latest files.
+    A string index is a token position (see :func:`lstmviz.hypotheses.symbol_string`). Byte
+    vocabularies give the UTF-8 bytes as ``chr(b)``; search them with ``vocab.symbols_of``.
     """
-    codes = np.array([ord(s) for s in states.vocab.symbols], dtype="<u4")
-    parts = []
-    step = 1 << 20
-    for a in range(0, states.n_tokens, step):
-        ids = states.tokens(a, min(a + step, states.n_tokens))
-        parts.append(codes[ids].tobytes().decode("utf-32-le"))
-    return "".join(parts)
+    return hypotheses.symbol_string(states)
 
 
 def find(states: States, query: str, origin: int, *, backwards: bool = False) -> tuple[int | None, bool]:

@@ -352,12 +352,17 @@ def values_hypothesis(values: np.ndarray, *, name: str = "values", binary: bool 
 
 
 def symbol_string(states: States, block: int = 1 << 20) -> str:
-    """The extraction's text as one character per position (bytes as ``chr(b)`` in byte mode)."""
-    table = np.array(states.vocab.symbols, dtype=object)
+    """The extraction's text as one character per position (bytes as ``chr(b)`` in byte mode).
+
+    A symbol that is not one character (a checkpoint's ``<unk>``) stands as U+FFFD: written out,
+    it would shift every later position away from its activations. Built block by block from the
+    tokens alone.
+    """
+    codes = np.array([ord(s) if len(s) == 1 else 0xFFFD for s in states.vocab.symbols], dtype="<u4")
     parts = []
     for start in range(0, states.n_tokens, block):
-        stop = min(start + block, states.n_tokens)
-        parts.append("".join(table[states.tokens(start, stop)]))
+        ids = states.tokens(start, min(start + block, states.n_tokens))
+        parts.append(codes[ids].tobytes().decode("utf-32-le"))
     return "".join(parts)
 
 

@@ -40,21 +40,24 @@ def lut(palette: str) -> tuple[str, ...]:
 
 
 def lut_index(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Bin values of [lo, hi] into 0..LUT_SIZE-1 (clipped); NaN becomes -1.
+    """Bin values of [lo, hi] into 0..LUT_SIZE-1 (clipped); NaN and infinity (no value) become -1.
 
-    >>> lut_index(np.array([-1.0, 0.0, 1.0, np.nan]), -1, 1).tolist()
-    [0, 128, 255, -1]
+    An infinite value comes from a damaged file, never from a model: shown with the colour of the
+    scale's end, it would pass for a saturated unit.
+
+    >>> lut_index(np.array([-1.0, 0.0, 1.0, np.nan, np.inf]), -1, 1).tolist()
+    [0, 128, 255, -1, -1]
     """
     values = np.asarray(values, dtype=np.float64)
     span = hi - lo if hi > lo else 1.0
     idx = np.floor((values - lo) / span * LUT_SIZE)
     idx = np.clip(np.nan_to_num(idx, nan=-1.0), 0, LUT_SIZE - 1).astype(np.int64)
-    idx[np.isnan(values)] = -1
+    idx[~np.isfinite(values)] = -1
     return idx
 
 
 def colours(values: np.ndarray, palette: str, lo: float, hi: float) -> list[str]:
-    """Background colour of each value; NaN (no data) is white."""
+    """Background colour of each value; NaN and infinity (no data) are white."""
     table = lut(palette)
     return ["#ffffff" if i < 0 else table[i] for i in lut_index(values, lo, hi)]
 
@@ -90,5 +93,11 @@ def display_range(kind: str, raw_c: bool = False, c_abs_max: float = 1.0) -> tup
 
 
 def display_values(kind: str, values: np.ndarray, raw_c: bool = False) -> np.ndarray:
-    """What is coloured: tanh(c) for the cell state unless raw c is asked for, else the value."""
-    return np.tanh(values) if kind == "c" and not raw_c else values
+    """What is coloured: tanh(c) for the cell state unless raw c is asked for, else the value.
+
+    An infinite c (a damaged file) stays without a value, as it is in raw c, rather than
+    becoming tanh's saturated end.
+    """
+    if kind == "c" and not raw_c:
+        return np.where(np.isinf(values), np.nan, np.tanh(values))
+    return values

@@ -344,9 +344,8 @@ def _compute(
     profiles = _profiles(states, names, folder, expect, bins=bins, rows=rows, progress=progress)
     offsets = [round(N * (j + 1) / (shifts + 1)) for j in range(shifts)]
     columns = Columns(prepared, offsets, N)
-    bar = ProgressBar(progress, N * len(names), "scoring")
-    per_name = score_activations(states, names, profiles, columns, rows, bar)
-    bar.close()
+    with ProgressBar(progress, N * len(names), "scoring") as bar:
+        per_name = score_activations(states, names, profiles, columns, rows, bar)
     for k, p in enumerate(prepared):
         arrays = {f"{name}/{stat}": v for name in names for stat, v in per_name[name][k].items()}
         arrays["info"] = np.array([p.hyp.binary, N, p.n_inside], dtype=np.int64)
@@ -392,14 +391,13 @@ def _profiles(states: States, names: list[str], folder: Path | None, expect: dic
         out[name] = UnitHistograms.from_arrays(cached, name)
     missing = [n for n in missing if n not in out]
     if missing:
-        bar = ProgressBar(progress, states.n_tokens * len(missing), "histograms")
-        for name in missing:
-            hist = UnitHistograms.empty(states.n_hidden, bins, **_known_range(states, name))
-            for _, block in states.blocks([name], rows):
-                hist.update(block[name])
-                bar.update(len(block[name]))
-            out[name] = hist
-        bar.close()
+        with ProgressBar(progress, states.n_tokens * len(missing), "histograms") as bar:
+            for name in missing:
+                hist = UnitHistograms.empty(states.n_hidden, bins, **_known_range(states, name))
+                for _, block in states.blocks([name], rows):
+                    hist.update(block[name])
+                    bar.update(len(block[name]))
+                out[name] = hist
         if folder is not None:
             arrays = dict(cached)
             for name in missing:

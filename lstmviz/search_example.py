@@ -168,28 +168,27 @@ def _matches(states: States, name: str, chosen: list, threshold: float, min_on: 
     L = stop - start
     runs = []  # (start, stop, sum over the run of the share of units on)
     open_at, open_sum = None, 0.0  # a run still going at the end of the previous block
-    bar = ProgressBar(progress, states.n_tokens, "matching")
-    for a, block in states.blocks([name], rows):
-        on = (block[name][:, units] * signs >= threshold).sum(axis=1)  # (n,)
-        hit = on >= need
-        csum = np.r_[0.0, np.cumsum(on / len(units))]
-        d = np.diff(np.r_[np.int8(open_at is not None), hit.astype(np.int8)])
-        starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-        bar.update(len(hit))
+    with ProgressBar(progress, states.n_tokens, "matching") as bar:
+        for a, block in states.blocks([name], rows):
+            on = (block[name][:, units] * signs >= threshold).sum(axis=1)  # (n,)
+            hit = on >= need
+            csum = np.r_[0.0, np.cumsum(on / len(units))]
+            d = np.diff(np.r_[np.int8(open_at is not None), hit.astype(np.int8)])
+            starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+            bar.update(len(hit))
+            if open_at is not None:
+                if not len(ends):
+                    open_sum += csum[-1]
+                    continue
+                runs.append((open_at, a + ends[0], open_sum + csum[ends[0]]))
+                ends, open_at = ends[1:], None
+            for k, s in enumerate(starts):
+                if k < len(ends):
+                    runs.append((a + s, a + ends[k], csum[ends[k]] - csum[s]))
+                else:
+                    open_at, open_sum = a + s, csum[-1] - csum[s]
         if open_at is not None:
-            if not len(ends):
-                open_sum += csum[-1]
-                continue
-            runs.append((open_at, a + ends[0], open_sum + csum[ends[0]]))
-            ends, open_at = ends[1:], None
-        for k, s in enumerate(starts):
-            if k < len(ends):
-                runs.append((a + s, a + ends[k], csum[ends[k]] - csum[s]))
-            else:
-                open_at, open_sum = a + s, csum[-1] - csum[s]
-    if open_at is not None:
-        runs.append((open_at, states.n_tokens, open_sum))
-    bar.close()
+            runs.append((open_at, states.n_tokens, open_sum))
     runs = [r for r in runs if r[1] <= start or r[0] >= stop]  # not the example itself
     if not runs:
         return pd.DataFrame(columns=["start", "stop", "length", "score", "on"])

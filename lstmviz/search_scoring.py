@@ -297,3 +297,9 @@ class ProgressBar:
         """Remove the bar."""
         if self.tqdm is not None:
             self.tqdm.close()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()  # also when a read fails: the error then starts on a line of its own

@@ -95,8 +95,9 @@ def check_options(palette: str, width: int) -> None:
 def unit_abs_max(states: States, neuron: Neuron) -> float:
     """Largest |value| of one unit over the whole file, so raw c has the same scale at any span.
 
-    Uses the per-unit summaries written at extraction when the file has them; otherwise scans the
-    unit's column a block at a time (memory bounded by ``SCAN_ROWS``).
+    Uses the per-unit summaries written at extraction when the file has them (and they are whole);
+    otherwise scans the unit's column a block at a time (memory bounded by ``SCAN_ROWS``), leaving
+    out NaN and infinity, which have no place on a scale.
     """
     try:
         summary = states.summary(neuron.name)
@@ -106,8 +107,10 @@ def unit_abs_max(states: States, neuron: Neuron) -> float:
         return float(max(abs(summary["min"][neuron.unit]), abs(summary["max"][neuron.unit])))
     largest = 0.0
     for a in range(0, states.n_tokens, SCAN_ROWS):
-        column = states.window(neuron.name, a, min(a + SCAN_ROWS, states.n_tokens), neuron.unit)
-        largest = max(largest, float(np.abs(column).max()))
+        column = np.abs(states.window(neuron.name, a, min(a + SCAN_ROWS, states.n_tokens), neuron.unit))
+        column = column[np.isfinite(column)]
+        if column.size:
+            largest = max(largest, float(column.max()))
     return largest
 
 
@@ -207,7 +210,9 @@ def gather(
     chars = display_chars(states.symbols(start, stop), states.vocab.byte_level)
     bands = []
     for neuron in parsed:
-        values = display_values(neuron.kind, states.window(neuron.name, start, stop, neuron.unit), raw_c)
+        raw = states.window(neuron.name, start, stop, neuron.unit)
+        raw = states.possible_values(neuron.name, raw, start, neuron.unit)  # no damage passed off as data
+        values = display_values(neuron.kind, raw, raw_c)
         lo, hi = colour_range(states, neuron, raw_c)
         bands.append(Band(neuron, values, colours(values, palette, lo, hi), lo, hi))
     strip_cells = None

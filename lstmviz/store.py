@@ -22,10 +22,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
+from lstmviz.errors import LstmvizError, SchemaVersionError, StoreError, UnknownActivation, VocabError
 from lstmviz.files import final_target, kind_of, temporary_sibling
 from lstmviz.model import LSTMConfig
-from lstmviz.names import KINDS, h5_path, parse_name
+from lstmviz.names import GATES, KINDS, act_name, h5_path, parse_name
+from lstmviz.summaries import RANK_KEYS, SUMMARY_KEYS, fixed_range, summary_problems
 from lstmviz.vocab import Vocab
 
 FORMAT = "lstmviz-states"
@@ -40,6 +41,7 @@ TOKENS = "/tokens"
 VOCAB = "/vocab"
 PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
 RANK_PREFIX = "rank_"  # summaries only cell search reads (format 1.2)
+SLACK = 1e-3  # how far past its range a stored value may lie: float16 and foreign writers' rounding
 
 
 def top_k(vocab_size: int) -> int:
@@ -54,6 +56,21 @@ def vocab_dataset(vocab: Vocab) -> list[str]:
     NUL in the text) is stored as the empty string.
     """
     return ["" if "\0" in s else s for s in vocab.symbols]
+
+
+def vocab_matches(ds: h5py.Dataset, vocab: Vocab) -> bool:
+    """Whether a ``/vocab`` dataset lists the ``vocab`` attribute's symbols (as :func:`vocab_dataset`).
+
+    The two are written together from one vocabulary; when they differ, one was damaged or edited,
+    and the text shown from the attribute may not be the text the model read.
+    """
+    if ds.ndim != 1 or ds.dtype.kind not in "OSU":
+        return False
+    try:
+        stored = [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return stored == vocab_dataset(vocab)
 
 
 @dataclass
@@ -319,6 +336,99 @@ def check_header(f: h5py.File) -> None:
         )
 
 
+def config_from_attr(value: Any) -> LSTMConfig:
+    """The ``model_config`` attribute as an :class:`LSTMConfig`; ValueError or TypeError if it is not one."""
+    data = json.loads(value)
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+    return LSTMConfig(**data)
+
+
+def vocab_from_attr(value: Any) -> Vocab:
+    """The ``vocab`` attribute as a :class:`Vocab`; ValueError, TypeError or VocabError if it is not one."""
+    data = json.loads(value)
+    symbols = data.get("symbols") if isinstance(data, dict) else None
+    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+        raise ValueError("expected a JSON object whose 'symbols' is a list of strings")
+    return Vocab.from_dict(data)
+
+
+def names_from_attr(value: Any) -> list[str]:
+    """The ``names`` attribute as a list of strings; ValueError if it is not one."""
+    names = json.loads(value)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError("expected a JSON list of activation names")
+    return names
+
+
+def config_problems(config: LSTMConfig, vocab: Vocab) -> list[str]:
+    """What in the model's shape cannot be, in plain words: every dataset's shape follows from it."""
+    problems = []
+    for key in ("vocab_size", "n_layer", "n_hidden"):
+        value = getattr(config, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            problems.append(f"model_config gives {key} = {value!r}, not a positive whole number")
+    if isinstance(config.vocab_size, int) and config.vocab_size != len(vocab):
+        problems.append(f"model_config gives vocab_size = {config.vocab_size}, but the 'vocab' attribute "
+                        f"holds {len(vocab)} symbols")
+    return problems
+
+
+def names_problems(names: Sequence[str], n_layer: int) -> list[str]:
+    """What in the ``names`` attribute contradicts the format, in plain words.
+
+    Readers list a file's activations from it: a name that is not one, or names a layer the model
+    lacks, or twice, would reach every reader (the dashboard's lists, the search's tables).
+    """
+    problems = []
+    for name in dict.fromkeys(names):
+        try:
+            layer, _ = parse_name(name)
+        except LstmvizError:
+            problems.append(f"{name!r} in the 'names' attribute is not an activation name")
+            continue
+        if layer >= n_layer:
+            problems.append(f"{name} names layer {layer}, but the model has {n_layer} layer(s)")
+        if names.count(name) > 1:
+            problems.append(f"{name} is listed {names.count(name)} times in the 'names' attribute")
+    for layer in range(n_layer):
+        for kind in ("h", "c"):
+            if act_name(kind, layer) not in names:
+                problems.append(f"{act_name(kind, layer)} is missing from the 'names' attribute")
+        gates = [act_name("gates", layer, g) in names for g in GATES]
+        if any(gates) and not all(gates):
+            problems.append(f"layer {layer} stores only some of its gates; expected all of i, f, g, o")
+    return problems
+
+
+def impossible_predictions(key: str, values: np.ndarray, start: int, n_tokens: int) -> np.ndarray:
+    """Which of ``values``, read from ``/predictions/<key>`` at positions from ``start``, cannot be.
+
+    Probabilities lie in [0, 1] (up to rounding), losses are finite and not negative. Only at the
+    text's last position, which no symbol follows, may ``p_next`` and the losses be NaN.
+    """
+    if key in ("top_probs", "p_next"):
+        bad = ~((values >= 0) & (values <= 1 + SLACK))
+    else:
+        bad = ~(np.isfinite(values) & (values >= 0))
+    if key != "top_probs" and len(values) and start + len(values) == n_tokens:
+        bad[-1] &= not np.isnan(values[-1])
+    return bad
+
+
+def all_finite(block: np.ndarray) -> bool:
+    """Whether a block of activations holds no NaN or infinity, without a temporary of floats.
+
+    float16 (how h and the gates are stored) has no fast reductions in numpy: its bits are
+    checked instead, a non-finite value being one whose exponent bits are all set.
+    """
+    if block.size == 0:
+        return True
+    if block.dtype == np.float16:
+        return int(np.bitwise_and(np.ascontiguousarray(block).view(np.uint16), 0x7FFF).max()) < 0x7C00
+    return bool(np.isfinite(block.min()) and np.isfinite(block.max()))
+
+
 class States:
     """Read-only, lazy view of an extraction file; only the slices asked for are read.
 
@@ -333,14 +443,15 @@ class States:
             self.file = h5py.File(self.path, "r")
         except OSError:
             raise StoreError(f"{self.path}: {not_hdf5(self.path)}") from None
+        self._valid: dict[str, h5py.Dataset] = {}  # datasets whose shape and type were checked
         try:
             check_header(self.file)
             attrs = self.file.attrs
             self.n_tokens = int(attrs["n_tokens"])
-            self.config = LSTMConfig(**json.loads(attrs["model_config"]))
-            self.vocab = Vocab.from_dict(json.loads(attrs["vocab"]))
-            self.names: list[str] = json.loads(attrs["names"])
-        except (KeyError, TypeError, ValueError) as e:
+            self.config = config_from_attr(attrs["model_config"])
+            self.vocab = vocab_from_attr(attrs["vocab"])
+            self.names: list[str] = names_from_attr(attrs["names"])
+        except (KeyError, TypeError, ValueError, VocabError) as e:
             self.file.close()
             raise StoreError(
                 f"{self.path}: the file's header is damaged ({type(e).__name__}: {e}); "
@@ -349,6 +460,62 @@ class States:
         except BaseException:
             self.file.close()
             raise
+        try:
+            self._check_layout()
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _check_layout(self) -> None:
+        """Refuse a header that contradicts itself or the text's length: every read relies on it.
+
+        Only attributes, the shape and type of ``/tokens`` and the few symbols of ``/vocab`` are
+        read, so opening stays instant; every other dataset is checked when first read
+        (:meth:`_checked`).
+        """
+        problems = config_problems(self.config, self.vocab)
+        problems += names_problems(self.names, self.config.n_layer) if not problems else []
+        if problems:
+            raise self._damaged(problems[0])
+        tokens = self.file.get(TOKENS)  # None when it cannot be opened: reading it will say so
+        if isinstance(tokens, h5py.Dataset) and tokens.ndim == 1 and tokens.shape != (self.n_tokens,):
+            raise self._damaged(f"the 'n_tokens' attribute says {self.n_tokens} positions, but {TOKENS} "
+                                f"holds {tokens.shape[0]}")
+        if tokens is not None:  # every view needs the text: a file without a usable one is refused
+            self._checked(TOKENS, (self.n_tokens,), "iu")
+        stored = self.file.get(VOCAB)
+        if isinstance(stored, h5py.Dataset) and not vocab_matches(stored, self.vocab):
+            raise self._damaged(f"dataset {VOCAB} does not match the 'vocab' attribute")
+
+    def _damaged(self, what: str) -> StoreError:
+        """The error for a damaged file: what is wrong, and how to list every problem and start over."""
+        return StoreError(f"{self.path}: the file is damaged: {what}; `lstmviz validate` lists every "
+                          "problem, and `lstmviz extract` writes the file again")
+
+    def _checked(self, path: str, shape: tuple[int, ...], kinds: str) -> h5py.Dataset:
+        """The dataset at ``path``, once checked to have the shape and dtype kind the format gives it.
+
+        One of another shape or type (written by a foreign tool, or edited by hand) would fail deep
+        inside a reader, or read as nonsense. Checked once per dataset, from its metadata alone.
+        """
+        ds = self._valid.get(path)
+        if ds is not None:
+            return ds
+        try:
+            ds = self.file[path]
+        except (KeyError, OSError) as e:  # missing, or its group's index is damaged
+            raise StoreError(f"{self.path}: cannot open {path} ({e}); the file is damaged: `lstmviz "
+                             "validate` lists every problem, and `lstmviz extract` writes the file again"
+                             ) from None
+        if not isinstance(ds, h5py.Dataset):
+            raise self._damaged(f"{path} is not a dataset")
+        if ds.shape != shape:
+            raise self._damaged(f"dataset {path} has shape {ds.shape}, expected {shape}")
+        if ds.dtype.kind not in kinds:
+            wanted = "an integer" if kinds == "iu" else "a float"
+            raise self._damaged(f"dataset {path} has dtype {ds.dtype}, expected {wanted} type")
+        self._valid[path] = ds
+        return ds
 
     def __enter__(self) -> States:
         return self
@@ -390,11 +557,7 @@ class States:
             raise UnknownActivation(
                 f"{self.path.name} has no activation {name!r}; available: {', '.join(self.names)}"
             )
-        try:
-            return self.file[h5_path(name)]
-        except (KeyError, OSError) as e:
-            raise StoreError(f"{self.path}: cannot open {h5_path(name)} ({e}); the file is damaged, "
-                             "run `lstmviz extract` again") from None
+        return self._checked(h5_path(name), (self.n_tokens, self.n_hidden), "f")
 
     def _span(self, start: int, stop: int) -> tuple[int, int]:
         if not 0 <= start <= stop <= self.n_tokens:
@@ -420,6 +583,34 @@ class States:
             block = block[:, list(units)]
         return block.astype(np.float32)
 
+    def possible_values(self, name: str, values: np.ndarray, start: int, unit: int) -> np.ndarray:
+        """One unit's ``values`` of ``name`` from position ``start``, once checked to be possible.
+
+        NaN, infinity and, for h and the gates, values outside their range (beyond rounding) come
+        from damage, never from an LSTM. A viewer can show such a value as missing; a figure made
+        for others (an export) must not pass it off as an activation.
+        """
+        span = fixed_range(parse_name(name)[1])
+        bad = ~np.isfinite(values)
+        if span is not None:
+            bad |= (values < span[0] - SLACK) | (values > span[1] + SLACK)
+        if bad.any():
+            at = int(np.argmax(bad))
+            raise self._damaged(f"{name}.{unit} holds the impossible value {values[at]} at position "
+                                f"{start + at}")
+        return values
+
+    def _finite(self, name: str, block: np.ndarray, start: int) -> np.ndarray:
+        """Rows of ``name`` from ``start``, once checked to hold no NaN or infinity.
+
+        Streaming readers (cell search) do arithmetic over whole columns, which such a value spoils
+        or crashes; the check is one reduction over rows already in memory.
+        """
+        if not all_finite(block):
+            row, unit = (int(i) for i in np.argwhere(~np.isfinite(block))[0])
+            raise self._damaged(f"{name} holds {block[row, unit]} at position {start + row}, unit {unit}")
+        return block
+
     def _check_unit(self, name: str, unit: int) -> None:
         if not 0 <= unit < self.n_hidden:
             raise UnknownActivation(
@@ -429,7 +620,8 @@ class States:
     def tokens(self, start: int, stop: int) -> np.ndarray:
         """Token ids at positions [start, stop)."""
         start, stop = self._span(start, stop)
-        return self._symbol_ids(_read(self.file[TOKENS], np.s_[start:stop]), TOKENS, start)
+        ds = self._checked(TOKENS, (self.n_tokens,), "iu")
+        return self._symbol_ids(_read(ds, np.s_[start:stop]), TOKENS, start)
 
     def symbols(self, start: int, stop: int) -> list[str]:
         """One vocabulary symbol per position (a byte as ``chr(b)`` in byte mode)."""
@@ -442,21 +634,35 @@ class States:
     def predictions(self, start: int, stop: int) -> Predictions:
         """Top-5 guesses and the true next symbol's probability and loss at [start, stop)."""
         start, stop = self._span(start, stop)
-        g = self.file[PREDICTIONS]
-        preds = Predictions(*(_read(g[k], np.s_[start:stop]) for k in PREDICTION_KEYS))
-        self._symbol_ids(preds.top_ids, f"{PREDICTIONS}/top_ids", start)
-        return preds
+        K = top_k(len(self.vocab))
+        values = {}
+        for key in PREDICTION_KEYS:
+            shape = (self.n_tokens, K) if key.startswith("top") else (self.n_tokens,)
+            ds = self._checked(f"{PREDICTIONS}/{key}", shape, "iu" if key == "top_ids" else "f")
+            values[key] = _read(ds, np.s_[start:stop])
+            if key != "top_ids":
+                self._possible_predictions(key, values[key], start)
+        self._symbol_ids(values["top_ids"], f"{PREDICTIONS}/top_ids", start)
+        return Predictions(**values)
+
+    def _possible_predictions(self, key: str, values: np.ndarray, start: int) -> None:
+        """Refuse a probability outside [0, 1] or a negative, infinite or NaN loss read from ``start``.
+
+        Shown as they are, they would make a nonsense strip or details box (a 700 % guess).
+        """
+        bad = impossible_predictions(key, values, start, self.n_tokens)
+        if bad.any():
+            first = tuple(np.argwhere(bad)[0])
+            raise self._damaged(f"{PREDICTIONS}/{key} holds the impossible value {values[first]} at "
+                                f"position {start + int(first[0])}")
 
     def _symbol_ids(self, ids: np.ndarray, where: str, start: int) -> np.ndarray:
         """``ids``, once checked to name vocabulary symbols: a damaged id would index the wrong one."""
         wrong = (ids < 0) | (ids >= len(self.vocab))
         if wrong.any():
             first = tuple(np.argwhere(wrong)[0])
-            raise StoreError(
-                f"{self.path}: the file is damaged: {where} holds the symbol id {ids[first]} at "
-                f"position {start + int(first[0])}, outside the vocabulary of {len(self.vocab)}; "
-                "`lstmviz validate` lists every problem, and `lstmviz extract` writes the file again"
-            )
+            raise self._damaged(f"{where} holds the symbol id {ids[first]} at position "
+                                f"{start + int(first[0])}, outside the vocabulary of {len(self.vocab)}")
         return ids
 
     def decoder_column(self, unit: int) -> np.ndarray | None:
@@ -464,11 +670,14 @@ class States:
 
         A positive entry means the unit, when positive, raises that symbol's logit.
         """
-        group = self.file.get(DECODER)
-        if group is None:
+        if DECODER not in self.file:
             return None
         self._check_unit(f"layer{self.n_layer - 1}.h", unit)
-        return group["weight"][:, unit].astype(np.float32)
+        ds = self._checked(f"{DECODER}/weight", (len(self.vocab), self.n_hidden), "f")
+        column = _read(ds, np.s_[:, unit]).astype(np.float32)
+        if not np.isfinite(column).all():
+            raise self._damaged(f"{DECODER}/weight holds NaN or infinite values for unit {unit}")
+        return column
 
     def summary(self, name: str) -> dict[str, np.ndarray]:
         """Per-unit summary arrays of an activation, computed at extraction time.
@@ -477,18 +686,37 @@ class States:
         (:meth:`rank_histogram`).
         """
         group = self._summary_group(name)
-        return {key: _read(group[key], ()) for key in group if not key.startswith(RANK_PREFIX)}
+        for key in SUMMARY_KEYS:
+            if not isinstance(group.get(key), h5py.Dataset):
+                raise self._damaged(f"summary {key!r} of {name} is missing")
+        out = {key: _read(group[key], ()) for key in group
+               if not key.startswith(RANK_PREFIX) and isinstance(group.get(key), h5py.Dataset)}
+        self._possible_summaries(name, {key: out[key] for key in SUMMARY_KEYS})
+        return out
 
     def rank_histogram(self, name: str) -> dict[str, np.ndarray] | None:
         """The ``rank_hist``, ``rank_lo`` and ``rank_width`` summaries, or None in files before 1.2."""
         group = self._summary_group(name)
-        keys = [k for k in group if k.startswith(RANK_PREFIX)]
-        return {key: _read(group[key], ()) for key in keys} if keys else None
+        present = [key for key in RANK_KEYS if key in group]
+        if not present:
+            return None
+        for key in RANK_KEYS:
+            if not isinstance(group.get(key), h5py.Dataset):
+                raise self._damaged(f"summary {key!r} of {name} is missing while {present[0]!r} is there")
+        out = {key: _read(group[key], ()) for key in RANK_KEYS}
+        self._possible_summaries(name, out)
+        return out
+
+    def _possible_summaries(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Refuse summaries of the wrong shape or with impossible values, which would show as nonsense."""
+        problems = summary_problems(name, arrays, self.n_hidden, self.n_tokens)
+        if problems:
+            raise self._damaged(problems[0])
 
     def _summary_group(self, name: str) -> h5py.Group:
         self._dataset(name)
         group = self.file.get(SUMMARY_ROOT + h5_path(name))
-        if group is None:
+        if not isinstance(group, h5py.Group):
             raise StoreError(f"{self.path.name} holds no summaries for {name}; re-run `lstmviz extract`")
         return group
 
@@ -497,12 +725,14 @@ class States:
     ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """Stream every activation in ``names`` block by block: (start, {name: (n, H) float32}).
 
-        Memory is bounded by ``rows`` whatever the text length; each block reads whole chunks.
+        Memory is bounded by ``rows`` whatever the text length; each block reads whole chunks. A
+        block holding NaN or infinity raises :class:`StoreError`: no statistic over it can be right.
         """
         datasets = {n: self._dataset(n) for n in names}
         for start in range(0, self.n_tokens, rows):
             stop = min(start + rows, self.n_tokens)
-            yield start, {n: _read(ds, np.s_[start:stop]).astype(np.float32) for n, ds in datasets.items()}
+            yield start, {n: self._finite(n, _read(ds, np.s_[start:stop]).astype(np.float32), start)
+                          for n, ds in datasets.items()}
 
     def read_ahead(
         self, spans: Sequence[tuple[str, int, int]]
@@ -510,16 +740,20 @@ class States:
         """Each ``(name, start, stop)`` slice, as stored, read one ahead in a background thread.
 
         While the caller works on one slice the next is read (h5py releases the GIL while HDF5
-        reads), so reading and computing overlap.
+        reads), so reading and computing overlap. A slice holding NaN or infinity raises
+        :class:`StoreError`, as in :meth:`blocks`.
         """
         datasets = {name: self._dataset(name) for name in {s[0] for s in spans}}
+
+        def read(name: str, a: int, b: int) -> np.ndarray:
+            return self._finite(name, _read(datasets[name], np.s_[a:b]), a)
+
         with ThreadPoolExecutor(max_workers=1) as reader:
-            read = [reader.submit(_read, datasets[n], np.s_[a:b]) for n, a, b in spans[:1]]
+            pending = [reader.submit(read, *span) for span in spans[:1]]
             for k, span in enumerate(spans):
                 if k + 1 < len(spans):
-                    n, a, b = spans[k + 1]
-                    read.append(reader.submit(_read, datasets[n], np.s_[a:b]))
-                yield span, read.pop(0).result()
+                    pending.append(reader.submit(read, *spans[k + 1]))
+                yield span, pending.pop(0).result()
 
 
 def _read(ds: h5py.Dataset, selection) -> np.ndarray:

@@ -7,7 +7,6 @@ that is wrong at once. Values are read block by block, so any file size is fine.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import h5py
@@ -15,29 +14,36 @@ import numpy as np
 
 from lstmviz.errors import LstmvizError
 from lstmviz.model import LSTMConfig
-from lstmviz.names import GATES, act_name, h5_path, parse_name
+from lstmviz.names import h5_path, parse_name
 from lstmviz.store import (
     CHUNK_ROWS,
     DECODER,
     FORMAT,
     PREDICTION_KEYS,
     PREDICTIONS,
+    SLACK,
     SUMMARY_ROOT,
     TOKENS,
     TOP_K,
     VERSION,
     VOCAB,
+    config_from_attr,
+    config_problems,
+    impossible_predictions,
     is_complete,
+    names_from_attr,
+    names_problems,
     not_hdf5,
     text_attr,
     top_k,
-    vocab_dataset,
+    vocab_from_attr,
+    vocab_matches,
 )
-from lstmviz.summaries import N_BINS, N_TOP, RANK_BINS, RANK_KEYS, SUMMARY_KEYS
+from lstmviz.summaries import RANK_KEYS, SUMMARY_KEYS, summary_problems
 from lstmviz.vocab import Vocab
 
 _BLOCK = 16 * CHUNK_ROWS
-_TOLERANCE = 1e-3  # float16 rounds 1.0 to 1.0, but allow for foreign writers' rounding
+_TOLERANCE = SLACK  # float16 rounds 1.0 to 1.0, but allow for foreign writers' rounding
 
 
 def validate(path: str | Path) -> list[str]:
@@ -80,14 +86,16 @@ class _Checker:
             self.say(f"the file is incomplete (the 'complete' flag is {said}): "
                      "the extraction was interrupted")
         T = self._attr("n_tokens", int)
-        cfg = self._attr("model_config", lambda v: LSTMConfig(**json.loads(v)))
-        vocab = self._attr("vocab", lambda v: Vocab.from_dict(json.loads(v)))
-        names = self._attr("names", lambda v: [str(n) for n in json.loads(v)])
+        cfg = self._attr("model_config", config_from_attr)
+        vocab = self._attr("vocab", vocab_from_attr)
+        names = self._attr("names", names_from_attr)
         for key in ("dtype", "c_dtype"):
             if attrs.get(key) not in ("float16", "float32"):
                 self.say(f"attribute {key!r} is {attrs.get(key)!r}, expected 'float16' or 'float32'")
         if vocab is not None:
             self._vocab(vocab)
+        if cfg is not None and vocab is not None and self._config(cfg, vocab):
+            cfg = None  # a shape that cannot be: the datasets cannot be checked against it
         if T is None:
             return self.problems
         V = len(vocab) if vocab is not None else None
@@ -96,16 +104,27 @@ class _Checker:
         if cfg is not None and V is not None and version != "1.0":
             self._decoder(cfg, V)
         if cfg is not None and names is not None:
-            self._names(cfg, names)
-            for name in names:
+            for problem in names_problems(names, cfg.n_layer):
+                self.say(problem)
+            for name in dict.fromkeys(names):
                 self._activation(name, T, cfg.n_hidden)
-                self._summary(name, cfg.n_hidden)
+                self._summary(name, cfg.n_hidden, T)
         return self.problems
+
+    def _config(self, cfg: LSTMConfig, vocab: Vocab) -> bool:
+        """Say what in the model's shape cannot be; whether anything was said."""
+        problems = config_problems(cfg, vocab)
+        for problem in problems:
+            self.say(problem)
+        return bool(problems)
 
     def _decoder(self, cfg: LSTMConfig, V: int) -> None:
         """The decoder's weights, which every file from format 1.1 on holds."""
-        if self._dataset(f"{DECODER}/weight", (V, cfg.n_hidden), "f") is None:
+        weight = self._dataset(f"{DECODER}/weight", (V, cfg.n_hidden), "f")
+        if weight is None:
             return
+        if (values := self._read(weight)) is not None and not np.isfinite(values).all():
+            self.say(f"dataset {DECODER}/weight holds NaN or infinite values")
         if cfg.decoder_bias:
             self._dataset(f"{DECODER}/bias", (V,), "f")
 
@@ -146,8 +165,7 @@ class _Checker:
         if not isinstance(ds, h5py.Dataset):
             self.say(f"dataset {VOCAB} is missing")
             return
-        stored = [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
-        if stored != vocab_dataset(vocab):
+        if not vocab_matches(ds, vocab):
             self.say(f"dataset {VOCAB} does not match the 'vocab' attribute")
 
     def _tokens(self, T: int, V: int | None) -> None:
@@ -173,33 +191,11 @@ class _Checker:
             for a, block in self._blocks(ds):
                 if key == "top_ids":
                     bad += int(((block < 0) | (block >= (V or np.inf))).sum())
-                    continue
-                if key in ("p_next", "loss_nats", "loss_bits") and a + len(block) == T:
-                    block = block[:-1]  # nothing follows the last character: NaN by definition
-                if key in ("top_probs", "p_next"):
-                    bad += int((~((block >= 0) & (block <= 1 + _TOLERANCE))).sum())
                 else:
-                    bad += int((~(np.isfinite(block) & (block >= 0))).sum())
+                    bad += int(impossible_predictions(key, block, a, T).sum())
             if bad > 0:
                 what = "token ids outside the vocabulary" if key == "top_ids" else "impossible values"
                 self.say(f"{PREDICTIONS}/{key} holds {bad} {what}")
-
-    def _names(self, cfg: LSTMConfig, names: list[str]) -> None:
-        for name in names:
-            try:
-                layer, _ = parse_name(name)
-            except LstmvizError:
-                self.say(f"{name!r} in the 'names' attribute is not an activation name")
-                continue
-            if layer >= cfg.n_layer:
-                self.say(f"{name} names layer {layer}, but the model has {cfg.n_layer} layer(s)")
-        for layer in range(cfg.n_layer):
-            for kind in ("h", "c"):
-                if act_name(kind, layer) not in names:
-                    self.say(f"{act_name(kind, layer)} is missing from the 'names' attribute")
-            gates = [act_name("gates", layer, g) in names for g in GATES]
-            if any(gates) and not all(gates):
-                self.say(f"layer {layer} stores only some of its gates; expected all of i, f, g, o")
 
     def _activation(self, name: str, T: int, H: int) -> None:
         try:
@@ -226,22 +222,23 @@ class _Checker:
         if outside:
             self.say(f"{name}: {outside} value(s) lie outside [{lo:g}, {hi:g}], impossible for {kind}")
 
-    def _summary(self, name: str, H: int) -> None:
+    def _summary(self, name: str, H: int, T: int) -> None:
+        """Every summary of one activation: present, of its shape and type, and with possible values."""
         group = self.f.get(SUMMARY_ROOT + h5_path(name))
         if not isinstance(group, h5py.Group):
             self.say(f"summaries of {name} are missing ({SUMMARY_ROOT + h5_path(name)})")
             return
-        for key in SUMMARY_KEYS:
-            shape = (H, N_BINS) if key == "hist" else (H, N_TOP) if key[:3] in ("top", "bot") else (H,)
+        present = [key for key in RANK_KEYS if key in group]  # rank histograms are optional (1.2)
+        arrays = {}
+        for key in SUMMARY_KEYS + (RANK_KEYS if present else ()):
             ds = group.get(key)
             if not isinstance(ds, h5py.Dataset):
-                self.say(f"summary {key!r} of {name} is missing")
-            elif ds.shape != shape:
-                self.say(f"summary {key!r} of {name} has shape {ds.shape}, expected {shape}")
-            elif (values := self._read(ds)) is not None and key in ("mean", "std", "min", "max") \
-                    and not np.isfinite(values).all():
-                self.say(f"summary {key!r} of {name} holds NaN or infinite values")
-        self._rank_summary(group, name, H)
+                also = f" while {present[0]!r} is there" if key in RANK_KEYS else ""
+                self.say(f"summary {key!r} of {name} is missing{also}")
+            elif (values := self._read(ds)) is not None:
+                arrays[key] = values
+        for problem in summary_problems(name, arrays, H, T):
+            self.say(problem)
 
     def _read(self, ds: h5py.Dataset) -> np.ndarray | None:
         """A small dataset's values, or None (said) when its chunks cannot be read or decompressed."""
@@ -250,18 +247,3 @@ class _Checker:
         except OSError as e:
             self.say(f"dataset {ds.name} cannot be read ({e}): the file is damaged")
             return None
-
-    def _rank_summary(self, group: h5py.Group, name: str, H: int) -> None:
-        """The optional rank histograms (format 1.2): all three keys or none, of the right shapes."""
-        present = [key for key in RANK_KEYS if key in group]
-        if not present:
-            return
-        for key in RANK_KEYS:
-            shape = (H, RANK_BINS) if key == "rank_hist" else (H,)
-            ds = group.get(key)
-            if not isinstance(ds, h5py.Dataset):
-                self.say(f"summary {key!r} of {name} is missing while {present[0]!r} is there")
-            elif ds.shape != shape:
-                self.say(f"summary {key!r} of {name} has shape {ds.shape}, expected {shape}")
-            elif (values := self._read(ds)) is not None and key == "rank_width" and not (values > 0).all():
-                self.say(f"summary 'rank_width' of {name} has bins that are not positive")

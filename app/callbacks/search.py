@@ -82,11 +82,10 @@ def example(states: States, view: dict, text: str | None) -> list:
     try:
         start, stop = parse_span(text, view)
         found = search_by_example(states, start, stop, name=Neuron.parse(view["neuron"]).name)
+        shown = [(int(r.start), int(r.stop), float(r.score), _snippet(states, int(r.start), int(r.stop)))
+                 for r in found.matches.head(TOP).itertuples()]
     except LstmvizError as e:
         return [figures.notice(f"Cannot search by example: {e}")]
-    best = found.matches.head(TOP)
-    shown = [(int(r.start), int(r.stop), float(r.score), _snippet(states, int(r.start), int(r.stop)))
-             for r in best.itertuples()]
     return [figures.example_tables(found, shown)]
 
 
