@@ -43,7 +43,6 @@ from lstmviz.summaries import RANK_KEYS, SUMMARY_KEYS, summary_problems
 from lstmviz.vocab import Vocab
 
 _BLOCK = 16 * CHUNK_ROWS
-_TOLERANCE = SLACK  # float16 rounds 1.0 to 1.0, but allow for foreign writers' rounding
 
 
 def validate(path: str | Path) -> list[str]:
@@ -215,7 +214,7 @@ class _Checker:
                 nonfinite += len(rows)
                 first = first or (a + int(rows[0]), int(units[0]))
             if kind != "c":
-                outside += int((finite & ((block < lo - _TOLERANCE) | (block > hi + _TOLERANCE))).sum())
+                outside += int((finite & ((block < lo - SLACK) | (block > hi + SLACK))).sum())
         if nonfinite:
             self.say(f"{name}: {nonfinite} value(s) are NaN or infinite "
                      f"(first at position {first[0]}, unit {first[1]})")
