@@ -390,3 +390,13 @@ def test_search_by_example_in_the_dashboard_explains_a_missing_text(good, tmp_pa
     view = view_of(catalog, neuron="layer1.h.3")
     content, _ = example_reply(catalog, view, SPAN, run=True, shown_for=None)
     assert content[0].className == "lv-notice" and "cannot open /tokens" in content[0].children
+
+
+def test_info_still_describes_a_file_whose_summaries_are_damaged(good, tmp_path):
+    path = damaged(good, tmp_path, put("summaries/layer0/h/mean", 3, np.nan))
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "positions:   3,000" in result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("summaries:"))
+    assert "cannot be read: the file is damaged: summary 'mean' of layer0.h holds NaN" in line
+    assert says(path, tmp_path, "profile") is not None  # the readers that need them still refuse

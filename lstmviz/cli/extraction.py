@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from lstmviz.cli import INTERRUPTED, cli
+from lstmviz.errors import StoreError
 from lstmviz.extract import DEFAULT_BURN_IN, Options, extract_file
 from lstmviz.store import CHUNK_ROWS, open_states
 from lstmviz.validate import validate as validate_file
@@ -138,12 +139,22 @@ def describe(s) -> list[tuple[str, str]]:
         lines.append(("streams", "1 (exact: one continuous pass)"))
     lines.append(("device", f"{a.get('device', '?')}; took {_num(a.get('elapsed_s'), '.1f')} s "
                             f"({_num(a.get('chars_per_s'), ',.0f')} characters/s)"))
-    summaries = json.dumps(sorted(s.summary(s.names[0]))) if s.names else "[]"
-    ranks = s.rank_histogram(s.names[0]) if s.names else None
+    lines.append(("summaries", _summaries(s)))
+    return lines
+
+
+def _summaries(s) -> str:
+    """Which per-unit summaries the file holds; a damaged one is reported, not fatal: info describes."""
+    if not s.names:
+        return "per unit: []"
+    try:
+        summaries = json.dumps(sorted(s.summary(s.names[0])))
+        ranks = s.rank_histogram(s.names[0])
+    except StoreError as e:
+        return f"cannot be read: {str(e).removeprefix(f'{s.path}: ')}"
     if ranks is not None:  # read by cell search only; files before format 1.2 lack them
         summaries += f"; for cell search: {', '.join(sorted(ranks))} ({ranks['rank_hist'].shape[-1]} bins)"
-    lines.append(("summaries", f"per unit: {summaries}"))
-    return lines
+    return f"per unit: {summaries}"
 
 
 @cli.command()
