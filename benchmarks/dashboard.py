@@ -93,7 +93,7 @@ def build(path: Path, n: int, n_layer: int, n_hidden: int, seed: int = 0) -> Pat
         top = np.sort(rng.integers(0, n, size=(n_hidden, N_TOP)), axis=1)
         writer.write_summary(name, {
             "mean": np.zeros(n_hidden), "std": np.full(n_hidden, 0.5), "min": np.full(n_hidden, -1.0),
-            "max": np.ones(n_hidden), "hist": rng.integers(0, n // N_BINS, size=(n_hidden, N_BINS)),
+            "max": np.ones(n_hidden), "hist": rng.multinomial(n, np.full(N_BINS, 1 / N_BINS), size=n_hidden),
             "hist_lo": np.full(n_hidden, -1.0), "hist_hi": np.ones(n_hidden),
             "sat_hi": rng.random(n_hidden), "sat_lo": rng.random(n_hidden),
             "top_pos": top, "top_val": np.ones((n_hidden, N_TOP)),
