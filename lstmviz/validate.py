@@ -39,7 +39,7 @@ from lstmviz.store import (
     vocab_from_attr,
     vocab_matches,
 )
-from lstmviz.summaries import RANK_KEYS, SUMMARY_KEYS, summary_problems
+from lstmviz.summaries import RANK_KEYS, SUMMARY_KEYS, fixed_range, summary_problems
 from lstmviz.vocab import Vocab
 
 _BLOCK = 16 * CHUNK_ROWS
@@ -204,7 +204,7 @@ class _Checker:
         ds = self._dataset(h5_path(name), (T, H), "f")
         if ds is None:
             return
-        lo, hi = (0.0, 1.0) if kind in ("gates.i", "gates.f", "gates.o") else (-1.0, 1.0)
+        span = fixed_range(kind)  # None for c, which has no bounds
         nonfinite = outside = 0
         first = None
         for a, block in self._blocks(ds):
@@ -213,12 +213,13 @@ class _Checker:
                 rows, units = np.nonzero(~finite)
                 nonfinite += len(rows)
                 first = first or (a + int(rows[0]), int(units[0]))
-            if kind != "c":
-                outside += int((finite & ((block < lo - SLACK) | (block > hi + SLACK))).sum())
+            if span is not None:
+                outside += int((finite & ((block < span[0] - SLACK) | (block > span[1] + SLACK))).sum())
         if nonfinite:
             self.say(f"{name}: {nonfinite} value(s) are NaN or infinite "
                      f"(first at position {first[0]}, unit {first[1]})")
         if outside:
+            lo, hi = span
             self.say(f"{name}: {outside} value(s) lie outside [{lo:g}, {hi:g}], impossible for {kind}")
 
     def _summary(self, name: str, H: int, T: int) -> None:
