@@ -8,6 +8,8 @@ building a 1M-character 3 x 512 extraction takes tens of minutes on 2 cores), th
   avoid), and the same read converted to float32 (``States.blocks``);
 * the search on a fresh file (one pass: the extraction stored the rank histograms), on a fresh
   file read as a format 1.1 one (histogram pass + scoring pass), and with every result cached;
+* the search for one pattern alone (a user's own: one pass of its own), which shows what the
+  fifteen other hypotheses and the shifted copies add to a pass;
 * a straightforward per-unit numpy loop (read one unit's column, exact ranks by sorting, every
   statistic of every hypothesis), timed on a few units and extrapolated to all of them.
 
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 
 from lstmviz.extract import Options, activation_names, extract
-from lstmviz.hypotheses import HYPOTHESES, symbol_string
+from lstmviz.hypotheses import HYPOTHESES, pattern_hypothesis, symbol_string
 from lstmviz.loading import LoadedModel
 from lstmviz.model import CharLSTM, LSTMConfig
 from lstmviz.names import parse_name
@@ -222,6 +224,10 @@ def main() -> None:
             score_units(states, hyps, progress=True, skip_constant=True)
         print(f"search, fresh file (one pass):             {fresh.vs(read)}")
         print(f"  against the read converted to float32:   {fresh.wall / read32.wall:4.1f} x wall")
+        capitals = pattern_hypothesis("[A-Z]", byte_level=states.vocab.byte_level)
+        with Timer() as one:
+            score_units(states, [capitals], progress=True, skip_constant=True)
+        print(f"search, one pattern alone (one pass):      {one.vs(read)}")
         shutil.rmtree(cache_dir(path))
         states.rank_histogram = lambda name: None  # read it as a format 1.1 file
         with Timer() as two:
