@@ -100,7 +100,7 @@ def test_state_dict_any_attribute_names(tmp_path, emb, rnn, fc):
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_weights_that_are_not_finite_are_refused(tmp_path, bad):
-    # NaN used to reach the summaries (a bincount crash); inf wrote a file full of impossible values.
+    # Unchecked, NaN reaches the summaries (a bincount crash) and inf writes impossible values.
     net = make(emb="emb", rnn="rnn", fc="fc")
     with torch.no_grad():
         net.rnn.weight_hh_l1[3, 4] = bad
@@ -664,7 +664,7 @@ def test_damaged_lstm_shapes(tmp_path):
 
 
 def test_a_torch_file_named_safetensors_is_read_as_what_it_is(tmp_path):
-    # Its suffix used to decide: "not a valid safetensors file (header too large)".
+    # Its contents decide, not its suffix (which would give "header too large").
     net = make()
     path = tmp_path / "weights.safetensors"
     torch.save({"state_dict": net.state_dict(), "chars": CHARS}, path)

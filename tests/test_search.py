@@ -246,7 +246,7 @@ def test_progress_callback_reaches_the_total(states):
 
 
 def test_scores_stay_within_their_range_on_a_three_character_text(tmp_path):
-    # The bundled model over "a\nb": float32 sums used to step past 1 (AUROC 1.0000000149).
+    # The bundled model over "a\nb": float32 sums can step past 1 (AUROC 1.0000000149).
     from lstmviz.demo import MODEL
     from lstmviz.extract import extract_file
 
