@@ -258,12 +258,14 @@ def _binary_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: n
 def _numeric_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: np.ndarray,
                    r_sum: np.ndarray, sd_r: np.ndarray, mu: np.ndarray, N: int) -> dict[str, np.ndarray]:
     sx = gx[:, 0]
+    def covariance(col: int) -> np.ndarray:
+        return gx[:, col] / N - (sx / N) * (p.sum_c / N)
+
     def pearson(col: int) -> np.ndarray:
-        cov = gx[:, col] / N - (sx / N) * (p.sum_c / N)
-        return _correlation(cov, sd_x * np.sqrt(p.var))
+        return _correlation(covariance(col), sd_x * np.sqrt(p.var))
 
     r = pearson(at["x"])
-    cov = gx[:, at["x"]] / N - (sx / N) * (p.sum_c / N)
+    cov = covariance(at["x"])
     rank_cov = gr[:, at["r"]] / N - (r_sum / N) * (p.rank_sum / N)
     return {
         "score": np.abs(r),
