@@ -1,6 +1,10 @@
-"""Which torch device a command runs on: ``auto`` means the GPU when there is one."""
+"""Which torch device a command runs on (``auto`` means the GPU when there is one), and in what precision."""
 
 from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
 
 import torch
 
@@ -37,3 +41,38 @@ def resolve_device(name: str, *, supported: tuple[str, ...] | None = None) -> to
         raise OptionError(f"--device {name}: torch sees {count} {device.type} device(s), numbered from 0; "
                           f"use --device {device.type}:0")
     return device
+
+
+class _FullFloat32:
+    """Keeps CUDA from doing float32 products in TF32 (a 10-bit mantissa) while any block runs.
+
+    cuDNN's RNN kernels use TF32 by default on recent GPUs, which moves h by ~1e-3: far more than
+    float16 storage does, and no longer the float32 ``nn.LSTM`` of the CPU; TF32 sums in the search
+    would blur its statistics likewise. Extraction and search promise float32, so TF32 is off while
+    any thread is inside, and the user's settings come back when the last one leaves (extraction runs
+    blocks in two threads at once, see :mod:`lstmviz.pipeline`).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved = (False, False)
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        backends = torch.backends
+        with self._lock:
+            if self._inside == 0:
+                self._saved = (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
+                backends.cuda.matmul.allow_tf32 = backends.cudnn.allow_tf32 = False
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0:
+                    backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32 = self._saved
+
+
+full_float32 = _FullFloat32()

@@ -11,15 +11,13 @@ against.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from lstmviz.devices import full_float32
 from lstmviz.model import CharLSTM
 from lstmviz.names import GATES, act_name
 
@@ -47,40 +45,6 @@ class Hidden:
     start: State
     h: list[torch.Tensor]
     final: State
-
-
-class _FullFloat32:
-    """Keeps CUDA from doing float32 products in TF32 (a 10-bit mantissa) while any block runs.
-
-    cuDNN's RNN kernels use TF32 by default on recent GPUs, which moves h by ~1e-3: far more than
-    float16 storage does, and no longer the float32 ``nn.LSTM`` of the CPU. Extraction promises the
-    latter, so TF32 is off while any thread is inside, and the user's settings come back when the
-    last one leaves (two threads run blocks at once, see :mod:`lstmviz.pipeline`).
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._inside = 0
-        self._saved = (False, False)
-
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        backends = torch.backends
-        with self._lock:
-            if self._inside == 0:
-                self._saved = (backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32)
-                backends.cuda.matmul.allow_tf32 = backends.cudnn.allow_tf32 = False
-            self._inside += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._inside -= 1
-                if self._inside == 0:
-                    backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32 = self._saved
-
-
-full_float32 = _FullFloat32()
 
 
 class UnrolledLSTM:
