@@ -17,6 +17,7 @@ Usage:
     python benchmarks/search.py                      # 1,000,000 chars, 3 layers x 512 units
     python benchmarks/search.py --chars 200000 --hidden 256 --layers 2
     python benchmarks/search.py --synthetic --chars 5000000   # a 46 GB file: larger than memory
+    python benchmarks/search.py --synthetic --device cuda --keep   # scoring on the GPU
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lstmviz.devices import resolve_device
 from lstmviz.extract import Options, activation_names, extract
 from lstmviz.hypotheses import HYPOTHESES, pattern_hypothesis, symbol_string
 from lstmviz.loading import LoadedModel
@@ -189,6 +191,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("cache/bench"), help="folder for the file")
     ap.add_argument("--naive-units", type=int, default=6, help="units timed for the per-unit loop")
     ap.add_argument("--keep", action="store_true", help="keep the file for a later run")
+    ap.add_argument("--device", default="auto", help="where to score: auto (the GPU if any), cpu, cuda")
     args = ap.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -200,7 +203,10 @@ def main() -> None:
     elif not path.exists():
         build(path, args.chars, args.hidden, args.layers, args.gates, args.text, args.streams)
     shutil.rmtree(cache_dir(path), ignore_errors=True)
-    print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB), {os.cpu_count()} CPU cores")
+    device = resolve_device(args.device)
+    gpu = f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
+    print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB), {os.cpu_count()} CPU cores, "
+          f"scoring on {device}{gpu}")
 
     with open_states(path) as states:
         names = select_names(states)
@@ -221,17 +227,17 @@ def main() -> None:
         print(f"hypothesis values over the text:           {t.wall:7.1f} s wall")
 
         with Timer() as fresh:
-            score_units(states, hyps, progress=True, skip_constant=True)
+            score_units(states, hyps, progress=True, skip_constant=True, device=device)
         print(f"search, fresh file (one pass):             {fresh.vs(read)}")
         print(f"  against the read converted to float32:   {fresh.wall / read32.wall:4.1f} x wall")
         capitals = pattern_hypothesis("[A-Z]", byte_level=states.vocab.byte_level)
         with Timer() as one:
-            score_units(states, [capitals], progress=True, skip_constant=True)
+            score_units(states, [capitals], progress=True, skip_constant=True, device=device)
         print(f"search, one pattern alone (one pass):      {one.vs(read)}")
         shutil.rmtree(cache_dir(path))
         states.rank_histogram = lambda name: None  # read it as a format 1.1 file
         with Timer() as two:
-            score_units(states, hyps, progress=True, skip_constant=True)
+            score_units(states, hyps, progress=True, skip_constant=True, device=device)
         print(f"search, fresh 1.1 file (histograms+score): {two.vs(read)}")
         with Timer() as t:
             best = rank_all(states)

@@ -28,7 +28,8 @@ no more than chance plus reacting to the symbol in front of it.
 whole, in one pass: the per-unit histograms that turn values into ranks (:mod:`lstmviz.search_profile`)
 were counted by the extraction (format 1.2 ``rank_*`` summaries), so the pass turns every block
 into mid-ranks by table look-up and needs only two matrix products per block and activation, for
-all hypotheses at once. Files from before 1.2 first get a histogram pass, cached once per file.
+all hypotheses at once; on a GPU (``device``, by default the GPU when there is one) the pass costs
+little more than the read. Files from before 1.2 first get a histogram pass, cached once per file.
 Hypothesis values are held in memory: 1 byte per position for a binary one, 8 for a numeric one.
 
 Results are cached per file and hypothesis (:mod:`lstmviz.search_cache`): a second call returns
@@ -44,8 +45,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from lstmviz import search_cache
+from lstmviz.devices import resolve_device
 from lstmviz.errors import SearchError, StoreError, UnknownActivation
 from lstmviz.hypotheses import HYPOTHESES, Hypothesis, resolve, symbol_string
 from lstmviz.names import parse_name
@@ -58,6 +61,7 @@ from lstmviz.search_scoring import (
     Progress,
     ProgressBar,
     score_activations,
+    symbol_codes,
 )
 from lstmviz.store import States
 
@@ -156,6 +160,7 @@ def rank_units(
     top: int | None = 20,
     cache: bool = True,
     progress: Progress = False,
+    device: str | torch.device = "auto",
 ) -> pd.DataFrame:
     """Units ranked by how well they track ``hypothesis``, best first.
 
@@ -167,6 +172,7 @@ def rank_units(
         top: rows to return (None: every unit).
         cache: read and write cached results beside the file.
         progress: True for a progress bar on stderr, or a callable ``(done, total)``.
+        device: where to score: ``auto`` (the GPU when there is one), ``cpu`` or ``cuda``.
 
     Returns:
         One row per unit: binary hypotheses give ``neuron, name, layer, kind, unit, score,
@@ -181,7 +187,7 @@ def rank_units(
     >>> # with open_states("cache/model__val.h5") as s: rank_units(s, "quote", top=5)
     """
     hyp = resolve(hypothesis, byte_level=states.vocab.byte_level)
-    scores = score_units(states, [hyp], names=names, cache=cache, progress=progress)
+    scores = score_units(states, [hyp], names=names, cache=cache, progress=progress, device=device)
     return scores[hyp.cache_key].table(top)
 
 
@@ -192,16 +198,19 @@ def rank_all(
     names: Sequence[str] | None = None,
     cache: bool = True,
     progress: Progress = False,
+    device: str | torch.device = "auto",
 ) -> pd.DataFrame:
     """The best ``top`` units for every built-in hypothesis: the file's "interpretable cells".
 
     Columns: ``hypothesis, rank, neuron, measure, score, direction, null, null_best, local,
     baseline, margin, coverage, description`` (``margin = score - baseline``). ``coverage`` is the
     share of positions inside (binary) or NaN (numeric). Hypotheses that are constant on this text
-    (no URLs in a novel) are left out and listed in ``attrs["skipped"]``.
+    (no URLs in a novel) are left out and listed in ``attrs["skipped"]``. ``device`` as in
+    :func:`rank_units`.
     """
     hyps = list(HYPOTHESES.values())
-    scores = score_units(states, hyps, names=names, cache=cache, progress=progress, skip_constant=True)
+    scores = score_units(states, hyps, names=names, cache=cache, progress=progress, skip_constant=True,
+                         device=device)
     rows = []
     for hyp in hyps:
         if hyp.cache_key not in scores:
@@ -248,6 +257,7 @@ def score_units(
     bins: int = DEFAULT_BINS,
     shifts: int = DEFAULT_SHIFTS,
     rows: int = BLOCK_ROWS,
+    device: str | torch.device = "auto",
 ) -> dict[str, UnitScores]:
     """Statistics of every unit for several hypotheses, keyed by ``Hypothesis.cache_key``.
 
@@ -264,7 +274,10 @@ def score_units(
         bins: histogram bins per unit (accuracy of AUROC and Spearman, see search_profile).
         shifts: shifted copies of each hypothesis scored for the chance level.
         rows: positions per block read (memory: the block scored and the next one, read ahead).
+        device: where to score: ``auto`` (the GPU when there is one), ``cpu`` or ``cuda``. The
+            statistics agree to float32 rounding; cached results serve either.
     """
+    where = resolve_device(str(device), supported=("cpu", "cuda"))
     names = list(names) if names is not None else select_names(states)
     for name in names:
         if name not in states.names:
@@ -284,7 +297,7 @@ def score_units(
         todo += [h for h in HYPOTHESES.values() if h not in todo and h.cache_key not in done]
     if todo:
         done.update(_compute(states, todo, names, folder, expect, progress=progress, bins=bins,
-                             shifts=shifts, rows=rows))
+                             shifts=shifts, rows=rows, device=where))
     out = {}
     for hyp in hypotheses:
         arrays = done[hyp.cache_key]
@@ -324,9 +337,11 @@ def _compute(
     bins: int,
     shifts: int,
     rows: int,
+    device: torch.device,
 ) -> dict[str, dict[str, np.ndarray]]:
     """One scoring pass for every hypothesis in ``hyps``; constant ones get a marker instead."""
     symbols = symbol_string(states)
+    codes = symbol_codes(symbols)
     N = len(symbols)
     out: dict[str, dict[str, np.ndarray]] = {}
     prepared = []
@@ -338,14 +353,14 @@ def _compute(
             marker = {"constant": np.array(True), "text": np.array([hyp.name, message])}
             out[hyp.cache_key] = _store(folder, hyp.cache_key, expect, marker, merge=False)
         else:
-            prepared.append(Prepared(hyp, values, symbols))
+            prepared.append(Prepared(hyp, values, codes))
     if not prepared:
         return out
     profiles = _profiles(states, names, folder, expect, bins=bins, rows=rows, progress=progress)
     offsets = [round(N * (j + 1) / (shifts + 1)) for j in range(shifts)]
     columns = Columns(prepared, offsets, N)
     with ProgressBar(progress, N * len(names), "scoring") as bar:
-        per_name = score_activations(states, names, profiles, columns, rows, bar)
+        per_name = score_activations(states, names, profiles, columns, rows, bar, device)
     for k, p in enumerate(prepared):
         arrays = {f"{name}/{stat}": v for name in names for stat, v in per_name[name][k].items()}
         arrays["info"] = np.array([p.hyp.binary, N, p.n_inside], dtype=np.int64)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from lstmviz.devices import full_float32
 from lstmviz.hypotheses import Hypothesis
 from lstmviz.progress import progress_bar
 from lstmviz.search_profile import UnitHistograms, bin_factors
@@ -23,35 +24,47 @@ from lstmviz.store import CHUNK_ROWS, States
 DEFAULT_SHIFTS = 4
 BLOCK_ROWS = 4 * CHUNK_ROWS
 Progress = bool | Callable[[int, int], None]
-# Rows scored at once (buffers of 8 MB at H = 512), and units whose rank tables (8 kB each) are
-# looked up together so that they stay in a core's cache. Measured on 200k x 3 x 512: 3.0 s, and
-# 3-6 % slower with 2,048 or 8,192 rows, or 64 or 256 units; 3.3 s with whole 16k-row blocks.
+# On the CPU: rows scored at once (buffers of 8 MB at H = 512), and units whose rank tables (8 kB
+# each) are looked up together so that they stay in a core's cache. Measured on 200k x 3 x 512:
+# 3.0 s, and 3-6 % slower with 2,048 or 8,192 rows, or 64 or 256 units; 3.3 s with whole 16k-row
+# blocks. A GPU takes whole blocks and all units at once: fewer kernel launches.
 PIECE_ROWS = 4096
 _UNITS_AT_ONCE = 128
 
 
-def local_baseline(symbols: str, values: np.ndarray, binary: bool) -> float:
+def symbol_codes(symbols: str) -> np.ndarray:
+    """Each position's symbol as a number in 0..K-1 (K distinct symbols), for sums per symbol.
+
+    >>> symbol_codes("abca").tolist()
+    [0, 1, 2, 0]
+    """
+    return np.unique(np.frombuffer(symbols.encode("utf-32-le"), dtype=np.uint32), return_inverse=True)[1]
+
+
+def local_baseline(codes: np.ndarray, values: np.ndarray, binary: bool) -> float:
     """Score of the best guess of ``values`` from the current symbol alone (in-sample).
 
     The guess at each position is the hypothesis' mean over all positions holding the same symbol;
-    its score is measured like a unit's: max(AUROC, 1 - AUROC), or |Pearson r|.
+    its score is measured like a unit's: max(AUROC, 1 - AUROC), or |Pearson r|. A guess takes one
+    value per symbol, so its ranks come from sums per symbol, not from sorting the text.
 
-    >>> round(local_baseline("abab", np.array([0, 1, 0, 0], np.float32), True), 3)
+    >>> round(local_baseline(symbol_codes("abab"), np.array([0, 1, 0, 0], np.float32), True), 3)
     0.833
     """
-    codes = np.unique(np.frombuffer(symbols.encode("utf-32-le"), dtype=np.uint32), return_inverse=True)[1]
     counts = np.bincount(codes)
-    guess = (np.bincount(codes, weights=values) / counts)[codes]
+    guess = np.bincount(codes, weights=values) / counts  # per symbol
     if binary:
-        inside = values > 0
-        n1, n0 = int(inside.sum()), int((~inside).sum())
-        _, inverse, tied = np.unique(guess, return_inverse=True, return_counts=True)
-        ranks = (np.cumsum(tied) - (tied - 1) / 2)[inverse]
-        auroc = (ranks[inside].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+        inside = np.bincount(codes, weights=values > 0)
+        n1 = int(inside.sum())
+        n0 = len(codes) - n1
+        level = np.unique(guess, return_inverse=True)[1]  # symbols with equal guesses tie
+        n_at, in_at = np.bincount(level, weights=counts), np.bincount(level, weights=inside)
+        mid = np.cumsum(n_at) - (n_at - 1) / 2  # 1-based mid-rank of each guess
+        auroc = ((mid * in_at).sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
         return float(max(auroc, 1 - auroc))
     if np.ptp(guess) == 0:
         return 0.0
-    return float(abs(np.corrcoef(guess, values.astype(np.float64))[0, 1]))
+    return float(abs(np.corrcoef(guess[codes], values.astype(np.float64))[0, 1]))
 
 
 class Prepared:
@@ -62,10 +75,10 @@ class Prepared:
     (float32): 1 or 8 bytes per position.
     """
 
-    def __init__(self, hyp: Hypothesis, values: np.ndarray, symbols: str):
+    def __init__(self, hyp: Hypothesis, values: np.ndarray, codes: np.ndarray):
         self.hyp = hyp
         N = len(values)
-        self.local = local_baseline(symbols, values, hyp.binary)
+        self.local = local_baseline(codes, values, hyp.binary)
         if hyp.binary:
             self.inside = (values > 0).astype(np.uint8)
             self.n_inside = int(self.inside.sum(dtype=np.int64))
@@ -136,80 +149,102 @@ class Columns:
 
 def score_activations(
     states: States, names: list[str], hists: dict[str, UnitHistograms], columns: Columns, rows: int,
-    bar: ProgressBar,
+    bar: ProgressBar, device: torch.device,
 ) -> dict[str, list[dict[str, np.ndarray]]]:
     """The scoring pass: sums per block for every activation, then per hypothesis its statistics.
 
-    Blocks are read one ahead in a background thread while torch (both cores) scores the current
-    one, so the read is mostly hidden behind the arithmetic.
+    Blocks are read one ahead in a background thread while torch scores the current one (on every
+    core, or on the GPU), so the read is mostly hidden behind the arithmetic. Both devices bin and
+    rank identically; only the order of the float32 sums inside a product differs.
     """
     N = states.n_tokens
-    work = _Workspace(states.n_hidden)
-    sums = {name: _Sums(hists[name], columns) for name in names}
+    work = _Workspace(states.n_hidden, rows, device)
+    sums = {name: _Sums(hists[name], columns, device) for name in names}
     spans = [(name, a, min(a + rows, N)) for a in range(0, N, rows) for name in names]
+    allocate = np.empty if device.type == "cpu" else _pinned  # pinned: copies to the GPU at full speed
     at = None
-    with torch.no_grad():
-        for (name, a, b), block in states.read_ahead(spans):
+    with torch.no_grad(), full_float32():
+        for (name, a, b), block in states.read_ahead(spans, allocate=allocate):
             if at != a:  # the column matrices serve every activation of the block
-                zx, zr = (torch.from_numpy(z) for z in columns.block(a, b))
+                zx, zr = (torch.from_numpy(z).to(device) for z in columns.block(a, b))
                 at = a
-            sums[name].add(torch.from_numpy(block), zx, zr, work)
+            if not sums[name].add(torch.from_numpy(block).to(device), zx, zr, work):
+                raise states.nonfinite_error(name, block, a)
             bar.update(b - a)
     return {name: sums[name].statistics(columns, N) for name in names}
+
+
+def _pinned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An array in page-locked memory, which the GPU copies from directly."""
+    return torch.from_numpy(np.empty(shape, dtype)).pin_memory().numpy()
 
 
 class _Workspace:
     """Buffers for one piece of rows, units first, reused by every activation and block."""
 
-    def __init__(self, n_units: int):
-        self.x = torch.empty(n_units, PIECE_ROWS)
-        self.bins = torch.empty(n_units, PIECE_ROWS)
-        self.index = torch.empty(n_units, PIECE_ROWS, dtype=torch.int64)
-        self.ranks = torch.empty(n_units, PIECE_ROWS)
+    def __init__(self, n_units: int, block_rows: int, device: torch.device):
+        on_cpu = device.type == "cpu"
+        self.rows = PIECE_ROWS if on_cpu else block_rows
+        self.units_at_once = _UNITS_AT_ONCE if on_cpu else n_units
+        self.x = torch.empty(n_units, self.rows, device=device)
+        self.bins = torch.empty(n_units, self.rows, device=device)
+        self.index = torch.empty(n_units, self.rows, dtype=torch.int64, device=device)
+        self.ranks = torch.empty(n_units, self.rows, device=device)
 
 
 class _Sums:
     """Running sums of one activation against the column matrices, totals in float64.
 
-    Each piece of rows is copied units-first (float32) so that the rank look-up gathers from one
-    unit's table row at a time, a few units at once, while their tables stay in cache.
+    Each piece of rows (on a GPU, the whole block) is copied units-first (float32) so that the
+    rank look-up gathers from one unit's table row at a time, a few units at once, while their
+    tables stay in cache.
     """
 
-    def __init__(self, hist: UnitHistograms, columns: Columns):
+    def __init__(self, hist: UnitHistograms, columns: Columns, device: torch.device):
         H, self.hist = len(hist.lo), hist
-        self.mu = torch.from_numpy(hist.mean.astype(np.float32))[:, None]
-        self.table = torch.from_numpy(hist.rank_table()).view(H, hist.bins)
-        self.inv, self.shift = (torch.from_numpy(f)[:, None] for f in bin_factors(hist.lo, hist.width))
-        self.gx = torch.zeros(H, len(columns.x_src), dtype=torch.float64)
-        self.gr = torch.zeros(H, len(columns.r_src), dtype=torch.float64)
-        self.sxx = torch.zeros(H, dtype=torch.float64)
+        self.mu = torch.from_numpy(hist.mean.astype(np.float32))[:, None].to(device)
+        self.table = torch.from_numpy(hist.rank_table()).view(H, hist.bins).to(device)
+        self.inv, self.shift = (torch.from_numpy(f)[:, None].to(device)
+                                for f in bin_factors(hist.lo, hist.width))
+        self.gx = torch.zeros(H, len(columns.x_src), dtype=torch.float64, device=device)
+        self.gr = torch.zeros(H, len(columns.r_src), dtype=torch.float64, device=device)
+        self.sxx = torch.zeros(H, dtype=torch.float64, device=device)
 
-    def add(self, block: torch.Tensor, zx: torch.Tensor, zr: torch.Tensor, work: _Workspace) -> None:
-        """Add a block of activations (n, H), as stored, with its column matrices (n, K)."""
+    def add(self, block: torch.Tensor, zx: torch.Tensor, zr: torch.Tensor, work: _Workspace) -> bool:
+        """Add a block of activations (n, H), as stored, with its column matrices (n, K).
+
+        Returns False, leaving the sums void, at a piece holding NaN or infinity: its bins would
+        be no index. The check is a min and max of the piece while it is in cache, about half the
+        cost of checking the block as read.
+        """
         H = block.shape[1]
-        for i in range(0, len(block), PIECE_ROWS):
-            n = min(PIECE_ROWS, len(block) - i)
+        for i in range(0, len(block), work.rows):
+            n = min(work.rows, len(block) - i)
             x, bins, index, ranks = (buf[:, :n] for buf in (work.x, work.bins, work.index, work.ranks))
             x.copy_(block[i : i + n].T)
+            lowest, highest = torch.aminmax(x)  # NaN, if any, is both
+            if not (lowest.isfinite() & highest.isfinite()):
+                return False
             torch.mul(x, self.inv, out=bins).add_(self.shift).clamp_(0, self.hist.bins - 1)
             index.copy_(bins)  # truncation: the bin, as the extraction counted it
-            for u in range(0, H, _UNITS_AT_ONCE):
-                v = slice(u, u + _UNITS_AT_ONCE)
+            for u in range(0, H, work.units_at_once):
+                v = slice(u, u + work.units_at_once)
                 torch.gather(self.table[v], 1, index[v], out=ranks[v])
             x.sub_(self.mu)
             self.gx += x @ zx[i : i + n]
             self.gr += ranks @ zr[i : i + n]
             self.sxx += x.square().sum(1)
+        return True
 
     def statistics(self, columns: Columns, N: int) -> list[dict[str, np.ndarray]]:
         """Per hypothesis (in ``columns.index`` order) its statistics of every unit."""
-        gx, gr = self.gx.numpy(), self.gr.numpy()
+        gx, gr = self.gx.cpu().numpy(), self.gr.cpu().numpy()
         sx = gx[:, 0]
-        var_x = np.maximum(self.sxx.numpy() / N - (sx / N) ** 2, 0)
+        var_x = np.maximum(self.sxx.cpu().numpy() / N - (sx / N) ** 2, 0)
         sd_x = np.sqrt(var_x)
         r_sum, r_sq = self.hist.rank_moments()
         sd_r = np.sqrt(np.maximum(r_sq / N - (r_sum / N) ** 2, 0))
-        mu = self.mu[:, 0].numpy().astype(np.float64)  # the exact centre used: sums of (x - mu)
+        mu = self.mu[:, 0].cpu().numpy().astype(np.float64)  # the exact centre used: sums of (x - mu)
         results = []
         for p, at in columns.index:
             if p.hyp.binary:

@@ -13,7 +13,7 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -607,9 +607,13 @@ class States:
         or crashes; the check is one reduction over rows already in memory.
         """
         if not all_finite(block):
-            row, unit = (int(i) for i in np.argwhere(~np.isfinite(block))[0])
-            raise self._damaged(f"{name} holds {block[row, unit]} at position {start + row}, unit {unit}")
+            raise self.nonfinite_error(name, block, start)
         return block
+
+    def nonfinite_error(self, name: str, block: np.ndarray, start: int) -> StoreError:
+        """The error for rows of ``name`` from ``start`` that hold NaN or infinity: where the first is."""
+        row, unit = (int(i) for i in np.argwhere(~np.isfinite(block))[0])
+        return self._damaged(f"{name} holds {block[row, unit]} at position {start + row}, unit {unit}")
 
     def _check_unit(self, name: str, unit: int) -> None:
         if not 0 <= unit < self.n_hidden:
@@ -735,31 +739,41 @@ class States:
                           for n, ds in datasets.items()}
 
     def read_ahead(
-        self, spans: Sequence[tuple[str, int, int]]
+        self, spans: Sequence[tuple[str, int, int]], *, allocate: Callable[..., np.ndarray] = np.empty
     ) -> Iterator[tuple[tuple[str, int, int], np.ndarray]]:
         """Each ``(name, start, stop)`` slice, as stored, read one ahead in a background thread.
 
         While the caller works on one slice the next is read (h5py releases the GIL while HDF5
-        reads), so reading and computing overlap. A slice holding NaN or infinity raises
-        :class:`StoreError`, as in :meth:`blocks`.
+        reads), so reading and computing overlap. Slices go to two buffers per dtype, made once by
+        ``allocate(shape, dtype)`` and used in turn: a fresh array per slice would cost more than
+        the read (its pages are mapped and zeroed anew each time). So a slice is valid only until
+        the next is asked for. Slices are not checked for NaN: the caller's arithmetic checks more
+        cheaply (see :meth:`nonfinite_error`).
         """
         datasets = {name: self._dataset(name) for name in {s[0] for s in spans}}
+        rows = max((b - a for _, a, b in spans), default=0)
+        buffers = {ds.dtype: [allocate((rows, self.n_hidden), ds.dtype) for _ in range(2)]
+                   for ds in datasets.values()}
 
-        def read(name: str, a: int, b: int) -> np.ndarray:
-            return self._finite(name, _read(datasets[name], np.s_[a:b]), a)
+        def read(k: int, name: str, a: int, b: int) -> np.ndarray:
+            ds = datasets[name]
+            return _read(ds, np.s_[a:b], out=buffers[ds.dtype][k % 2][: b - a])
 
         with ThreadPoolExecutor(max_workers=1) as reader:
-            pending = [reader.submit(read, *span) for span in spans[:1]]
+            pending = [reader.submit(read, 0, *span) for span in spans[:1]]
             for k, span in enumerate(spans):
-                if k + 1 < len(spans):
-                    pending.append(reader.submit(read, *spans[k + 1]))
+                if k + 1 < len(spans):  # into the buffer of slice k - 1, which the caller is done with
+                    pending.append(reader.submit(read, k + 1, *spans[k + 1]))
                 yield span, pending.pop(0).result()
 
 
-def _read(ds: h5py.Dataset, selection) -> np.ndarray:
-    """Read a selection, turning HDF5's errors on a damaged file into a :class:`StoreError`."""
+def _read(ds: h5py.Dataset, selection, out: np.ndarray | None = None) -> np.ndarray:
+    """Read a selection (into ``out`` if given), turning HDF5's errors into a :class:`StoreError`."""
     try:
-        return ds[selection]
+        if out is None:
+            return ds[selection]
+        ds.read_direct(out, selection)
+        return out
     except OSError as e:
         raise StoreError(
             f"{ds.file.filename}: cannot read {ds.name} ({e}); the file is damaged, "

@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 from search_models import PYTHON, extract_text, random_model, shared_file
 
 from lstmviz import search_cache
@@ -116,6 +117,20 @@ def test_block_size_does_not_change_results(states):
             np.testing.assert_allclose(small[key].stats["layer1.h"][stat], values, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_scores_equal_cpu_scores(states):
+    # Same bins and ranks on both; only the order of float32 sums inside a product differs.
+    hyps = list(HYPOTHESES.values())
+    cpu = score_units(states, hyps, cache=False, skip_constant=True, device="cpu")
+    gpu = score_units(states, hyps, cache=False, skip_constant=True, device="cuda")
+    assert cpu.keys() == gpu.keys() and len(cpu) > 8
+    for key, scores in cpu.items():
+        for name, stats in scores.stats.items():
+            for stat, values in stats.items():
+                np.testing.assert_allclose(gpu[key].stats[name][stat], values, rtol=1e-5, atol=1e-6,
+                                           err_msg=f"{key} {name} {stat}")
+
+
 def test_histograms_grow_by_merging_exactly():
     rng = np.random.default_rng(0)
     hist = UnitHistograms.empty(3, bins=64)
@@ -151,9 +166,9 @@ def test_fresh_search_reads_the_activations_once(states, monkeypatch):
     spans = []
     original = States.read_ahead
 
-    def counting(self, asked):
+    def counting(self, asked, **options):
         spans.extend(asked)
-        return original(self, asked)
+        return original(self, asked, **options)
 
     monkeypatch.setattr(States, "read_ahead", counting)
     monkeypatch.setattr(States, "blocks", lambda *a, **k: pytest.fail("a second pass over activations"))

@@ -88,6 +88,8 @@ def test_span_search_by_example(austen):
                          "characters, such as ^ or a lookahead, mark no position)"),
     (["--span", "5:2"], "Error: span 5:2 is not within the text"),
     (["--span", "0:5", "--threshold", "5"], "Error: no unit of layer0.h is on throughout 0:5"),
+    (["--all", "--device", "tpu"], "Error: --device 'tpu' is not a torch device; use auto, cpu or cuda"),
+    (["--all", "--device", "meta"], "Error: --device meta: this command runs on cpu or cuda only"),
 ])
 def test_errors_are_one_line(austen, args, message):
     result = run(austen, *args)

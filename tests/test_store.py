@@ -69,11 +69,12 @@ def test_read_ahead_yields_every_slice_as_stored_in_order(good):
     spans = [(name, a, min(a + 3000, len(TOKENS))) for a in range(0, len(TOKENS), 3000)
              for name in ("layer1.h", "layer0.c")]
     with open_states(good) as s, h5py.File(good, "r") as f:
-        got = list(s.read_ahead(spans))
-        assert [span for span, _ in got] == spans
-        for (name, a, b), block in got:
+        seen = []
+        for (name, a, b), block in s.read_ahead(spans):  # a block is valid until the next is asked for
             stored = f[name.replace(".", "/")][a:b]
             assert block.dtype == stored.dtype and np.array_equal(block, stored)
+            seen.append((name, a, b))
+        assert seen == spans
         assert list(s.read_ahead([])) == []
 
 

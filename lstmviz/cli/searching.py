@@ -51,9 +51,11 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
                    "(default 1: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--no-cache", is_flag=True, help="Recompute, ignoring and not writing cached results.")
+@click.option("--device", default="auto", show_default=True,
+              help="Where to score units (not --span): auto (the GPU when there is one), cpu or cuda.")
 def search(file: str, hypothesis: str | None, pattern: str | None, span: str | None, all_: bool,
            top: int, layer: int | None, kind: str | None, threshold: float | None, min_on: float,
-           as_json: bool, no_cache: bool) -> None:
+           as_json: bool, no_cache: bool, device: str) -> None:
     """Rank every unit in FILE by how well it tracks a hypothesis about the text.
 
     Binary hypotheses are scored by AUROC (shown as max(AUROC, 1 - AUROC), with the
@@ -95,11 +97,13 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
             return
         names = select_names(states, layer=layer, kind=kind)
         if all_:
-            df = rank_all(states, top=top or 1, names=names, cache=not no_cache, progress=True)
+            df = rank_all(states, top=top or 1, names=names, cache=not no_cache, progress=True,
+                          device=device)
             _show_all(df, as_json)
             return
         hyp = hypothesis if hypothesis else pattern_hypothesis(pattern, byte_level=states.vocab.byte_level)
-        df = rank_units(states, hyp, names=names, top=top or _TOP, cache=not no_cache, progress=True)
+        df = rank_units(states, hyp, names=names, top=top or _TOP, cache=not no_cache, progress=True,
+                        device=device)
         _show_units(df, as_json)
 
 
