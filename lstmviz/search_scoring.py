@@ -153,9 +153,9 @@ def score_activations(
 ) -> dict[str, list[dict[str, np.ndarray]]]:
     """The scoring pass: sums per block for every activation, then per hypothesis its statistics.
 
-    Blocks are read one ahead in a background thread while torch scores the current one (on every
-    core, or on the GPU), so the read is mostly hidden behind the arithmetic. Both devices bin and
-    rank identically; only the order of the float32 sums inside a product differs.
+    Blocks are read one ahead in a background thread while torch scores the current one, so the
+    two overlap: on CPU cores the read hides behind the arithmetic, on a GPU the arithmetic behind
+    the read. Both devices bin and rank identically; only the order of float32 sums differs.
     """
     N = states.n_tokens
     work = _Workspace(states.n_hidden, rows, device)
