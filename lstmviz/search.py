@@ -28,8 +28,8 @@ no more than chance plus reacting to the symbol in front of it.
 whole, in one pass: the per-unit histograms that turn values into ranks (:mod:`lstmviz.search_profile`)
 were counted by the extraction (format 1.2 ``rank_*`` summaries), so the pass turns every block
 into mid-ranks by table look-up and needs only two matrix products per block and activation, for
-all hypotheses at once; on a GPU (``device``, by default the GPU when there is one) the pass costs
-little more than the read. Files from before 1.2 first get a histogram pass, cached once per file.
+all hypotheses at once; on a GPU (``device``, by default the GPU when there is one) the pass runs
+close to the speed of the read. Files from before 1.2 first get a histogram pass, cached once per file.
 Hypothesis values are held in memory: 1 byte per position for a binary one, 8 for a numeric one.
 
 Results are cached per file and hypothesis (:mod:`lstmviz.search_cache`): a second call returns
