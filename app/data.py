@@ -14,14 +14,15 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from lstmviz import hypotheses, look
-from lstmviz.export import RENDERERS, default_output_name
+from lstmviz.model.vocab import visible
 from lstmviz.names import Neuron, act_name
-from lstmviz.palette import display_values, lut_index
-from lstmviz.snippet import colour_range as snippet_range
-from lstmviz.snippet import display_chars
-from lstmviz.store import States
-from lstmviz.vocab import visible
+from lstmviz.render import style
+from lstmviz.render.export import RENDERERS, default_output_name
+from lstmviz.render.palette import display_values, lut_index
+from lstmviz.render.snippet import colour_range as snippet_range
+from lstmviz.render.snippet import display_chars
+from lstmviz.search import hypotheses
+from lstmviz.store.states import States
 
 SWITCH_GATES = ("i", "f", "o")
 CONTEXT_BEFORE = 40  # characters shown before a top-activating position
@@ -41,7 +42,7 @@ def _floats(values: np.ndarray, digits: int) -> list[float | None]:
 def window_payload(states: States, start: int, length: int, *, fixed: bool) -> dict:
     """The text and top-5 guesses of positions [start, start + length), compact for the browser.
 
-    Glyphs come from :mod:`lstmviz.look`, as in exported snippets: ``fixed`` is true when cells
+    Glyphs come from :mod:`lstmviz.render.style`, as in exported snippets: ``fixed`` is true when cells
     have a fixed width (the grid with strips), where a tab shows as ``⇥``. Per position: the
     character (``""`` inside a multi-byte character, drawn on its first byte), its glyph, whether
     the glyph is a faint marker, the true next symbol's id (-1 at the text's end), its probability
@@ -52,7 +53,7 @@ def window_payload(states: States, start: int, length: int, *, fixed: bool) -> d
     ids = states.tokens(start, min(stop + 1, states.n_tokens))  # one more for the next symbol
     vocab = states.vocab
     chars = display_chars([vocab.symbols[i] for i in ids[:n]], vocab.byte_level)
-    cells = [look.cell_text(ch, fixed) for ch in chars]
+    cells = [style.cell_text(ch, fixed) for ch in chars]
     preds = states.predictions(start, stop)
     nxt = np.full(n, -1, dtype=np.int64)
     nxt[: len(ids) - 1] = ids[1:]
@@ -61,7 +62,7 @@ def window_payload(states: States, start: int, length: int, *, fixed: bool) -> d
         "stop": stop,
         "n_tokens": states.n_tokens,
         "fixed": fixed,
-        "vocab": [look.strip_text(s, vocab.byte_level) for s in vocab.symbols],
+        "vocab": [style.strip_text(s, vocab.byte_level) for s in vocab.symbols],
         "chars": chars,
         "labels": [text for text, _ in cells],
         "faint": "".join("1" if faint else "0" for _, faint in cells),
@@ -100,8 +101,8 @@ def values_payload(states: States, neuron: str, start: int, length: int, *, pale
         "idx": lut_index(shown, lo, hi).tolist(),
         "lo": lo,
         "hi": hi,
-        "ticks": [look.tick(lo), look.tick(hi)],  # the legend's ends, written as exports write them
-        "label": f"{neuron}: {look.quantity(kind, raw_c)}",
+        "ticks": [style.tick(lo), style.tick(hi)],  # the legend's ends, written as exports write them
+        "label": f"{neuron}: {style.quantity(kind, raw_c)}",
     }
 
 
@@ -125,7 +126,7 @@ def summary(states: States, name: str) -> dict[str, np.ndarray]:
 def symbol_string(states: States) -> str:
     """The whole text, one character per position, kept for the two latest files.
 
-    A string index is a token position (see :func:`lstmviz.hypotheses.symbol_string`). Byte
+    A string index is a token position (see :func:`lstmviz.search.hypotheses.symbol_string`). Byte
     vocabularies give the UTF-8 bytes as ``chr(b)``; search them with ``vocab.symbols_of``.
     """
     return hypotheses.symbol_string(states)
@@ -232,7 +233,7 @@ def context(states: States, pos: int, value: float = float("nan")) -> Context:
             end += 1
 
     def show(part: np.ndarray) -> str:
-        return "".join(look.cell_text(ch, True)[0] for ch in vocab.decode(part))
+        return "".join(style.cell_text(ch, True)[0] for ch in vocab.decode(part))
 
     return Context(pos, value, show(ids[:k]), show(ids[k:end]), show(ids[end:]))
 

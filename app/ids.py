@@ -64,12 +64,12 @@ SATURATION = "saturation"
 SATURATION_FOR = "saturation-for"
 SATURATION_GRAPH = "saturation-graph"  # pattern id: {"type": SATURATION_GRAPH, "file": key}
 
-# Export of the visible window, through lstmviz.export
+# Export of the visible window, through lstmviz.render.export
 EXPORT_HTML = "export-html"
 EXPORT_SVG = "export-svg"
 DOWNLOAD = "download"
 
-# Unit search, through lstmviz.search
+# Unit search, through lstmviz.search.rank
 SEARCH_HYPOTHESIS = "search-hypothesis"
 SEARCH_PATTERN = "search-pattern"
 SEARCH_RUN = "search-run"

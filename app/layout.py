@@ -12,9 +12,9 @@ from app import ids
 from app.catalog import Catalog
 from app.figures import notice
 from app.state import LENGTHS
-from lstmviz import look
-from lstmviz.hypotheses import HYPOTHESES
-from lstmviz.palette import PALETTES, lut, text_colour
+from lstmviz.render import style
+from lstmviz.render.palette import PALETTES, lut, text_colour
+from lstmviz.search.hypotheses import HYPOTHESES
 
 MODE_OPTIONS = [
     {"label": "characters + guesses", "value": "grid"},
@@ -39,16 +39,17 @@ def draw_config() -> dict:
             "unit": ids.UNIT, "position": ids.POSITION,
             "steps": {ids.UNIT_PREV: "[", ids.UNIT_NEXT: "]",
                       ids.PAGE_PREV: "ArrowLeft", ids.PAGE_NEXT: "ArrowRight"},
-            "col_px": look.COL_PX, "char_px": look.CHAR_PX, "pad_px": look.PAD_PX, "swatches": look.SWATCHES}
+            "col_px": style.COL_PX, "char_px": style.CHAR_PX, "pad_px": style.PAD_PX,
+            "swatches": style.SWATCHES}
 
 
 def stylesheet() -> str:
     """The look of exported snippets, applied to the character view and its legend.
 
-    Both are drawn in the markup of :mod:`lstmviz.render`, so with the same rules the dashboard
+    Both are drawn in the markup of :mod:`lstmviz.render.html`, so with the same rules the dashboard
     and an exported figure look alike, cell for cell.
     """
-    return look.stylesheet("." + VIEW_CLASS) + "\n" + look.stylesheet("." + LEGEND_CLASS)
+    return style.stylesheet("." + VIEW_CLASS) + "\n" + style.stylesheet("." + LEGEND_CLASS)
 
 
 def _button(label: str, id_: str, title: str) -> html.Button:

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlencode
 from app import data
 from lstmviz.errors import UnknownActivation
 from lstmviz.names import Neuron, act_name
-from lstmviz.palette import PALETTES
-from lstmviz.store import States
+from lstmviz.render.palette import PALETTES
+from lstmviz.store.states import States
 
 MODES = ("grid", "prose")
 LENGTHS = (100, 200, 500, 1000, 2000, 5000, 10000)

@@ -22,13 +22,13 @@
     return k < 0 ? ["#ffffff", "#000000"] : [table.bg[k], table.fg[k]];
   }
 
-  // Inline style of a cell, as lstmviz/render.py writes it: text colour only where it is not ink.
+  // Inline style of a cell, as lstmviz/render/html.py writes it: text colour only where it is not ink.
   function style(table, k) {
     const [bg, fg] = colour(table, k);
     return "background-color:" + bg + (fg === "#000000" ? "" : ";color:" + fg);
   }
 
-  // Display lines, exactly as lstmviz.snippet.wrap splits them: after each newline, and at
+  // Display lines, exactly as lstmviz.render.snippet.wrap splits them: after each newline, and at
   // `width` columns after the last space (hard at `width` when there is none).
   function wrap(chars, width) {
     const n = chars.length;
@@ -58,7 +58,7 @@
     return lines;
   }
 
-  // The figure, in the markup of lstmviz/render.py (styled by lstmviz.look.stylesheet), plus the
+  // The figure, in the markup of lstmviz/render/html.py (styled by lstmviz.render.style.stylesheet), plus the
   // dashboard's own marks: the true next character among the guesses, a row for misses, and
   // the highlighted find match.
   function drawText(win, vals, view, cfg, width) {
@@ -103,8 +103,8 @@
     return out.join("");
   }
 
-  // The colour scales, as lstmviz/render.py draws its legend: swatches sampled across the range.
-  // The ends are labelled with lstmviz.look.tick's text, sent by the server (vals.ticks), since
+  // The colour scales, as lstmviz/render/html.py draws its legend: swatches sampled across the range.
+  // The ends are labelled with lstmviz.render.style.tick's text, sent by the server (vals.ticks), since
   // JavaScript writes numbers differently (6000 where Python's "%.3g" gives 6e+03).
   function drawLegend(vals, view, cfg) {
     const legend = document.getElementById(cfg.legend);

@@ -12,8 +12,8 @@ import argparse
 
 import torch
 
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.unrolled import UnrolledLSTM
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.runner import UnrolledLSTM
 
 
 def stepped_reference(model: CharLSTM, tokens: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -28,10 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lstmviz.extract import Options, extract  # noqa: E402
-from lstmviz.loading import LoadedModel, load_model  # noqa: E402
-from lstmviz.model import CharLSTM, LSTMConfig  # noqa: E402
-from lstmviz.vocab import Vocab  # noqa: E402
+from lstmviz.extraction.extract import Options, extract  # noqa: E402
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig  # noqa: E402
+from lstmviz.model.loading import LoadedModel, load_model  # noqa: E402
+from lstmviz.model.vocab import Vocab  # noqa: E402
 
 
 def stdlib_text(n_chars: int) -> str:

@@ -31,9 +31,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lstmviz.model import CharLSTM, LSTMConfig  # noqa: E402
-from lstmviz.unrolled import UnrolledLSTM  # noqa: E402
-from lstmviz.vocab import Vocab  # noqa: E402
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig  # noqa: E402
+from lstmviz.model.runner import UnrolledLSTM  # noqa: E402
+from lstmviz.model.vocab import Vocab  # noqa: E402
 
 WRITE_ROWS = 4096  # the extractor appends blocks of this many rows
 WINDOW = 2000
@@ -54,7 +54,7 @@ LAYOUTS = [  # (chunk rows, chunk units, compression, options)
 def activations(rows: int, units: int, checkpoint: str | None, text: str | None) -> np.ndarray:
     """(rows, units) float16 h of a real LSTM run."""
     if checkpoint:
-        from lstmviz.loading import load_model
+        from lstmviz.model.loading import load_model
 
         loaded = load_model(checkpoint)
         model, vocab = loaded.model, loaded.vocab

@@ -23,14 +23,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from extract import stdlib_text  # noqa: E402  (benchmarks/extract.py)
 
-from lstmviz.checkpoint import save_checkpoint  # noqa: E402
-from lstmviz.model import CharLSTM, LSTMConfig  # noqa: E402
-from lstmviz.vocab import Vocab  # noqa: E402
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig  # noqa: E402
+from lstmviz.model.checkpoint import save_checkpoint  # noqa: E402
+from lstmviz.model.vocab import Vocab  # noqa: E402
 
 TRACED = """
 import sys, tracemalloc
 tracemalloc.start()
-from lstmviz.extract import Options, extract_file
+from lstmviz.extraction.extract import Options, extract_file
 extract_file(sys.argv[1], sys.argv[2], sys.argv[3], Options(), force=True)
 print(tracemalloc.get_traced_memory()[1])
 """
@@ -53,7 +53,8 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--threads", type=int, default=1,
-                   help="torch threads; 2 or more runs the two-stage extraction (lstmviz.pipeline)")
+                   help="torch threads; 2 or more runs the two-stage extraction "
+                   "(lstmviz.extraction.two_stage)")
     args = p.parse_args()
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(args.threads)}

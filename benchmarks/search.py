@@ -34,16 +34,16 @@ import numpy as np
 import torch
 
 from lstmviz.devices import resolve_device
-from lstmviz.extract import Options, activation_names, extract
-from lstmviz.hypotheses import HYPOTHESES, pattern_hypothesis, symbol_string
-from lstmviz.loading import LoadedModel
-from lstmviz.model import CharLSTM, LSTMConfig
+from lstmviz.extraction.extract import Options, activation_names, extract
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.loading import LoadedModel
+from lstmviz.model.vocab import Vocab
 from lstmviz.names import parse_name
-from lstmviz.search import BLOCK_ROWS, rank_all, score_units, select_names
-from lstmviz.search_cache import cache_dir
-from lstmviz.store import CHUNK_ROWS, StatesWriter, open_states
-from lstmviz.summaries import UnitSummary
-from lstmviz.vocab import Vocab
+from lstmviz.search.cache import cache_dir
+from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis, symbol_string
+from lstmviz.search.rank import BLOCK_ROWS, rank_all, score_units, select_names
+from lstmviz.store.states import CHUNK_ROWS, StatesWriter, open_states
+from lstmviz.store.summaries import UnitSummary
 
 SHARED_TEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "wiki.train.txt"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from lstmviz.errors import StoreError
-from lstmviz.extract import Options, extract_file
-from lstmviz.hypotheses import hypothesis_values
-from lstmviz.search import rank_all
-from lstmviz.store import open_states
+from lstmviz.extraction.extract import Options, extract_file
+from lstmviz.search.hypotheses import hypothesis_values
+from lstmviz.search.rank import rank_all
+from lstmviz.store.states import open_states
 from lstmviz.textio import sha256_file
 
 log = logging.getLogger(__name__)

@@ -50,7 +50,7 @@ class _FullFloat32:
     float16 storage does, and no longer the float32 ``nn.LSTM`` of the CPU; TF32 sums in the search
     would blur its statistics likewise. Extraction and search promise float32, so TF32 is off while
     any thread is inside, and the user's settings come back when the last one leaves (extraction runs
-    blocks in two threads at once, see :mod:`lstmviz.pipeline`).
+    blocks in two threads at once, see :mod:`lstmviz.extraction.two_stage`).
     """
 
     def __init__(self):

@@ -7,10 +7,10 @@ from pathlib import Path
 import h5py
 import torch
 
-from lstmviz.extract import Options, extract
-from lstmviz.loading import LoadedModel
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.vocab import Vocab
+from lstmviz.extraction.extract import Options, extract
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.loading import LoadedModel
+from lstmviz.model.vocab import Vocab
 
 # Real prose-and-code text that is always present: the start of the stdlib's inspect module.
 TEXT = inspect.getsource(inspect)[:6000]

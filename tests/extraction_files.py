@@ -8,10 +8,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lstmviz.checkpoint import save_checkpoint
-from lstmviz.model import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.checkpoint import save_checkpoint
+from lstmviz.model.vocab import Vocab
 from lstmviz.names import act_name
-from lstmviz.vocab import Vocab
 
 # Real text that is always present: Python source with prose, code, quotes and indentation.
 TEXT = (inspect.getsource(inspect) * 2)[:10_000]

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmviz.extract import Options, extract
-from lstmviz.loading import LoadedModel
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.vocab import Vocab
+from lstmviz.extraction.extract import Options, extract
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.loading import LoadedModel
+from lstmviz.model.vocab import Vocab
 
 DATA = Path(__file__).parent / "data"
 AUSTEN = (DATA / "austen_quotes.txt").read_text(encoding="utf-8")

@@ -7,8 +7,8 @@ from dashboard_files import TEXT, UNICODE_TEXT, build
 
 from app import data
 from app.catalog import cached_states
-from lstmviz.palette import lut_index
-from lstmviz.vocab import Vocab
+from lstmviz.model.vocab import Vocab
+from lstmviz.render.palette import lut_index
 
 
 @pytest.fixture(scope="module")

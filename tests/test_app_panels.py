@@ -112,7 +112,7 @@ def test_top_layer_h_profile_lists_the_characters_the_unit_pushes(states):
     import h5py
 
     from app import data
-    from lstmviz.vocab import visible
+    from lstmviz.model.vocab import visible
 
     unit = 3
     with h5py.File(states.path) as f:
@@ -132,7 +132,7 @@ def test_lower_layers_and_cell_states_have_no_decoder_pushes(states):
 
 
 def test_ranking_shows_the_baseline_a_real_cell_must_beat(states):
-    from lstmviz.search import rank_units
+    from lstmviz.search.rank import rank_units
 
     df = rank_units(states, "quote")
     text = json.dumps(json.loads(to_json_plotly(figures.search_table(df))))

@@ -19,8 +19,8 @@ require_chromium()
 
 from app.catalog import cached_states  # noqa: E402
 from app.data import export  # noqa: E402
-from lstmviz import look  # noqa: E402
-from lstmviz.palette import colours, display_range, display_values  # noqa: E402
+from lstmviz.render import style  # noqa: E402
+from lstmviz.render.palette import colours, display_range, display_values  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_colours_match_the_stored_activations(page, server, h5, tmp_path):
     assert all(on_screen[i][0] == TEXT[i] for i in letters)
     assert page.locator(".lv-strip[data-rank]").count() > 0  # the top-5 strips are drawn
     width = page.eval_on_selector('.lv-ch[data-i="100"]', "e => getComputedStyle(e).width")
-    assert width == f"{look.COL_PX}px"  # exported snippets' geometry (lstmviz/look.py) applies
+    assert width == f"{style.COL_PX}px"  # exported snippets' geometry (lstmviz/render/style.py) applies
     page.screenshot(path=str(tmp_path / "dashboard.png"))
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from app import data
-from lstmviz.search import rank_units
-from lstmviz.store import open_states
-from lstmviz.validate import validate
+from lstmviz.search.rank import rank_units
+from lstmviz.store.states import open_states
+from lstmviz.store.validate import validate
 
 COMPAT = sorted((Path(__file__).parent / "data" / "compat").glob("v*.h5"))
 

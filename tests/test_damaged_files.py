@@ -21,9 +21,9 @@ from app.callbacks.search import example_reply
 from app.callbacks.view import values_reply, window_reply
 from app.catalog import Catalog, cached_states
 from lstmviz.cli import cli
-from lstmviz.extract import Options, extract
-from lstmviz.loading import LoadedModel
-from lstmviz.validate import validate
+from lstmviz.extraction.extract import Options, extract
+from lstmviz.model.loading import LoadedModel
+from lstmviz.store.validate import validate
 
 TOKENS = VOCAB.encode(TEXT[:3000])
 T, H = len(TOKENS), 16
@@ -342,7 +342,7 @@ def test_find_keeps_positions_with_a_symbol_longer_than_one_character(good, tmp_
 
 
 def test_a_symbol_longer_than_one_character_keeps_hypotheses_in_line(good, tmp_path):
-    from lstmviz.hypotheses import symbol_string
+    from lstmviz.search.hypotheses import symbol_string
 
     e = VOCAB.symbols.index("e")
 
@@ -357,10 +357,10 @@ def test_a_symbol_longer_than_one_character_keeps_hypotheses_in_line(good, tmp_p
 
 
 def test_a_failed_search_closes_its_progress_bar_before_the_error(good, tmp_path, monkeypatch):
-    from lstmviz import search_scoring
     from lstmviz.errors import StoreError
-    from lstmviz.hypotheses import HYPOTHESES
-    from lstmviz.search import score_units
+    from lstmviz.search import scoring as search_scoring
+    from lstmviz.search.hypotheses import HYPOTHESES
+    from lstmviz.search.rank import score_units
 
     bars = []
 

@@ -25,11 +25,11 @@ from browsing import chromium_context, console_errors, require_chromium
 
 from app import ids
 from lstmviz.demo import MODEL, RECORDED_BPC, TEXT, demo_extraction, showcase
-from lstmviz.loading import load_model
+from lstmviz.model.loading import load_model
 from lstmviz.names import Neuron
-from lstmviz.palette import colours, display_range, display_values
-from lstmviz.search import rank_all
-from lstmviz.store import open_states
+from lstmviz.render.palette import colours, display_range, display_values
+from lstmviz.search.rank import rank_all
+from lstmviz.store.states import open_states
 from lstmviz.textio import read_text
 
 MARKUP = ("url", "wikilink", "quote")  # the cells Karpathy's post finds in Wikipedia markup

@@ -16,13 +16,13 @@ from click.testing import CliRunner
 from lstmviz import __version__
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError, StoreError, UnknownActivation
-from lstmviz.export import export_command, render_html, render_svg, write_snippet
-from lstmviz.extract import Options, extract
-from lstmviz.loading import LoadedModel
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.palette import PALETTES, colours, strip_colours
-from lstmviz.store import open_states
-from lstmviz.vocab import Vocab
+from lstmviz.extraction.extract import Options, extract
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.loading import LoadedModel
+from lstmviz.model.vocab import Vocab
+from lstmviz.render.export import export_command, render_html, render_svg, write_snippet
+from lstmviz.render.palette import PALETTES, colours, strip_colours
+from lstmviz.store.states import open_states
 
 # Validation text that tries every way of breaking out of the markup or the provenance comment.
 HOSTILE = (

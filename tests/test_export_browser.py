@@ -8,13 +8,13 @@ import pytest
 import torch
 from browsing import chromium_context, console_errors, require_chromium
 
-from lstmviz.export import render_html, render_svg
-from lstmviz.extract import Options, extract
-from lstmviz.loading import LoadedModel
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.palette import colours, strip_colours
-from lstmviz.store import open_states
-from lstmviz.vocab import Vocab
+from lstmviz.extraction.extract import Options, extract
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.loading import LoadedModel
+from lstmviz.model.vocab import Vocab
+from lstmviz.render.export import render_html, render_svg
+from lstmviz.render.palette import colours, strip_colours
+from lstmviz.store.states import open_states
 
 pytestmark = pytest.mark.browser
 

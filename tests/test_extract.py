@@ -18,13 +18,13 @@ from extraction_files import (
     write_text,
 )
 
-from lstmviz.extract import Options, extract, extract_file
-from lstmviz.loading import load_model
-from lstmviz.store import open_states
-from lstmviz.streams import plan_streams
-from lstmviz.summaries import C_SAT, N_TOP, SEGMENT
-from lstmviz.validate import validate
-from lstmviz.vocab import Vocab
+from lstmviz.extraction.extract import Options, extract, extract_file
+from lstmviz.extraction.streams import plan_streams
+from lstmviz.model.loading import load_model
+from lstmviz.model.vocab import Vocab
+from lstmviz.store.states import open_states
+from lstmviz.store.summaries import C_SAT, N_TOP, SEGMENT
+from lstmviz.store.validate import validate
 
 TOKENS = VOCAB.encode(TEXT)  # 10,000 characters: blocks of 4,096 meet twice
 
@@ -35,7 +35,8 @@ def files(tmp_path_factory):
     model_path = write_checkpoint(tmp / "tiny.pt")
     text_path = write_text(tmp / "inspect.txt")
     f16 = extract_file(model_path, text_path, tmp / "f16.h5", Options(gates=True))
-    with torch_threads(2):  # two stages at once (lstmviz.pipeline); f16 runs them one after the other
+    # two stages at once (lstmviz.extraction.two_stage); f16 runs them one after the other
+    with torch_threads(2):
         f32 = extract_file(model_path, text_path, tmp / "f32.h5", Options(gates=True, dtype="float32"))
     return {"model": model_path, "text": text_path, "f16": f16, "f32": f32}
 
@@ -203,7 +204,7 @@ def test_short_text_pads_the_extremes(tmp_path):
 
 
 def _loaded(model):
-    from lstmviz.loading import LoadedModel
+    from lstmviz.model.loading import LoadedModel
 
     return LoadedModel(model, VOCAB, "lstmviz", "tiny.pt", "0" * 64)
 
@@ -323,7 +324,7 @@ def test_cuda_extraction_equals_cpu(tmp_path):
 
 def test_small_memory_budget_changes_nothing_but_the_path(tmp_path, files, monkeypatch):
     # Blocks of 256 rows (partial chunks) and c read back from the file for its histograms.
-    import lstmviz.extract as ex
+    import lstmviz.extraction.extract as ex
 
     monkeypatch.setattr(ex, "_CPU_BLOCK_BUDGET", 300_000)
     monkeypatch.setattr(ex, "_CPU_C_KEEP", 0)

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from extraction_files import TEXT, VOCAB, make_model, write_checkpoint, write_text
 
 from lstmviz.cli import cli
-from lstmviz.store import StatesWriter, open_states
-from lstmviz.vocab import Vocab
+from lstmviz.model.vocab import Vocab
+from lstmviz.store.states import StatesWriter, open_states
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -273,7 +273,7 @@ def test_a_gpu_number_that_is_not_there(tmp_path, model_path):
 
 @pytest.mark.parametrize(("threads", "stop"), [
     ("1", signal.SIGINT),
-    ("2", signal.SIGINT),  # two threads: the two-stage loop (lstmviz.pipeline)
+    ("2", signal.SIGINT),  # two threads: the two-stage loop (lstmviz.extraction.two_stage)
     ("2", signal.SIGTERM),  # kill, or a scheduler's time limit
 ])
 def test_ctrl_c_leaves_no_file(tmp_path, threads, stop):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lstmviz.errors import SearchError
-from lstmviz.hypotheses import (
+from lstmviz.search.hypotheses import (
     HYPOTHESES,
     hypothesis_values,
     pattern_hypothesis,

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from safetensors.torch import save_file
 from torch import nn
 
-from lstmviz.checkpoint import save_checkpoint
 from lstmviz.cli import cli
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.vocab import Vocab
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.checkpoint import save_checkpoint
+from lstmviz.model.vocab import Vocab
 
 CHARS = "\n !abcdefghij"
 V = len(CHARS)

@@ -18,12 +18,12 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from lstmviz.checkpoint import save_checkpoint
 from lstmviz.errors import CheckpointError, TextError, UnsupportedModelError, VocabError
-from lstmviz.layouts import LAYOUTS
-from lstmviz.loading import load_model
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.vocab import Vocab
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.checkpoint import save_checkpoint
+from lstmviz.model.importers import LAYOUTS
+from lstmviz.model.loading import load_model
+from lstmviz.model.vocab import Vocab
 
 CHARS = "\n !',.?abcdefghijklmnopqrstuvwxyz"
 V = len(CHARS)

@@ -1,7 +1,7 @@
 """The dashboard's view and an exported snippet of the same span look the same, in headless Chromium.
 
 The dashboard draws its grid in the browser (assets/lstmviz.js) from palette indices; the export
-writes every colour into HTML on the server (lstmviz/render.py). Both are meant to use the same
+writes every colour into HTML on the server (lstmviz/render/html.py). Both are meant to use the same
 lookup tables, glyphs and legend, so here the same span is rendered both ways, and every character
 cell, prediction cell and legend swatch is compared by its *computed* style. The Export buttons
 must download exactly the bytes that ``lstmviz export`` writes for the same view.
@@ -20,11 +20,11 @@ from browsing import require_chromium
 from click.testing import CliRunner
 from dashboard_files import ATTRS, TEXT
 
-from lstmviz.extract import Options, extract
-from lstmviz.loading import LoadedModel
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.store import open_states
-from lstmviz.vocab import Vocab
+from lstmviz.extraction.extract import Options, extract
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.loading import LoadedModel
+from lstmviz.model.vocab import Vocab
+from lstmviz.store.states import open_states
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ require_chromium()
 
 from app.state import View, to_query  # noqa: E402
 from lstmviz.cli import cli  # noqa: E402
-from lstmviz.export import render_html  # noqa: E402
+from lstmviz.render.export import render_html  # noqa: E402
 
 N_HIDDEN = 16
 COUNTER = 5  # layer1.c.5 counts characters: c_t = c_(t-1) + 1

@@ -6,7 +6,7 @@ import pytest
 import torch
 from extraction_files import torch_threads
 
-from lstmviz.pipeline import run_ahead, thread_split
+from lstmviz.extraction.two_stage import run_ahead, thread_split
 
 
 def counting_step(seen):

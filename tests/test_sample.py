@@ -6,11 +6,11 @@ from click.testing import CliRunner
 
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError, VocabError
-from lstmviz.loading import load_model
-from lstmviz.model import CharLSTM, LSTMConfig
-from lstmviz.sample import generate, sample
-from lstmviz.train import TrainConfig, train
-from lstmviz.vocab import Vocab
+from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.loading import load_model
+from lstmviz.model.sample import generate, sample
+from lstmviz.model.train import TrainConfig, train
+from lstmviz.model.vocab import Vocab
 
 LINE = "the cat sat on the mat.\n"
 

@@ -7,10 +7,11 @@ import pytest
 import torch
 from search_models import PYTHON, extract_text, random_model, shared_file
 
-from lstmviz import search_cache
 from lstmviz.errors import SearchError, UnknownActivation
-from lstmviz.hypotheses import HYPOTHESES, hypothesis_values
-from lstmviz.search import (
+from lstmviz.search import cache
+from lstmviz.search.histograms import UnitHistograms
+from lstmviz.search.hypotheses import HYPOTHESES, hypothesis_values
+from lstmviz.search.rank import (
     BINARY_COLUMNS,
     NUMERIC_COLUMNS,
     cached_scores,
@@ -19,8 +20,7 @@ from lstmviz.search import (
     score_units,
     select_names,
 )
-from lstmviz.search_profile import UnitHistograms
-from lstmviz.store import States, open_states
+from lstmviz.store.states import States, open_states
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_histograms_grow_by_merging_exactly():
 
 def test_results_are_cached_and_reused_without_reading_activations(states, monkeypatch):
     first = rank_units(states, "quote", top=5)
-    folder = search_cache.cache_dir(states.path)
+    folder = cache.cache_dir(states.path)
     assert folder == states.path.with_name(states.path.name + ".search")
     assert {p.name for p in folder.iterdir()} >= {"scores-quote.npz", "scores-depth.npz"}
     assert cached_scores(states, "column") is not None  # all built-ins are computed together
@@ -178,7 +178,7 @@ def test_fresh_search_reads_the_activations_once(states, monkeypatch):
         covered = sorted((a, b) for n, a, b in spans if n == name)
         assert covered[0][0] == 0 and covered[-1][1] == states.n_tokens
         assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(covered))
-    assert not (search_cache.cache_dir(states.path) / "profile.npz").exists()
+    assert not (cache.cache_dir(states.path) / "profile.npz").exists()
 
 
 def test_stored_histograms_equal_a_histogram_pass_over_the_file(states, monkeypatch):
@@ -263,7 +263,7 @@ def test_progress_callback_reaches_the_total(states):
 def test_scores_stay_within_their_range_on_a_three_character_text(tmp_path):
     # The bundled model over "a\nb": float32 sums can step past 1 (AUROC 1.0000000149).
     from lstmviz.demo import MODEL
-    from lstmviz.extract import extract_file
+    from lstmviz.extraction.extract import extract_file
 
     text = tmp_path / "three.txt"
     text.write_text("a\nb", encoding="utf-8")

@@ -7,9 +7,9 @@ import torch
 from extraction_files import TEXT, VOCAB, make_model, one_thread
 
 from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
-from lstmviz.extract import Options, extract
-from lstmviz.loading import LoadedModel
-from lstmviz.store import CHUNK_ROWS, open_states
+from lstmviz.extraction.extract import Options, extract
+from lstmviz.model.loading import LoadedModel
+from lstmviz.store.states import CHUNK_ROWS, open_states
 
 TOKENS = VOCAB.encode(TEXT)
 
@@ -157,8 +157,8 @@ def test_incomplete_foreign_and_future_files(good, tmp_path):
 
 
 def test_writer_leaves_only_complete_files(tmp_path):
-    from lstmviz.model import LSTMConfig
-    from lstmviz.store import StatesWriter
+    from lstmviz.model.charlstm import LSTMConfig
+    from lstmviz.store.states import StatesWriter
 
     w = StatesWriter(tmp_path / "x.h5", n_tokens=10, config=LSTMConfig(vocab_size=len(VOCAB)),
                      vocab=VOCAB, names=["layer0.h"])

@@ -15,12 +15,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import lstmviz.train as train_module
-from lstmviz.batches import StreamBatches, split_validation, validation_windows
+import lstmviz.model.train as train_module
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError, TextError
-from lstmviz.loading import load_model
-from lstmviz.train import TrainConfig, state_path, train
+from lstmviz.model.batches import StreamBatches, split_validation, validation_windows
+from lstmviz.model.loading import load_model
+from lstmviz.model.train import TrainConfig, state_path, train
 
 REPO = Path(__file__).resolve().parents[1]
 # Real text that is always present: a stdlib module, about 20 KB of Python and English prose.

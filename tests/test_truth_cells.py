@@ -18,10 +18,10 @@ from search_models import (
     shared_file,
 )
 
-from lstmviz.hypotheses import hypothesis_values
-from lstmviz.search import rank_all, rank_units
-from lstmviz.search_example import search_by_example
-from lstmviz.store import open_states
+from lstmviz.search.by_example import search_by_example
+from lstmviz.search.hypotheses import hypothesis_values
+from lstmviz.search.rank import rank_all, rank_units
+from lstmviz.store.states import open_states
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from extraction_files import TEXT, VOCAB, gates_from_torch, make_model, one_thread, plant_counter, stepped
 
-from lstmviz.unrolled import UnrolledLSTM, reference_steps
+from lstmviz.model.runner import UnrolledLSTM, reference_steps
 
 TOKENS = VOCAB.encode(TEXT)
 

@@ -1,4 +1,4 @@
-"""The Export buttons: the visible window as a downloadable snippet, made by ``lstmviz.export``."""
+"""The Export buttons: the visible window as a downloadable snippet, made by ``lstmviz.render.export``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The unit search panel: units that track a hypothesis, and units on over an example span.
 
-Built on ``lstmviz.search`` and ``lstmviz.search_example``. Both read whole activations, so they
+Built on ``lstmviz.search.rank`` and ``lstmviz.search.by_example``. Both read whole activations, so they
 run only when asked; rankings are cached beside the file, and cached rankings show as soon as a
 hypothesis is picked.
 """
@@ -14,12 +14,12 @@ from dash.exceptions import PreventUpdate
 
 from app import figures, ids
 from app.catalog import Catalog, cached_states
-from lstmviz import look
 from lstmviz.errors import LstmvizError, SearchError
 from lstmviz.names import Neuron
-from lstmviz.search import cached_scores, rank_units
-from lstmviz.search_example import search_by_example
-from lstmviz.store import States
+from lstmviz.render import style
+from lstmviz.search.by_example import search_by_example
+from lstmviz.search.rank import cached_scores, rank_units
+from lstmviz.store.states import States
 
 TOP = 20
 
@@ -108,7 +108,7 @@ def example_reply(catalog: Catalog, view: dict, text: str | None, *, run: bool,
 def _snippet(states: States, start: int, stop: int, most: int = 60) -> str:
     """The text of a span, whitespace made visible, cut to ``most`` characters."""
     text = states.vocab.decode(states.tokens(start, min(stop, start + most)))
-    return "".join(look.cell_text(ch, True)[0] for ch in text) + ("…" if stop - start > most else "")
+    return "".join(style.cell_text(ch, True)[0] for ch in text) + ("…" if stop - start > most else "")
 
 
 def register(app: Dash, catalog: Catalog) -> None:

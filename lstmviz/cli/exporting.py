@@ -8,9 +8,9 @@ import click
 
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError
-from lstmviz.export import DEFAULTS, FORMATS, RENDERERS, default_output_name, write_snippet
-from lstmviz.palette import PALETTES
-from lstmviz.store import open_states
+from lstmviz.render.export import DEFAULTS, FORMATS, RENDERERS, default_output_name, write_snippet
+from lstmviz.render.palette import PALETTES
+from lstmviz.store.states import open_states
 
 _SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg"}
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from lstmviz.cli import INTERRUPTED, cli
 from lstmviz.errors import StoreError
-from lstmviz.extract import DEFAULT_BURN_IN, Options, extract_file
-from lstmviz.store import CHUNK_ROWS, open_states
-from lstmviz.validate import validate as validate_file
+from lstmviz.extraction.extract import DEFAULT_BURN_IN, Options, extract_file
+from lstmviz.store.states import CHUNK_ROWS, open_states
+from lstmviz.store.validate import validate as validate_file
 
 
 @cli.command()

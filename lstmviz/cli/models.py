@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from lstmviz.cli import cli
-from lstmviz.layouts.vocabs import ALL_BYTES
-from lstmviz.loading import LoadedModel, load_model
-from lstmviz.vocab import visible
+from lstmviz.model.importers.vocab_discovery import ALL_BYTES
+from lstmviz.model.loading import LoadedModel, load_model
+from lstmviz.model.vocab import visible
 
 _SAMPLE = 40  # vocabulary symbols shown
 _SETTINGS = 6  # training settings shown

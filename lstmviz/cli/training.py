@@ -10,9 +10,9 @@ import torch
 
 from lstmviz.cli import INTERRUPTED, cli
 from lstmviz.devices import resolve_device
-from lstmviz.loading import load_model
-from lstmviz.sample import generate
-from lstmviz.train import TrainConfig, state_path, train
+from lstmviz.model.loading import load_model
+from lstmviz.model.sample import generate
+from lstmviz.model.train import TrainConfig, state_path, train
 
 _DEFAULTS = TrainConfig()
 

@@ -1,0 +1,20 @@
+"""Reading char-LSTM checkpoints written by other training scripts into :class:`CharLSTM`.
+
+Each module has one job:
+
+- :mod:`~lstmviz.model.importers.opening` opens a file (torch, safetensors, or a trusted pickle).
+- :mod:`~lstmviz.model.importers.pickles` unpickles whole models whose classes are gone.
+- :mod:`~lstmviz.model.importers.wrapped` finds the weights and metadata inside what the file holds.
+- :mod:`~lstmviz.model.importers.state_dicts` finds embedding, LSTM and decoder in a state dict by shapes.
+- :mod:`~lstmviz.model.importers.vocab_discovery` finds the vocabulary: in the file, next to it, or given.
+
+The layout names below are stable: extraction files record them.
+"""
+
+LSTMVIZ = "lstmviz"  # lstmviz's own checkpoint (lstmviz.model.checkpoint)
+STATE_DICT = "state-dict"  # torch.save(model.state_dict())
+SAFETENSORS = "safetensors"  # safetensors.torch.save_file(model.state_dict(), ...)
+WRAPPED = "wrapped-state-dict"  # torch.save({"state_dict": ..., "vocab": ..., ...})
+PICKLED = "pickled-model"  # torch.save(model)
+
+LAYOUTS = (LSTMVIZ, STATE_DICT, SAFETENSORS, WRAPPED, PICKLED)

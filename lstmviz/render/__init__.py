@@ -1,0 +1,1 @@
+"""How coloured text looks, and the HTML and SVG snippets that export it."""

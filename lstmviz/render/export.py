@@ -1,0 +1,299 @@
+"""Export a span of text coloured by neurons as a snippet that pastes into any blog post.
+
+The figures are those of Karpathy's "The Unreasonable Effectiveness of Recurrent Neural Networks":
+the text coloured character by character by one cell, optionally with the top-5 prediction
+strips beneath. ``lstmviz export`` and the dashboard's Export button both call
+:func:`render_html` / :func:`render_svg`, which are deterministic: the same file, neurons, span
+and options give byte-identical output (no timestamps, no paths other than the file's own name).
+Each snippet records, as a comment, the lstmviz version, the model and text hashes and the exact
+command that recreates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lstmviz import __version__
+from lstmviz.errors import OptionError
+from lstmviz.files import atomic_path
+from lstmviz.names import Neuron
+from lstmviz.render import html, svg
+from lstmviz.render.snippet import Snippet, as_neuron, gather
+from lstmviz.render.style import quantity
+from lstmviz.store.states import States
+
+FORMATS = ("html", "svg")
+DEFAULTS = {"palette": "blog", "width": 100}
+
+
+def _shell_quote(value: str) -> str:
+    r"""Quote for a POSIX shell; values that could upset an HTML comment use bash's ``$'…'``.
+
+    ``$'…'`` spells ``-``, ``<``, ``>`` and ``&`` as ``\x2d``, ``\x3c``, ``\x3e``, ``\x26``, so the
+    quoted value never holds ``--`` or a tag (which could close or corrupt the provenance
+    comment), and control characters never break the line.
+
+    >>> _shell_quote("quote cell"), _shell_quote("a --> b")
+    ("'quote cell'", "$'a \\x2d\\x2d\\x3e b'")
+    """
+    if "--" not in value and value.isprintable() and not any(ch in value for ch in "<>&"):
+        return shlex.quote(value)
+    escapes = {"-": "\\x2d", "<": "\\x3c", ">": "\\x3e", "&": "\\x26", "\\": "\\\\", "'": "\\'",
+               "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    out = []
+    for ch in value:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif not ch.isprintable():
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "$'" + "".join(out) + "'"
+
+
+def export_command(
+    path_name: str,
+    neurons: Sequence[Neuron | str],
+    start: int,
+    length: int,
+    *,
+    palette: str = "blog",
+    strips: bool = False,
+    fragment: bool = False,
+    title: str | None = None,
+    caption: str | None = None,
+    width: int = 100,
+    raw_c: bool = False,
+    format: str = "html",
+) -> str:
+    """The canonical ``lstmviz export`` command that recreates a snippet.
+
+    Only the file's name is used, never its folder; options at their defaults are left out;
+    ``-o`` is left out too (the content does not depend on it).
+
+    >>> export_command("runs/val.h5", ["layer1.c.117"], 1200, 400, strips=True)
+    'lstmviz export val.h5 --neuron layer1.c.117 --start 1200 --length 400 --strips'
+    """
+    if format not in FORMATS:
+        raise OptionError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    words = ["lstmviz", "export", _shell_quote(Path(path_name).name)]
+    for neuron in neurons:
+        words += ["--neuron", str(as_neuron(neuron))]
+    words += ["--start", str(start), "--length", str(length)]
+    if palette != DEFAULTS["palette"]:
+        words += ["--palette", _shell_quote(palette)]
+    words += ["--strips"] * strips + ["--fragment"] * fragment
+    if title is not None:
+        words += ["--title", _shell_quote(title)]
+    if caption is not None:
+        words += ["--caption", _shell_quote(caption)]
+    if width != DEFAULTS["width"]:
+        words += ["--width", str(width)]
+    words += ["--raw-c"] * raw_c
+    if format != "html":
+        words += ["--format", format]
+    return " ".join(words)
+
+
+def default_output_name(neurons: Sequence[Neuron | str], start: int, format: str = "html") -> str:
+    """The file name used when no ``-o`` is given: ``<neuron>_<start>.<format>``.
+
+    >>> default_output_name(["layer1.c.117"], 1200), default_output_name(["layer0.h.1", "layer0.h.2"], 0)
+    ('layer1.c.117_1200.html', 'layer0.h.1+1_0.html')
+    """
+    first = str(as_neuron(neurons[0]))
+    more = f"+{len(neurons) - 1}" if len(neurons) > 1 else ""
+    return f"{first}{more}_{start}.{format}"
+
+
+def _attr(attrs: dict, key: str) -> str | None:
+    value = attrs.get(key)
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _plain(text: str) -> str:
+    """Text from the file made safe for the comment: one line, no ``<`` or ``>``, never ``--``."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    text = text.replace("<", "\u2039").replace(">", "\u203a")
+    while "--" in text:
+        text = text.replace("--", "-\u2010")
+    return text
+
+
+def provenance(states: States, snippet: Snippet, command: str, source_name: str) -> str:
+    """The provenance lines, safe inside ``<!-- -->``: no ``<`` or ``>`` at all, so no tag.
+
+    Values from the file are reduced to one line without ``<``, ``>`` or ``--``; the command
+    quotes any value holding one with ``$'…'`` (see :func:`_shell_quote`), and its own
+    ``--option`` words follow a space, so nothing in the comment can read as ``-->``, ``--!>``,
+    ``<!--`` or a tag.
+    """
+    attrs = states.attrs
+
+    def described(name_key: str, sha_key: str) -> str:
+        name = _attr(attrs, name_key)
+        sha = _attr(attrs, sha_key)
+        shown = f"{_plain(Path(name).name)} " if name else ""
+        return shown + (f"sha256 {_plain(sha)}" if sha else "sha256 not recorded in the file")
+
+    neurons = "; ".join(
+        f"{band.neuron} ({quantity(band.neuron.kind, snippet.raw_c)}, colours over "
+        f"{band.lo:.6g} to {band.hi:.6g})"
+        for band in snippet.bands
+    )
+    lines = [
+        f"lstmviz {__version__} export",
+        f"file: {_plain(Path(source_name).name)}",
+        f"model: {described('model_path', 'model_sha256')}",
+        f"text: {described('text_path', 'text_sha256')}",
+        f"neurons: {neurons}",
+        f"span: positions {snippet.start} to {snippet.stop - 1} ({snippet.stop - snippet.start} characters)",
+        f"palette: {snippet.palette}",
+        f"command: {command}",
+    ]
+    return "\n".join(lines)
+
+
+def _clean(text: str | None, multiline: bool) -> str | None:
+    """A title or caption fit to show: controls dropped, newlines kept only where allowed."""
+    if text is None:
+        return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    if not multiline:
+        text = text.replace("\n", " ")
+    text = text.encode("utf-8", "replace").decode("utf-8")  # undecodable argv bytes
+    text = "".join(ch for ch in text if ch == "\n" or ch.isprintable())
+    return text if text.strip() else None
+
+
+@dataclass
+class _Figure:
+    snippet: Snippet
+    provenance: str
+    scope: str
+    title: str | None
+    caption: str | None
+    page_title: str
+
+
+def _figure(states, neurons, start, length, *, format, palette, strips, fragment, title, caption,
+            width, raw_c, source_name) -> _Figure:
+    snippet = gather(states, neurons, start, length, palette=palette, strips=strips, raw_c=raw_c,
+                     width=width)
+    name = source_name if source_name is not None else states.path.name
+    command = export_command(name, [b.neuron for b in snippet.bands], start, length, palette=palette,
+                             strips=strips, fragment=fragment, title=title, caption=caption,
+                             width=width, raw_c=raw_c, format=format)
+    text = provenance(states, snippet, command, name)
+    scope = "lv-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+    shown = ", ".join(str(b.neuron) for b in snippet.bands)
+    title = _clean(title, multiline=False)
+    page_title = title or f"{shown}, positions {start} to {snippet.stop - 1} (lstmviz)"
+    return _Figure(snippet, text, scope, title, _clean(caption, multiline=True), page_title)
+
+
+def render_html(
+    states: States,
+    neurons: Sequence[Neuron | str],
+    start: int,
+    length: int,
+    *,
+    palette: str = "blog",
+    strips: bool = False,
+    fragment: bool = False,
+    title: str | None = None,
+    caption: str | None = None,
+    width: int = 100,
+    raw_c: bool = False,
+    source_name: str | None = None,
+) -> str:
+    """Positions [start, start + length) coloured by each neuron, as self-contained HTML.
+
+    Args:
+        states: an open extraction file.
+        neurons: one band per neuron, e.g. ``["layer1.c.117"]``.
+        start: first position shown.
+        length: number of positions shown (at least 1).
+        palette: ``"blog"``, ``"diverging"`` or ``"colorblind"``, as in the dashboard.
+        strips: show the top-5 predictions beneath each character.
+        fragment: only the ``<div>`` (styles scoped under a unique class), not a whole page.
+        title: a heading above the text.
+        caption: text below the legend; newlines are kept.
+        width: characters per line before wrapping; 0 wraps only at newlines.
+        raw_c: colour the cell state c itself over its whole-file range, not tanh(c).
+        source_name: the file name recorded in the provenance (default: the states file's name).
+
+    Raises:
+        OptionError: an empty span or an unknown palette or width.
+        StoreError: a span outside the text.
+        UnknownActivation: a neuron the file does not hold.
+
+    >>> # with open_states("val.h5") as s: html = render_html(s, ["layer1.c.117"], 1200, 400)
+    """
+    fig = _figure(states, neurons, start, length, format="html", palette=palette, strips=strips,
+                  fragment=fragment, title=title, caption=caption, width=width, raw_c=raw_c,
+                  source_name=source_name)
+    body = html.fragment(fig.snippet, scope=fig.scope, comment=fig.provenance, title=fig.title,
+                           caption=fig.caption)
+    return body if fragment else html.page(body, title=fig.page_title)
+
+
+def render_svg(
+    states: States,
+    neurons: Sequence[Neuron | str],
+    start: int,
+    length: int,
+    *,
+    palette: str = "blog",
+    strips: bool = False,
+    fragment: bool = False,
+    title: str | None = None,
+    caption: str | None = None,
+    width: int = 100,
+    raw_c: bool = False,
+    source_name: str | None = None,
+) -> str:
+    """The same figure as :func:`render_html`, as an SVG of rectangles and text.
+
+    ``fragment`` leaves out the XML declaration, for an ``<svg>`` inlined into HTML; the other
+    arguments and errors are those of :func:`render_html`.
+
+    >>> # with open_states("val.h5") as s: text = render_svg(s, ["layer1.c.117"], 1200, 400)
+    """
+    fig = _figure(states, neurons, start, length, format="svg", palette=palette, strips=strips,
+                  fragment=fragment, title=title, caption=caption, width=width, raw_c=raw_c,
+                  source_name=source_name)
+    return svg.document(fig.snippet, metadata=fig.provenance, title=fig.title, caption=fig.caption,
+                        fragment=fragment)
+
+
+RENDERERS = {"html": render_html, "svg": render_svg}
+
+
+def write_snippet(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all: a temporary sibling, renamed when complete.
+
+    Raises:
+        OptionError: the path is a folder, its folder does not exist, or it cannot be written.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise OptionError(f"{path} is a folder; give a file name, e.g. -o {path / 'snippet.html'}")
+        folder = path.parent
+        if not folder.is_dir():
+            why = "is a file, not a folder;" if folder.exists() else "does not exist; create it or"
+            raise OptionError(f"cannot write {path}: the folder {folder} {why} choose another -o")
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    except OSError as e:
+        raise OptionError(f"cannot write {path}: {e.strerror}; choose another -o") from None
+    return path

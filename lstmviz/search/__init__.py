@@ -1,0 +1,1 @@
+"""Cell search: hypotheses about text, scoring every unit against them, search by example."""

@@ -1,0 +1,397 @@
+"""Hypotheses about text: a value per position that a cell might track (inside quotes, bracket depth, …).
+
+A hypothesis is a function of the text alone. It reads a *symbol string*, one character per position
+of the extraction (the text itself for character vocabularies, its UTF-8 bytes as ``chr(b)`` for byte
+vocabularies), and returns one value per position, so its values line up 1:1 with the activations.
+
+Alignment rule, used by every built-in: the value at position ``t`` is the state *after reading* the
+symbol at ``t``, which is what an LSTM's ``h_t``/``c_t`` can know. So a region opens on the last
+character of its opening delimiter (``"`` itself, the second ``[`` of ``[[``, the ``;`` of
+``&quot;``) and closes on the last character of its closing delimiter, which is already outside.
+Exact definitions, with examples, are in ``docs/search.md``; the unit tests check each on small texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lstmviz.errors import SearchError
+
+if TYPE_CHECKING:
+    from lstmviz.store.states import States
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A named function from a symbol string to one value per position.
+
+    Attributes:
+        name: short name (the registry key for built-ins).
+        description: one line saying exactly what is measured.
+        binary: True for inside/outside hypotheses (scored by AUROC), False for numbers (Pearson).
+        fn: symbol string -> ``np.ndarray`` of length ``len(symbols)`` (bool or numbers).
+        key: identifies the hypothesis in result caches; equal keys must mean equal values.
+
+    >>> HYPOTHESES["depth"].fn("a(b(c)d)e").tolist()
+    [0.0, 1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 0.0, 0.0]
+    """
+
+    name: str
+    description: str
+    binary: bool
+    fn: Callable[[str], np.ndarray]
+    key: str = ""
+
+    def values(self, symbols: str) -> np.ndarray:
+        """The hypothesis on a symbol string, as float32 (0/1 for binary ones)."""
+        out = np.asarray(self.fn(symbols))
+        if out.shape != (len(symbols),):
+            raise ValueError(f"hypothesis {self.name!r} returned shape {out.shape}, not ({len(symbols)},)")
+        return out.astype(np.float32)
+
+    @property
+    def cache_key(self) -> str:
+        """The key under which results are cached (the name for built-ins)."""
+        return self.key or self.name
+
+
+# --- building blocks -------------------------------------------------------------------------------
+
+
+def _regions(n: int, starts: Sequence[int], stops: Sequence[int]) -> np.ndarray:
+    """Boolean mask that is True on [start, stop) for each pair (overlaps merge)."""
+    d = np.zeros(n + 1, dtype=np.int32)
+    np.add.at(d, np.asarray(starts, dtype=np.int64), 1)
+    np.add.at(d, np.asarray(stops, dtype=np.int64), -1)
+    return np.cumsum(d[:n]) > 0
+
+
+def _delimited(symbols: str, pattern: re.Pattern, open_len: Callable[[re.Match], int],
+               closed: Callable[[re.Match], bool]) -> np.ndarray:
+    """Inside each match: from the last char of its opening delimiter to before its closing one's last."""
+    starts, stops = [], []
+    for m in pattern.finditer(symbols):
+        starts.append(m.start() + open_len(m) - 1)
+        stops.append(m.end() - 1 if closed(m) else m.end())
+    return _regions(len(symbols), starts, stops)
+
+
+def _codes(symbols: str) -> np.ndarray:
+    """Symbols as integer code points (uint32), for vectorised comparisons."""
+    return np.frombuffer(symbols.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _clamped_depth(delta: np.ndarray) -> np.ndarray:
+    """Running sum of +1/-1 steps that never goes below 0 (an unmatched closer is ignored).
+
+    The clamped walk equals ``S_t - min(0, min_{j<=t} S_j)`` with ``S`` the plain running sum.
+    """
+    s = np.cumsum(delta, dtype=np.int64)
+    return (s - np.minimum(np.minimum.accumulate(s), 0)).astype(np.float32)
+
+
+def _depth(symbols: str, opens: str, closes: str) -> np.ndarray:
+    c = _codes(symbols)
+    delta = np.isin(c, [ord(x) for x in opens]).astype(np.int64)
+    delta -= np.isin(c, [ord(x) for x in closes])
+    return _clamped_depth(delta)
+
+
+def _pair_depth(symbols: str, opener: str, closer: str) -> np.ndarray:
+    """Inside nested two-character delimiters such as ``[[ … ]]``: depth > 0 after each symbol."""
+    delta = np.zeros(len(symbols), dtype=np.int64)
+    for m in re.finditer(re.escape(opener) + "|" + re.escape(closer), symbols):
+        delta[m.end() - 1] += 1 if m.group() == opener else -1
+    return _clamped_depth(delta) > 0
+
+
+# --- the built-in hypotheses ---------------------------------------------------------------------------
+
+# Curly quotes as characters, and as their UTF-8 bytes for byte-level vocabularies.
+_LEFT_CURLY = ("\u201c", "\u201c".encode().decode("latin-1"))
+_RIGHT_CURLY = ("\u201d", "\u201d".encode().decode("latin-1"))
+_QUOTE_EVENTS = re.compile("|".join(
+    ['"', "&quot;", r"\n[ \t]*\n", *map(re.escape, _LEFT_CURLY + _RIGHT_CURLY)]))
+
+
+def inside_quotes(symbols: str) -> np.ndarray:
+    """Inside double quotes in prose: ``"``, ``&quot;`` (toggle), ``“`` (open), ``”`` (close).
+
+    A blank line (paragraph break) closes any open quote, as a quotation running over several
+    paragraphs reopens with a new ``"`` on each.
+    """
+    inside = False
+    starts, stops = [], []
+    for m in _QUOTE_EVENTS.finditer(symbols):
+        tok, at = m.group(), m.end() - 1
+        if tok in _LEFT_CURLY:
+            new = True
+        elif tok in _RIGHT_CURLY or tok[0] == "\n":
+            new = False
+        else:
+            new = not inside
+        if new and not inside:
+            starts.append(at)
+        elif inside and not new:
+            stops.append(at)
+        inside = new
+    if inside:
+        stops.append(len(symbols))
+    return _regions(len(symbols), starts, stops)
+
+
+_CODE = re.compile(
+    r"(?P<tq>\"\"\"|''')(?:[\s\S]*?(?P<tqc>(?P=tq))|[\s\S]*)"
+    r"|(?P<sq>[\"'])(?:\\[\s\S]|(?!(?P=sq))[^\\\n])*(?P<sqc>(?P=sq))?"
+    r"|(?P<bc>/\*)(?:[\s\S]*?(?P<bcc>\*/)|[\s\S]*)"
+    r"|(?P<lc>(?<!:)//|#)[^\n]*"
+)
+
+
+def _code_regions(symbols: str, kind: str) -> np.ndarray:
+    """Strings or comments of code, found by one left-to-right scan so each hides the other."""
+    starts, stops = [], []
+    for m in _CODE.finditer(symbols):
+        if kind == "string" and (m["tq"] or m["sq"]):
+            opener, closed = (m["tq"], m["tqc"]) if m["tq"] else (m["sq"], m["sqc"])
+        elif kind == "comment" and (m["bc"] or m["lc"]):
+            opener, closed = (m["bc"], m["bcc"]) if m["bc"] else (m["lc"], None)
+        else:
+            continue
+        starts.append(m.start() + len(opener) - 1)
+        stops.append(m.end() - 1 if closed else m.end())
+    return _regions(len(symbols), starts, stops)
+
+
+def string_literal(symbols: str) -> np.ndarray:
+    """Inside a string literal in code: quoted by ``"``, ``'`` or tripled; escapes respected."""
+    return _code_regions(symbols, "string")
+
+
+def comment(symbols: str) -> np.ndarray:
+    """Inside a comment in code: ``/* … */``, ``// …`` or ``# …`` to the end of the line."""
+    return _code_regions(symbols, "comment")
+
+
+_URL = re.compile(
+    r"(?P<prefix>https?://|www\.)(?:(?!&(?:quot|lt|gt|#\d+);)[^\s<>\"\[\]{}|\\^`])*(?<![.,;:!?'])"
+)
+
+
+def url(symbols: str) -> np.ndarray:
+    """Inside a URL: from the end of ``http://``, ``https://`` or ``www.`` to the delimiter."""
+    return _delimited(symbols, _URL, lambda m: len(m["prefix"]), lambda m: False)
+
+
+_TAG = re.compile(r"<[/!?]?[A-Za-z][^<>]*>|&lt;[/!?]?[A-Za-z](?:(?!&lt;)[^\n])*?&gt;")
+
+
+def tag(symbols: str) -> np.ndarray:
+    """Inside an XML/HTML tag: ``<…>`` or its escaped form ``&lt;…&gt;`` (a name must follow)."""
+    return _delimited(symbols, _TAG, lambda m: 1 if m.group()[0] == "<" else 4, lambda m: True)
+
+
+def column(symbols: str) -> np.ndarray:
+    """Symbols read since the last newline: 1 for a line's first symbol, 0 for the newline itself."""
+    c = _codes(symbols)
+    idx = np.arange(len(c), dtype=np.int64)
+    last_nl = np.maximum.accumulate(np.where(c == 10, idx, -1))
+    return (idx - last_nl).astype(np.float32)
+
+
+def to_line_end(symbols: str) -> np.ndarray:
+    """Symbols left until the end of the line: 0 on the newline, 1 on the symbol before it."""
+    c = _codes(symbols)
+    n = len(c)
+    idx = np.arange(n, dtype=np.int64)
+    nxt = np.minimum.accumulate(np.where(c == 10, idx, n)[::-1])[::-1]
+    return (nxt - idx).astype(np.float32)
+
+
+def indentation(symbols: str) -> np.ndarray:
+    """Leading spaces and tabs (each counts 1) of the line a symbol is on; a newline ends its line."""
+    c = _codes(symbols)
+    if len(c) == 0:
+        return np.zeros(0, np.float32)
+    idx = np.arange(len(c), dtype=np.int64)
+    is_nl = c == 10
+    line_id = np.r_[0, np.cumsum(is_nl[:-1])]  # newlines before each symbol
+    line_start = np.r_[0, np.maximum.accumulate(np.where(is_nl, idx + 1, 0))[:-1]]
+    blank = (c == 32) | (c == 9)
+    last_other = np.maximum.accumulate(np.where(blank, -1, idx))  # last non-blank (newlines too)
+    leading = blank & (last_other < line_start)
+    per_line = np.bincount(line_id, weights=leading, minlength=int(line_id[-1]) + 1)
+    return per_line[line_id].astype(np.float32)
+
+
+def word_position(symbols: str) -> np.ndarray:
+    """1-based position within the current word (letters, digits, ``_``, non-ASCII); 0 elsewhere."""
+    c = _codes(symbols)
+    lower = c | 32  # ASCII letters folded to lower case
+    word = (c >= 128) | (c == 95) | ((c >= 48) & (c <= 57)) | ((lower >= 97) & (lower <= 122))
+    idx = np.arange(len(c), dtype=np.int64)
+    last_break = np.maximum.accumulate(np.where(~word, idx, -1))
+    return np.where(word, idx - last_break, 0).astype(np.float32)
+
+
+def after_newline(symbols: str) -> np.ndarray:
+    """The first symbol of a line: the previous symbol is a newline."""
+    c = _codes(symbols)
+    out = np.zeros(len(c), dtype=bool)
+    out[1:] = c[:-1] == 10
+    return out
+
+
+def _builtin(name: str, description: str, binary: bool, fn: Callable[[str], np.ndarray]) -> Hypothesis:
+    return Hypothesis(name, description, binary, fn, key=name)
+
+
+HYPOTHESES: dict[str, Hypothesis] = {
+    h.name: h
+    for h in (
+        _builtin("quote", 'inside double quotes: "…", &quot;…&quot;, “…” (a blank line closes)',
+                 True, inside_quotes),
+        _builtin("string", "inside a string literal in code ('…', \"…\", triple quotes; escapes kept)",
+                 True, string_literal),
+        _builtin("url", "inside a URL (http://, https://, www. up to a space or delimiter)", True, url),
+        _builtin("wikilink", "inside a [[ … ]] wiki link", True,
+                 lambda s: _pair_depth(s, "[[", "]]")),
+        _builtin("template", "inside a {{ … }} template", True, lambda s: _pair_depth(s, "{{", "}}")),
+        _builtin("tag", "inside an XML/HTML tag <…> or &lt;…&gt;", True, tag),
+        _builtin("comment", "inside a code comment (/* */, //, #)", True, comment),
+        _builtin("after_newline", "the first symbol of a line", True, after_newline),
+        _builtin("depth_paren", "nesting depth of ( )", False, lambda s: _depth(s, "(", ")")),
+        _builtin("depth_square", "nesting depth of [ ]", False, lambda s: _depth(s, "[", "]")),
+        _builtin("depth_curly", "nesting depth of { }", False, lambda s: _depth(s, "{", "}")),
+        _builtin("depth", "nesting depth of ( ), [ ] and { } together", False,
+                 lambda s: _depth(s, "([{", ")]}")),
+        _builtin("column", "position in the line (1 = first symbol, newline = 0)", False, column),
+        _builtin("line_end", "symbols left until the end of the line (newline = 0)", False, to_line_end),
+        _builtin("indent", "indentation of the current line (leading spaces and tabs)", False,
+                 indentation),
+        _builtin("word_pos", "position within the current word (1 = first letter, 0 outside)", False,
+                 word_position),
+    )
+}
+
+
+# --- user hypotheses ---------------------------------------------------------------------------------
+
+
+def pattern_hypothesis(pattern: str, *, byte_level: bool = False) -> Hypothesis:
+    """Binary hypothesis: inside any match of the regular expression (every matched position).
+
+    Unlike the built-ins this is not shifted to the end of a delimiter: a user's pattern marks
+    exactly the positions it matches. In byte mode the pattern's non-ASCII characters are matched
+    as their UTF-8 bytes.
+
+    >>> pattern_hypothesis("ab+").fn("xabbyab").tolist()
+    [False, True, True, True, False, True, True]
+    """
+    if not pattern:
+        raise SearchError("the pattern is empty; give a regular expression, e.g. 'https?://'")
+    source = pattern.encode("utf-8").decode("latin-1") if byte_level else pattern
+    try:
+        compiled = re.compile(source)
+    except re.error as e:
+        raise SearchError(f"the pattern {pattern!r} is not a valid regular expression ({e}); "
+                          "fix it, e.g. escape special characters with a backslash") from None
+
+    def fn(symbols: str) -> np.ndarray:
+        spans = [(m.start(), m.end()) for m in compiled.finditer(symbols) if m.end() > m.start()]
+        return _regions(len(symbols), [a for a, _ in spans], [b for _, b in spans])
+
+    key = "pattern-" + hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+    return Hypothesis(f"pattern {pattern}", f"inside a match of /{pattern}/", True, fn, key=key)
+
+
+def span_hypothesis(spans: Sequence[tuple[int, int]]) -> Hypothesis:
+    """Binary hypothesis: inside any of the selected spans ``[start, stop)`` (positions).
+
+    >>> span_hypothesis([(1, 3)]).fn("abcde").tolist()
+    [False, True, True, False, False]
+    """
+    spans = sorted((int(a), int(b)) for a, b in spans)
+
+    def fn(symbols: str) -> np.ndarray:
+        n = len(symbols)
+        for a, b in spans:
+            if not 0 <= a < b <= n:
+                raise SearchError(f"span {a}:{b} is not within the text (0:{n}); "
+                                      f"give START:END with 0 <= START < END <= {n}")
+        return _regions(n, [a for a, _ in spans], [b for _, b in spans])
+
+    key = "spans-" + hashlib.sha1(repr(spans).encode()).hexdigest()[:16]
+    label = ", ".join(f"{a}:{b}" for a, b in spans[:3]) + (" …" if len(spans) > 3 else "")
+    return Hypothesis(f"spans {label}", "inside the selected spans", True, fn, key=key)
+
+
+def values_hypothesis(values: np.ndarray, *, name: str = "values", binary: bool | None = None) -> Hypothesis:
+    """A hypothesis from precomputed per-position values (binary when they are all 0 or 1)."""
+    values = np.asarray(values, dtype=np.float32)
+    if binary is None:
+        binary = bool(np.isin(values, (0.0, 1.0)).all())
+    key = "values-" + hashlib.sha1(values.tobytes()).hexdigest()[:16]
+
+    def fn(symbols: str) -> np.ndarray:
+        if len(values) != len(symbols):
+            raise SearchError(f"{name} has {len(values)} values but the text has {len(symbols)} "
+                                  "positions; give one value per position")
+        return values
+
+    return Hypothesis(name, f"user values ({name})", binary, fn, key=key)
+
+
+# --- resolving and computing -------------------------------------------------------------------------
+
+
+def symbol_string(states: States, block: int = 1 << 20) -> str:
+    """The extraction's text as one character per position (bytes as ``chr(b)`` in byte mode).
+
+    A symbol that is not one character (a checkpoint's ``<unk>``) stands as U+FFFD: written out,
+    it would shift every later position away from its activations. Built block by block from the
+    tokens alone.
+    """
+    codes = np.array([ord(s) if len(s) == 1 else 0xFFFD for s in states.vocab.symbols], dtype="<u4")
+    parts = []
+    for start in range(0, states.n_tokens, block):
+        ids = states.tokens(start, min(start + block, states.n_tokens))
+        parts.append(codes[ids].tobytes().decode("utf-32-le"))
+    return "".join(parts)
+
+
+def resolve(hypothesis: str | Hypothesis | np.ndarray, *, byte_level: bool = False) -> Hypothesis:
+    """A built-in name, a regular expression, a :class:`Hypothesis`, or an array of values.
+
+    A string that names a built-in hypothesis means that hypothesis; any other string is read as a
+    regular expression (see :func:`pattern_hypothesis`).
+    """
+    if isinstance(hypothesis, Hypothesis):
+        return hypothesis
+    if isinstance(hypothesis, str):
+        if hypothesis in HYPOTHESES:
+            return HYPOTHESES[hypothesis]
+        return pattern_hypothesis(hypothesis, byte_level=byte_level)
+    return values_hypothesis(np.asarray(hypothesis))
+
+
+def hypothesis_values(states_or_text: States | str, name_or_pattern: str | Hypothesis) -> np.ndarray:
+    """Values of a hypothesis at every position, float32 (0/1 for binary ones).
+
+    Args:
+        states_or_text: an open extraction (its positions are used, bytes in byte mode) or a text.
+        name_or_pattern: a built-in name (see ``HYPOTHESES``), a regular expression, or a Hypothesis.
+
+    >>> hypothesis_values('say "hi" now', "quote").tolist()
+    [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    """
+    if isinstance(states_or_text, str):
+        return resolve(name_or_pattern).values(states_or_text)
+    byte_level = states_or_text.vocab.byte_level
+    return resolve(name_or_pattern, byte_level=byte_level).values(symbol_string(states_or_text))

@@ -1,0 +1,344 @@
+"""Per-unit summaries of an activation, accumulated block by block in the extraction pass.
+
+The dashboard's unit profiles (mean, spread, histogram, saturation, strongest contexts) would
+otherwise need a pass over the whole file each time; computed once here, they open instantly.
+
+Keys (each array indexed by unit first; see ``docs/file-format.md``):
+
+* ``mean``, ``std`` (population), ``min``, ``max``: (H,) float64, accumulated in float64.
+* ``hist``: (H, 50) int64 counts over ``[hist_lo, hist_hi]`` ((H,) each): [-1, 1] for h and the g
+  "gate" (both tanh), [0, 1] for the sigmoid gates i, f, o, and each unit's own [min, max] for c,
+  which needs a second pass (:meth:`UnitSummary.update_hist`) once the range is known.
+* ``sat_hi``, ``sat_lo``: (H,) fraction of positions saturated, as in Karpathy et al. (2015),
+  "Visualizing and Understanding Recurrent Networks", section 4.2: gates > 0.9 and < 0.1; h (and g)
+  >= 0.9 and < -0.9; c where tanh(c) > 0.9 and < -0.9.
+* ``top_pos``/``top_val`` and ``bottom_pos``/``bottom_val``: (H, 20) positions and values of the
+  highest (lowest) activations, strongest first, at most one per 256-character segment so they show
+  distinct contexts. A text shorter than 20 segments leaves position -1 and value NaN at the end.
+* ``rank_hist``: (H, 2048) int64 counts of the *stored* values (after float16 rounding) in equal
+  bins starting at ``rank_lo`` ((H,) float64), ``rank_width`` wide: the rank transform cell search
+  needs (:mod:`lstmviz.search.histograms`), so a search reads the activations only once. Fixed ranges
+  for h and the gates (counted in the main pass), each unit's padded [min, max] for c (counted in
+  c's second pass). Values are binned with :func:`~lstmviz.search.histograms.bin_factors`, exactly as
+  the search looks them up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from lstmviz.search.histograms import DEFAULT_BINS as RANK_BINS
+from lstmviz.search.histograms import bin_factors, padded_bins
+
+N_BINS = 50
+N_TOP = 20
+SEGMENT = 256  # characters per segment; top/bottom keep one position per segment
+SAT = 0.9
+C_SAT = math.atanh(SAT)  # tanh(c) > 0.9  <=>  c > atanh(0.9)
+SUMMARY_KEYS = ("mean", "std", "min", "max", "hist", "hist_lo", "hist_hi", "sat_hi", "sat_lo",
+                "top_pos", "top_val", "bottom_pos", "bottom_val")
+RANK_KEYS = ("rank_hist", "rank_lo", "rank_width")  # format 1.2; see the module docstring
+_PER_UNIT = ("mean", "std", "min", "max", "hist_lo", "hist_hi", "sat_hi", "sat_lo", "rank_lo", "rank_width")
+_EXTREMES = (("top_pos", "top_val"), ("bottom_pos", "bottom_val"))
+# Rows handled at once on CPU: ~8 MB of float32 at H = 512, so temporaries stay in cache and below
+# the allocator's mmap threshold (measured: several times faster than whole 16k-row blocks).
+_CPU_PIECE_ELEMENTS = 1 << 21
+
+
+def fixed_range(kind: str) -> tuple[float, float] | None:
+    """The histogram range of an activation kind, or None where each unit's own range is used (c).
+
+    >>> fixed_range("h"), fixed_range("gates.f"), fixed_range("c")
+    ((-1.0, 1.0), (0.0, 1.0), None)
+    """
+    if kind == "c":
+        return None
+    if kind in ("h", "gates.g"):
+        return -1.0, 1.0
+    return 0.0, 1.0
+
+
+class UnitSummary:
+    """Streaming per-unit statistics of one activation of H units.
+
+    Call :meth:`update` with every block of rows (any order, positions aligned to
+    :data:`SEGMENT`), then for c :meth:`update_hist` with every block again, then :meth:`result`.
+
+    ``stored`` is the dtype the file keeps the activation in (float16 for h and gates by default):
+    the rank histogram counts the values as stored, since those are what a search reads back.
+
+    >>> s = UnitSummary("h", 2)
+    >>> s.update(torch.tensor([[0.9375, -0.5], [0.5, -0.9375]]), 0)
+    >>> r = s.result()
+    >>> r["mean"].tolist(), r["sat_hi"].tolist(), r["top_pos"][0, :3].tolist()
+    ([0.71875, -0.71875], [0.5, 0.0], [0, -1, -1])
+    """
+
+    def __init__(self, kind: str, n_units: int, device: str | torch.device = "cpu",
+                 stored: torch.dtype = torch.float32):
+        self.kind = kind
+        self.H = n_units
+        self.device = torch.device(device)
+        self.range = fixed_range(kind)
+        # h and g use 100 fine bins so that +-0.9 falls on a bin edge; pairs are summed to 50.
+        self.fine = 2 * N_BINS if self.range == (-1.0, 1.0) else N_BINS
+        dev, f64 = self.device, torch.float64
+        self.n = 0
+        self.shift: torch.Tensor | None = None  # first row; sums of (x - shift) avoid cancellation
+        self.sum = torch.zeros(n_units, dtype=f64, device=dev)
+        self.sumsq = torch.zeros(n_units, dtype=f64, device=dev)
+        self.counts = torch.zeros(n_units * self.fine, dtype=torch.int64, device=dev)
+        self.hi_count = torch.zeros(n_units, dtype=torch.int64, device=dev)
+        self.lo_count = torch.zeros(n_units, dtype=torch.int64, device=dev)
+        self.top_val = torch.empty(0, n_units, device=dev)
+        self.top_pos = torch.empty(0, n_units, dtype=torch.int64, device=dev)
+        self.bot_val = torch.empty(0, n_units, device=dev)
+        self.bot_pos = torch.empty(0, n_units, dtype=torch.int64, device=dev)
+        self.hist_range: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._unit_bins = torch.arange(n_units, dtype=torch.int32, device=dev) * self.fine
+        self.stored = stored
+        self.rank_counts = torch.zeros(n_units * RANK_BINS, dtype=torch.int64, device=dev)
+        self._rank_unit_bins = torch.arange(n_units, dtype=torch.int32, device=dev) * RANK_BINS
+        self.rank_edges: tuple[np.ndarray, np.ndarray] | None = None  # (lo, width) (H,) float64
+        self._rank_factors: tuple[torch.Tensor, torch.Tensor] | None = None
+        if self.range is not None:
+            lo, hi = self.range
+            self._set_rank_edges(np.full(n_units, lo), np.full(n_units, (hi - lo) / RANK_BINS))
+
+    def _pieces(self, x: torch.Tensor, starts: list[int]):
+        """Cut (B, n, H) rows into pieces of whole segments: small on CPU, whole on GPU."""
+        B, n, _ = x.shape
+        if self.device.type != "cpu":
+            rows = n
+        else:
+            rows = max(SEGMENT, _CPU_PIECE_ELEMENTS // max(1, B * self.H) // SEGMENT * SEGMENT)
+        for a in range(0, n, rows):
+            yield x[:, a : a + rows], [s + a for s in starts]
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor, starts: int | list[int]) -> None:
+        """Add rows of float32 activations: (n, H) at positions [start, start + n), or (B, n, H).
+
+        The batched form holds B streams of n rows, stream b at positions [starts[b], +n). Starts
+        must be multiples of :data:`SEGMENT`, and with several streams so must n, so that segments
+        never straddle two streams.
+        """
+        x = x.to(self.device)
+        if x.dim() == 2:
+            x = x[None]
+        starts = [starts] if isinstance(starts, int) else list(starts)
+        if any(s % SEGMENT for s in starts) or (len(starts) > 1 and x.shape[1] % SEGMENT):
+            raise ValueError(f"blocks must start (and, batched, end) on multiples of {SEGMENT}")
+        if self.shift is None:
+            self.shift = x[0, 0].double()
+        for piece, at in self._pieces(x, starts):
+            flat = piece.reshape(-1, self.H)
+            self._moments(flat)
+            self._extremes(piece, at)
+            if self.range is not None:
+                self._histogram(flat, *self.range)
+                self._rank_histogram(flat)
+            else:
+                self.hi_count += (flat > C_SAT).sum(0)
+                self.lo_count += (flat < -C_SAT).sum(0)
+
+    @torch.no_grad()
+    def update_hist(self, x: torch.Tensor) -> None:
+        """Second pass for c: histogram rows (n, H) over each unit's [min, max] from the first pass."""
+        x = x.to(self.device)
+        if self.hist_range is None:  # the extremes are kept sorted: row 0 is each unit's min / max
+            self.hist_range = (self.bot_val[0], self.top_val[0])
+            self._set_rank_edges(*padded_bins(self.hist_range[0].double().cpu().numpy(),
+                                              self.hist_range[1].double().cpu().numpy(), RANK_BINS))
+        lo, hi = self.hist_range
+        for piece, _ in self._pieces(x[None], [0]):
+            self._histogram(piece[0], lo, hi)
+            self._rank_histogram(piece[0])
+
+    def _set_rank_edges(self, lo: np.ndarray, width: np.ndarray) -> None:
+        self.rank_edges = (lo, width)
+        self._rank_factors = tuple(torch.from_numpy(f).to(self.device) for f in bin_factors(lo, width))
+
+    def _rank_histogram(self, x: torch.Tensor) -> None:
+        """Count rows (n, H) into the search's rank bins, in float32 exactly as it bins them."""
+        if self.stored != torch.float32:
+            x = x.to(self.stored).float()
+        inv, shift = self._rank_factors
+        t = torch.mul(x, inv).add_(shift)  # two roundings, as numpy's multiply then add
+        idx = t.clamp_(0, RANK_BINS - 1).to(torch.int32).add_(self._rank_unit_bins)
+        self.rank_counts += torch.bincount(idx.view(-1), minlength=self.H * RANK_BINS)
+
+    def _moments(self, x: torch.Tensor) -> None:
+        x64 = x.double().sub_(self.shift)  # (n, H)
+        self.sum += x64.sum(0)
+        self.sumsq += x64.mul_(x64).sum(0)
+        self.n += x.shape[0]
+
+    def _extremes(self, x: torch.Tensor, starts: list[int]) -> None:
+        """Fold each segment's highest and lowest value (and where) into the kept extremes."""
+        B, n, H = x.shape
+        S = -(-n // SEGMENT)
+        offsets = torch.arange(S, device=x.device) * SEGMENT
+        base = (torch.tensor(starts, device=x.device)[:, None] + offsets).reshape(-1)  # (B*S,)
+        for largest in (True, False):
+            segments = _segments(x, S, -math.inf if largest else math.inf)  # (B*S, SEGMENT, H)
+            best = segments.amax(dim=1) if largest else segments.amin(dim=1)  # (B*S, H)
+            kept = (self.top_val, self.top_pos) if largest else (self.bot_val, self.bot_pos)
+            merged = _keep(*kept, best, segments, base, largest)
+            if largest:
+                self.top_val, self.top_pos = merged
+            else:
+                self.bot_val, self.bot_pos = merged
+
+    def _histogram(self, x: torch.Tensor, lo, hi) -> None:
+        """Count x into ``self.fine`` bins per unit over [lo, hi] (scalars or (H,) tensors)."""
+        if isinstance(lo, float):
+            scale = self.fine / (hi - lo)
+            b = torch.mul(x, scale).sub_(lo * scale)  # (n, H) fractional bin index
+        else:
+            scale = self.fine / torch.where(hi > lo, hi - lo, torch.ones_like(lo))
+            b = torch.addcmul(-lo * scale, x, scale)
+        idx = b.clamp_(0, self.fine - 1).to(torch.int32).add_(self._unit_bins)
+        self.counts += torch.bincount(idx.view(-1), minlength=self.H * self.fine)
+
+    @torch.no_grad()
+    def result(self) -> dict[str, np.ndarray]:
+        """The summary arrays, on the CPU as numpy."""
+        n = max(self.n, 1)
+        mean_s = self.sum / n
+        var = (self.sumsq / n - mean_s * mean_s).clamp(min=0)
+        shift = self.shift if self.shift is not None else torch.zeros_like(self.sum)
+        counts = self.counts.view(self.H, self.fine)
+        if self.range is not None:
+            lo, hi = (torch.full((self.H,), v, dtype=torch.float64) for v in self.range)
+            edge = N_BINS // 10  # fine bins are 0.02 wide: 5 lie below 0.1 (or -0.9), 5 from 0.9 up
+            sat_lo, sat_hi = counts[:, :edge].sum(1), counts[:, -edge:].sum(1)
+        else:
+            lo, hi = (r.double() for r in self.hist_range) if self.hist_range else (shift, shift)
+            sat_lo, sat_hi = self.lo_count, self.hi_count
+        hist = counts.view(self.H, N_BINS, -1).sum(-1)
+        top_pos, top_val = _padded(self.top_pos, self.top_val)
+        bot_pos, bot_val = _padded(self.bot_pos, self.bot_val)
+        out = {
+            "mean": mean_s + shift,
+            "std": var.sqrt(),
+            "min": bot_val[:, 0].double() if len(self.bot_val) else lo,
+            "max": top_val[:, 0].double() if len(self.top_val) else hi,
+            "hist": hist,
+            "hist_lo": lo,
+            "hist_hi": hi,
+            "sat_hi": sat_hi.double() / n,
+            "sat_lo": sat_lo.double() / n,
+            "top_pos": top_pos,
+            "top_val": top_val,
+            "bottom_pos": bot_pos,
+            "bottom_val": bot_val,
+        }
+        arrays = {k: out[k].cpu().numpy() for k in SUMMARY_KEYS}
+        if self.rank_edges is not None:
+            arrays["rank_hist"] = self.rank_counts.view(self.H, RANK_BINS).cpu().numpy()
+            arrays["rank_lo"], arrays["rank_width"] = self.rank_edges
+        return arrays
+
+
+def _segments(x: torch.Tensor, S: int, fill: float) -> torch.Tensor:
+    """Rows (B, n, H) as (B*S, SEGMENT, H), a last short segment padded with ``fill``."""
+    B, n, H = x.shape
+    if S * SEGMENT != n:
+        x = torch.cat([x, x.new_full((B, S * SEGMENT - n, H), fill)], dim=1)
+    return x.reshape(B * S, SEGMENT, H)
+
+
+def _keep(val: torch.Tensor, pos: torch.Tensor, new_val: torch.Tensor, segments: torch.Tensor,
+          base: torch.Tensor, largest: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge segment extremes (S, H) into the best N_TOP (K, H), strongest first, with positions.
+
+    Where in its segment a value lies is looked up only for the segments that make it into the
+    best N_TOP: a reduction that also returns indices costs over ten times one that does not.
+    """
+    n_old = val.shape[0]
+    k = min(N_TOP, n_old + new_val.shape[0])
+    best, idx = torch.cat([val, new_val]).topk(k, dim=0, largest=largest)
+    out = pos.gather(0, idx.clamp(max=max(n_old - 1, 0))) if n_old else torch.empty_like(idx)
+    rows, units = torch.nonzero(idx >= n_old, as_tuple=True)
+    seg = idx[rows, units] - n_old
+    values = segments[seg, :, units]  # (m, SEGMENT): each new winner's segment, its unit only
+    within = values.argmax(dim=1) if largest else values.argmin(dim=1)
+    out[rows, units] = base[seg] + within
+    return best, out
+
+
+def _padded(pos: torch.Tensor, val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, H) -> (H, N_TOP): fewer than N_TOP segments leave position -1 and value NaN."""
+    missing = N_TOP - pos.shape[0]
+    H = pos.shape[1]
+    pos = torch.cat([pos, pos.new_full((missing, H), -1)])
+    val = torch.cat([val.float(), val.new_full((missing, H), math.nan, dtype=torch.float32)])
+    return pos.T.contiguous(), val.T.contiguous()
+
+
+def summary_shape(key: str, n_units: int) -> tuple[tuple[int, ...], str]:
+    """The shape of a summary dataset and the dtype kinds it may have (numpy's ``dtype.kind``).
+
+    >>> summary_shape("hist", 8), summary_shape("top_val", 8), summary_shape("mean", 8)
+    (((8, 50), 'iu'), ((8, 20), 'f'), ((8,), 'f'))
+    """
+    if key in ("hist", "rank_hist"):
+        return (n_units, N_BINS if key == "hist" else RANK_BINS), "iu"
+    if key[:3] in ("top", "bot"):
+        return (n_units, N_TOP), "iu" if key.endswith("_pos") else "f"
+    return (n_units,), "f"
+
+
+def summary_problems(name: str, arrays: Mapping[str, np.ndarray], n_units: int, n_tokens: int) -> list[str]:
+    """What makes one activation's summaries (as read from a file) impossible, in plain words.
+
+    Readers show these numbers as they are: a profile's statistics, histogram and strongest
+    contexts, the colour range of raw c, the ranks of cell search. A value damaged on disk would
+    show as nonsense there (a NaN mean, a histogram of negative counts, a context past the text's
+    end), so readers refuse summaries with any of these problems and ``lstmviz validate`` lists them.
+    Checks only the keys present in ``arrays``; each is a few numbers per unit, so this costs little.
+    """
+    problems, whole = [], {}
+    for key, values in arrays.items():
+        shape, kinds = summary_shape(key, n_units)
+        if values.shape != shape:
+            problems.append(f"summary {key!r} of {name} has shape {values.shape}, expected {shape}")
+        elif values.dtype.kind not in kinds:
+            wanted = "an integer" if kinds == "iu" else "a float"
+            problems.append(f"summary {key!r} of {name} has dtype {values.dtype}, expected {wanted} type")
+        else:
+            whole[key] = values
+    return problems + _value_problems(name, whole, n_tokens)
+
+
+def _value_problems(name: str, arrays: Mapping[str, np.ndarray], n_tokens: int) -> list[str]:
+    """The checks of :func:`summary_problems` on values, for the keys of the right shape and type."""
+    bad: dict[str, str] = {}  # key -> what is wrong with it; the first problem of each key
+
+    def check(key: str, wrong, what: str) -> None:
+        if key in arrays and key not in bad and np.any(wrong(arrays[key])):
+            bad[key] = what
+
+    for key in _PER_UNIT:
+        check(key, lambda v: ~np.isfinite(v), "holds NaN or infinite values")
+    check("std", lambda v: v < 0, "holds negative values")
+    for key in ("sat_hi", "sat_lo"):
+        check(key, lambda v: (v < 0) | (v > 1), "holds fractions outside [0, 1]")
+    check("rank_width", lambda v: v <= 0, "has bins that are not positive")
+    for low, high in (("min", "max"), ("hist_lo", "hist_hi")):
+        if high in arrays:
+            check(low, lambda v, high=high: v > arrays[high], f"lies above {high!r}")
+    for key in ("hist", "rank_hist"):
+        check(key, lambda v: (v < 0).any(axis=1) | (v.sum(axis=1) != n_tokens),
+              f"holds counts that do not add up to the {n_tokens} positions")
+    for pos, val in _EXTREMES:
+        check(pos, lambda v: (v < -1) | (v >= n_tokens), "holds positions outside the text")
+        if pos in arrays:
+            used = arrays[pos] >= 0  # unused entries of a short text hold NaN by design
+            check(val, lambda v, used=used: used & ~np.isfinite(v), "holds NaN or infinite values")
+    return [f"summary {key!r} of {name} {what}" for key, what in bad.items()]
