@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lstmviz.errors import StoreError
-from lstmviz.store.states import States, open_states
+from lstmviz.store.reader import States, open_states
 
 EXTENSIONS = (".h5", ".hdf5")
 

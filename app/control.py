@@ -17,7 +17,7 @@ from app.catalog import Catalog, cached_states, details
 from app.state import View, fit, from_query, reduce, to_query
 from lstmviz.errors import StoreError
 from lstmviz.names import Neuron
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 KIND_LABELS = {"h": "h (hidden)", "c": "c (cell)", "gates.i": "input gate", "gates.f": "forget gate",
                "gates.g": "cell input g", "gates.o": "output gate"}

@@ -22,7 +22,7 @@ from lstmviz.render.palette import display_values, lut_index
 from lstmviz.render.snippet import colour_range as snippet_range
 from lstmviz.render.snippet import display_chars
 from lstmviz.search import hypotheses
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 SWITCH_GATES = ("i", "f", "o")
 CONTEXT_BEFORE = 40  # characters shown before a top-activating position

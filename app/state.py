@@ -15,7 +15,7 @@ from app import data
 from lstmviz.errors import UnknownActivation
 from lstmviz.names import Neuron, act_name
 from lstmviz.render.palette import PALETTES
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 MODES = ("grid", "prose")
 LENGTHS = (100, 200, 500, 1000, 2000, 5000, 10000)

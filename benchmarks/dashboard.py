@@ -11,7 +11,7 @@ and times what the server does for each interaction, at random positions and neu
 
 Each is compared with a bare ``h5py`` read of the same data (the unit's column over the window;
 for a move also the tokens and predictions). JSON encoding of each reply is included, as Dash does
-it. The file is written directly with :class:`lstmviz.store.states.StatesWriter` from random activations
+it. The file is written directly with :class:`lstmviz.store.writer.StatesWriter` from random activations
 and summaries: running the real extractor over 5 million characters takes hours on 2 CPU cores,
 and what is timed here (reads of one window, one unit's summary) does not depend on the values.
 The tokens are real text (the Python standard library's source), repeated to length.
@@ -46,8 +46,9 @@ from app.state import View
 from lstmviz.model.charlstm import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import act_name, h5_path
-from lstmviz.store.states import TOP_K, Predictions, StatesWriter
+from lstmviz.store.spec import TOP_K, Predictions
 from lstmviz.store.summaries import N_BINS, N_TOP
+from lstmviz.store.writer import StatesWriter
 
 BLOCK = 1 << 16  # rows written at once (a multiple of CHUNK_ROWS)
 WINDOW = 500  # characters of the default grid view

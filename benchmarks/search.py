@@ -42,8 +42,10 @@ from lstmviz.names import parse_name
 from lstmviz.search.cache import cache_dir
 from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis, symbol_string
 from lstmviz.search.rank import BLOCK_ROWS, rank_all, score_units, select_names
-from lstmviz.store.states import CHUNK_ROWS, StatesWriter, open_states
+from lstmviz.store.reader import open_states
+from lstmviz.store.spec import CHUNK_ROWS
 from lstmviz.store.summaries import UnitSummary
+from lstmviz.store.writer import StatesWriter
 
 SHARED_TEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "wiki.train.txt"
 

@@ -17,7 +17,7 @@ from lstmviz.errors import StoreError
 from lstmviz.extraction.extract import Options, extract_file
 from lstmviz.search.hypotheses import hypothesis_values
 from lstmviz.search.rank import rank_all
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 from lstmviz.textio import sha256_file
 
 log = logging.getLogger(__name__)

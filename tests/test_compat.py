@@ -7,7 +7,7 @@ import pytest
 
 from app import data
 from lstmviz.search.rank import rank_units
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 from lstmviz.store.validate import validate
 
 COMPAT = sorted((Path(__file__).parent / "data" / "compat").glob("v*.h5"))

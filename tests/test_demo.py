@@ -29,7 +29,7 @@ from lstmviz.model.loading import load_model
 from lstmviz.names import Neuron
 from lstmviz.render.palette import colours, display_range, display_values
 from lstmviz.search.rank import rank_all
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 from lstmviz.textio import read_text
 
 MARKUP = ("url", "wikilink", "quote")  # the cells Karpathy's post finds in Wikipedia markup

@@ -22,7 +22,7 @@ from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.render.export import export_command, render_html, render_svg, write_snippet
 from lstmviz.render.palette import PALETTES, colours, strip_colours
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 
 # Validation text that tries every way of breaking out of the markup or the provenance comment.
 HOSTILE = (

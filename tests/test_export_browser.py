@@ -14,7 +14,7 @@ from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.render.export import render_html, render_svg
 from lstmviz.render.palette import colours, strip_colours
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 
 pytestmark = pytest.mark.browser
 

@@ -22,7 +22,7 @@ from lstmviz.extraction.extract import Options, extract, extract_file
 from lstmviz.extraction.streams import plan_streams
 from lstmviz.model.loading import load_model
 from lstmviz.model.vocab import Vocab
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 from lstmviz.store.summaries import C_SAT, N_TOP, SEGMENT
 from lstmviz.store.validate import validate
 

@@ -16,7 +16,8 @@ from extraction_files import TEXT, VOCAB, make_model, write_checkpoint, write_te
 
 from lstmviz.cli import cli
 from lstmviz.model.vocab import Vocab
-from lstmviz.store.states import StatesWriter, open_states
+from lstmviz.store.reader import open_states
+from lstmviz.store.writer import StatesWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from lstmviz.extraction.extract import Options, extract
 from lstmviz.model.charlstm import CharLSTM, LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from lstmviz.search.rank import (
     score_units,
     select_names,
 )
-from lstmviz.store.states import States, open_states
+from lstmviz.store.reader import States, open_states
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from search_models import AUSTEN, QUOTE, shared_file
 
 from lstmviz.errors import SearchError
 from lstmviz.search.by_example import _default_threshold, example_units, search_by_example
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 
 
 @pytest.fixture(scope="module")

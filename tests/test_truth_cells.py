@@ -21,7 +21,7 @@ from search_models import (
 from lstmviz.search.by_example import search_by_example
 from lstmviz.search.hypotheses import hypothesis_values
 from lstmviz.search.rank import rank_all, rank_units
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 
 
 @pytest.fixture(scope="module")

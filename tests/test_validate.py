@@ -122,7 +122,7 @@ def test_files_from_before_rank_histograms_are_valid(good, tmp_path):
 
 def test_a_string_that_says_false_is_not_complete(good, tmp_path):
     from lstmviz.errors import StoreError
-    from lstmviz.store.states import open_states
+    from lstmviz.store.reader import open_states
 
     path = damaged(good, tmp_path, lambda f: f.attrs.__setitem__("complete", "false"))
     assert "the file is incomplete (the 'complete' flag is 'false', not a boolean): the extraction was " \
@@ -132,7 +132,7 @@ def test_a_string_that_says_false_is_not_complete(good, tmp_path):
 
 
 def test_fixed_length_header_strings_from_other_writers_are_read(good, tmp_path):
-    from lstmviz.store.states import open_states
+    from lstmviz.store.reader import open_states
 
     def change(f):
         f.attrs["encoding-type"] = np.bytes_(b"lstmviz-states")  # as C or MATLAB writers store them

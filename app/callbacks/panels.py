@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 from app import data, figures, ids
 from app.catalog import Catalog, cached_states
 from lstmviz.errors import StoreError
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 
 def profile_view(states: States, neuron: str) -> list:

@@ -19,7 +19,7 @@ from lstmviz.names import Neuron
 from lstmviz.render import style
 from lstmviz.search.by_example import search_by_example
 from lstmviz.search.rank import cached_scores, rank_units
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 TOP = 20
 

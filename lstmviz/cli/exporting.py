@@ -10,7 +10,7 @@ from lstmviz.cli import cli
 from lstmviz.errors import OptionError
 from lstmviz.render.export import DEFAULTS, FORMATS, RENDERERS, default_output_name, write_snippet
 from lstmviz.render.palette import PALETTES
-from lstmviz.store.states import open_states
+from lstmviz.store.reader import open_states
 
 _SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg"}
 

@@ -12,7 +12,8 @@ import numpy as np
 from lstmviz.cli import INTERRUPTED, cli
 from lstmviz.errors import StoreError
 from lstmviz.extraction.extract import DEFAULT_BURN_IN, Options, extract_file
-from lstmviz.store.states import CHUNK_ROWS, open_states
+from lstmviz.store.reader import open_states
+from lstmviz.store.spec import CHUNK_ROWS
 from lstmviz.store.validate import validate as validate_file
 
 

@@ -14,7 +14,7 @@ from lstmviz.names import GATES, act_name
 from lstmviz.search.by_example import ExampleSearch, search_by_example
 from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis
 from lstmviz.search.rank import rank_all, rank_units, select_names
-from lstmviz.store.states import States, open_states
+from lstmviz.store.reader import States, open_states
 
 KIND_CHOICES = ["h", "c", "gates", *(f"gates.{g}" for g in GATES)]
 _SNIPPET = 60  # characters of text shown per match

@@ -1,7 +1,7 @@
 """Run a char-LSTM over a whole text and stream every activation and prediction into HDF5.
 
 By default the text is read as one continuous stream, exactly as the model would read it: blocks of
-:data:`~lstmviz.store.states.CHUNK_ROWS` rows pass their state on, so memory stays bounded while the result
+:data:`~lstmviz.store.spec.CHUNK_ROWS` rows pass their state on, so memory stays bounded while the result
 equals a single pass of ``nn.LSTM`` over the whole text. With ``streams=N`` the text is cut into N
 pieces read side by side (the batch dimension), each started ``burn_in`` characters early from a
 zero state; the deviation this causes is measured on a sample and stored with the file.
@@ -36,15 +36,9 @@ from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.runner import Hidden, State, UnrolledLSTM
 from lstmviz.names import GATES, act_name, parse_name
 from lstmviz.progress import progress_bar
-from lstmviz.store.states import (
-    CHUNK_ROWS,
-    PREDICTION_KEYS,
-    BackgroundWrites,
-    Predictions,
-    StatesWriter,
-    top_k,
-)
+from lstmviz.store.spec import CHUNK_ROWS, PREDICTION_KEYS, Predictions, top_k
 from lstmviz.store.summaries import SEGMENT, UnitSummary
+from lstmviz.store.writer import BackgroundWrites, StatesWriter
 
 log = logging.getLogger(__name__)
 

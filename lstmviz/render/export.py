@@ -24,7 +24,7 @@ from lstmviz.names import Neuron
 from lstmviz.render import html, svg
 from lstmviz.render.snippet import Snippet, as_neuron, gather
 from lstmviz.render.style import quantity
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 FORMATS = ("html", "svg")
 DEFAULTS = {"palette": "blog", "width": 100}

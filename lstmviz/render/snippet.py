@@ -17,7 +17,7 @@ from lstmviz.errors import OptionError, StoreError, UnknownActivation
 from lstmviz.names import Neuron
 from lstmviz.render.palette import PALETTES, colours, display_range, display_values, strip_colours
 from lstmviz.render.style import strip_text
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 SCAN_ROWS = 1 << 16  # rows per read when a unit's largest |c| must be found by scanning the file
 _LEADS = ((7, 0b0), (5, 0b110), (4, 0b1110), (3, 0b11110))  # UTF-8 lead bytes of 1..4-byte characters

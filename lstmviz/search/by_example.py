@@ -29,7 +29,7 @@ import pandas as pd
 from lstmviz.errors import SearchError
 from lstmviz.names import act_name, parse_name
 from lstmviz.search.scoring import BLOCK_ROWS, Progress, ProgressBar
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 SYMMETRIC_KINDS = ("h", "c", "gates.g")
 

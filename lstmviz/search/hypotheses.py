@@ -24,7 +24,7 @@ import numpy as np
 from lstmviz.errors import SearchError
 
 if TYPE_CHECKING:
-    from lstmviz.store.states import States
+    from lstmviz.store.reader import States
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ from lstmviz.search.scoring import (
     score_activations,
     symbol_codes,
 )
-from lstmviz.store.states import States
+from lstmviz.store.reader import States
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from lstmviz.devices import full_float32
 from lstmviz.progress import progress_bar
 from lstmviz.search.histograms import UnitHistograms, bin_factors
 from lstmviz.search.hypotheses import Hypothesis
-from lstmviz.store.states import CHUNK_ROWS, States
+from lstmviz.store.reader import States
+from lstmviz.store.spec import CHUNK_ROWS
 
 DEFAULT_SHIFTS = 4
 BLOCK_ROWS = 4 * CHUNK_ROWS

@@ -1,6 +1,6 @@
 """Check an extraction file against ``docs/file-format.md`` and list every problem in plain words.
 
-Unlike :func:`lstmviz.store.states.open_states`, which stops at the first reason not to read a file, this
+Unlike :func:`lstmviz.store.reader.open_states`, which stops at the first reason not to read a file, this
 goes on: a damaged file gets one line per problem, so a user (or another tool's author) can see all
 that is wrong at once. Values are read block by block, so any file size is fine.
 """
@@ -16,7 +16,7 @@ from lstmviz.errors import LstmvizError
 from lstmviz.model.charlstm import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import h5_path, parse_name
-from lstmviz.store.states import (
+from lstmviz.store.spec import (
     CHUNK_ROWS,
     DECODER,
     FORMAT,

@@ -1,0 +1,400 @@
+"""Reading an extraction file lazily: windows, predictions and summaries, each checked as read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from lstmviz.errors import StoreError, UnknownActivation, VocabError
+from lstmviz.names import KINDS, h5_path, parse_name
+from lstmviz.store.spec import (
+    CHUNK_ROWS,
+    DECODER,
+    PREDICTION_KEYS,
+    PREDICTIONS,
+    RANK_PREFIX,
+    SLACK,
+    SUMMARY_ROOT,
+    TOKENS,
+    VOCAB,
+    Predictions,
+    all_finite,
+    check_header,
+    config_from_attr,
+    config_problems,
+    impossible_predictions,
+    names_from_attr,
+    names_problems,
+    not_hdf5,
+    top_k,
+    vocab_from_attr,
+    vocab_matches,
+)
+from lstmviz.store.summaries import RANK_KEYS, SUMMARY_KEYS, fixed_range, summary_problems
+
+
+class States:
+    """Read-only, lazy view of an extraction file; only the slices asked for are read.
+
+    >>> # with open_states("cache/model__val.h5") as s: s.window("layer1.c", 0, 2000, [117])
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(f"{self.path}: no such file; create it with `lstmviz extract`")
+        try:
+            self.file = h5py.File(self.path, "r")
+        except OSError:
+            raise StoreError(f"{self.path}: {not_hdf5(self.path)}") from None
+        self._valid: dict[str, h5py.Dataset] = {}  # datasets whose shape and type were checked
+        try:
+            check_header(self.file)
+            attrs = self.file.attrs
+            self.n_tokens = int(attrs["n_tokens"])
+            self.config = config_from_attr(attrs["model_config"])
+            self.vocab = vocab_from_attr(attrs["vocab"])
+            self.names: list[str] = names_from_attr(attrs["names"])
+        except (KeyError, TypeError, ValueError, VocabError) as e:
+            self.file.close()
+            raise StoreError(
+                f"{self.path}: the file's header is damaged ({type(e).__name__}: {e}); "
+                "run `lstmviz extract` again"
+            ) from None
+        except BaseException:
+            self.file.close()
+            raise
+        try:
+            self._check_layout()
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _check_layout(self) -> None:
+        """Refuse a header that contradicts itself or the text's length: every read relies on it.
+
+        Only attributes, the shape and type of ``/tokens`` and the few symbols of ``/vocab`` are
+        read, so opening stays instant; every other dataset is checked when first read
+        (:meth:`_checked`).
+        """
+        problems = config_problems(self.config, self.vocab)
+        problems += names_problems(self.names, self.config.n_layer) if not problems else []
+        if problems:
+            raise self._damaged(problems[0])
+        tokens = self.file.get(TOKENS)  # None when it cannot be opened: reading it will say so
+        if isinstance(tokens, h5py.Dataset) and tokens.ndim == 1 and tokens.shape != (self.n_tokens,):
+            raise self._damaged(f"the 'n_tokens' attribute says {self.n_tokens} positions, but {TOKENS} "
+                                f"holds {tokens.shape[0]}")
+        if tokens is not None:  # every view needs the text: a file without a usable one is refused
+            self._checked(TOKENS, (self.n_tokens,), "iu")
+        stored = self.file.get(VOCAB)
+        if isinstance(stored, h5py.Dataset) and not vocab_matches(stored, self.vocab):
+            raise self._damaged(f"dataset {VOCAB} does not match the 'vocab' attribute")
+
+    def _damaged(self, what: str) -> StoreError:
+        """The error for a damaged file: what is wrong, and how to list every problem and start over."""
+        return StoreError(f"{self.path}: the file is damaged: {what}; `lstmviz validate` lists every "
+                          "problem, and `lstmviz extract` writes the file again")
+
+    def _checked(self, path: str, shape: tuple[int, ...], kinds: str) -> h5py.Dataset:
+        """The dataset at ``path``, once checked to have the shape and dtype kind the format gives it.
+
+        One of another shape or type (written by a foreign tool, or edited by hand) would fail deep
+        inside a reader, or read as nonsense. Checked once per dataset, from its metadata alone.
+        """
+        ds = self._valid.get(path)
+        if ds is not None:
+            return ds
+        try:
+            ds = self.file[path]
+        except (KeyError, OSError) as e:  # missing, or its group's index is damaged
+            raise StoreError(f"{self.path}: cannot open {path} ({e}); the file is damaged: `lstmviz "
+                             "validate` lists every problem, and `lstmviz extract` writes the file again"
+                             ) from None
+        if not isinstance(ds, h5py.Dataset):
+            raise self._damaged(f"{path} is not a dataset")
+        if ds.shape != shape:
+            raise self._damaged(f"dataset {path} has shape {ds.shape}, expected {shape}")
+        if ds.dtype.kind not in kinds:
+            wanted = "an integer" if kinds == "iu" else "a float"
+            raise self._damaged(f"dataset {path} has dtype {ds.dtype}, expected {wanted} type")
+        self._valid[path] = ds
+        return ds
+
+    def __enter__(self) -> States:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file handle."""
+        self.file.close()
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """Every root attribute (metadata), JSON strings left as they are."""
+        return dict(self.file.attrs)
+
+    @property
+    def n_layer(self) -> int:
+        """Number of LSTM layers."""
+        return self.config.n_layer
+
+    @property
+    def n_hidden(self) -> int:
+        """Units per layer."""
+        return self.config.n_hidden
+
+    @property
+    def has_gates(self) -> bool:
+        """Whether the gates were stored (``lstmviz extract --gates``)."""
+        return any(".gates." in n for n in self.names)
+
+    def kinds(self) -> list[str]:
+        """Activation kinds present, in canonical order: h, c, then gates i, f, g, o."""
+        present = {parse_name(n)[1] for n in self.names}
+        return [k for k in KINDS if k in present]
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        if name not in self.names:
+            raise UnknownActivation(
+                f"{self.path.name} has no activation {name!r}; available: {', '.join(self.names)}"
+            )
+        return self._checked(h5_path(name), (self.n_tokens, self.n_hidden), "f")
+
+    def _span(self, start: int, stop: int) -> tuple[int, int]:
+        if not 0 <= start <= stop <= self.n_tokens:
+            raise StoreError(
+                f"positions {start}:{stop} are outside the text (0:{self.n_tokens}); "
+                f"choose a span within 0 and {self.n_tokens}"
+            )
+        return start, stop
+
+    def window(
+        self, name: str, start: int, stop: int, units: Sequence[int] | int | None = None
+    ) -> np.ndarray:
+        """Activations at positions [start, stop) as float32: (n, H), or (n, len(units)), or (n,)."""
+        start, stop = self._span(start, stop)
+        ds = self._dataset(name)
+        if isinstance(units, int | np.integer):
+            self._check_unit(name, int(units))
+            return _read(ds, np.s_[start:stop, int(units)]).astype(np.float32)
+        block = _read(ds, np.s_[start:stop])  # one contiguous slice; units picked in numpy
+        if units is not None:
+            for u in units:
+                self._check_unit(name, int(u))
+            block = block[:, list(units)]
+        return block.astype(np.float32)
+
+    def possible_values(self, name: str, values: np.ndarray, start: int, unit: int) -> np.ndarray:
+        """One unit's ``values`` of ``name`` from position ``start``, once checked to be possible.
+
+        NaN, infinity and, for h and the gates, values outside their range (beyond rounding) come
+        from damage, never from an LSTM. A viewer can show such a value as missing; a figure made
+        for others (an export) must not pass it off as an activation.
+        """
+        span = fixed_range(parse_name(name)[1])
+        bad = ~np.isfinite(values)
+        if span is not None:
+            bad |= (values < span[0] - SLACK) | (values > span[1] + SLACK)
+        if bad.any():
+            at = int(np.argmax(bad))
+            raise self._damaged(f"{name}.{unit} holds the impossible value {values[at]} at position "
+                                f"{start + at}")
+        return values
+
+    def _finite(self, name: str, block: np.ndarray, start: int) -> np.ndarray:
+        """Rows of ``name`` from ``start``, once checked to hold no NaN or infinity.
+
+        Streaming readers (cell search) do arithmetic over whole columns, which such a value spoils
+        or crashes; the check is one reduction over rows already in memory.
+        """
+        if not all_finite(block):
+            raise self.nonfinite_error(name, block, start)
+        return block
+
+    def nonfinite_error(self, name: str, block: np.ndarray, start: int) -> StoreError:
+        """The error for rows of ``name`` from ``start`` that hold NaN or infinity: where the first is."""
+        row, unit = (int(i) for i in np.argwhere(~np.isfinite(block))[0])
+        return self._damaged(f"{name} holds {block[row, unit]} at position {start + row}, unit {unit}")
+
+    def _check_unit(self, name: str, unit: int) -> None:
+        if not 0 <= unit < self.n_hidden:
+            raise UnknownActivation(
+                f"{name} has units 0..{self.n_hidden - 1}; there is no unit {unit}"
+            )
+
+    def tokens(self, start: int, stop: int) -> np.ndarray:
+        """Token ids at positions [start, stop)."""
+        start, stop = self._span(start, stop)
+        ds = self._checked(TOKENS, (self.n_tokens,), "iu")
+        return self._symbol_ids(_read(ds, np.s_[start:stop]), TOKENS, start)
+
+    def symbols(self, start: int, stop: int) -> list[str]:
+        """One vocabulary symbol per position (a byte as ``chr(b)`` in byte mode)."""
+        return [self.vocab.symbols[i] for i in self.tokens(start, stop)]
+
+    def text(self, start: int = 0, stop: int | None = None) -> str:
+        """The text of positions [start, stop), decoded (byte mode reassembles UTF-8)."""
+        return self.vocab.decode(self.tokens(start, self.n_tokens if stop is None else stop))
+
+    def predictions(self, start: int, stop: int) -> Predictions:
+        """Top-5 guesses and the true next symbol's probability and loss at [start, stop)."""
+        start, stop = self._span(start, stop)
+        K = top_k(len(self.vocab))
+        values = {}
+        for key in PREDICTION_KEYS:
+            shape = (self.n_tokens, K) if key.startswith("top") else (self.n_tokens,)
+            ds = self._checked(f"{PREDICTIONS}/{key}", shape, "iu" if key == "top_ids" else "f")
+            values[key] = _read(ds, np.s_[start:stop])
+            if key != "top_ids":
+                self._possible_predictions(key, values[key], start)
+        self._symbol_ids(values["top_ids"], f"{PREDICTIONS}/top_ids", start)
+        return Predictions(**values)
+
+    def _possible_predictions(self, key: str, values: np.ndarray, start: int) -> None:
+        """Refuse a probability outside [0, 1] or a negative, infinite or NaN loss read from ``start``.
+
+        Shown as they are, they would make a nonsense strip or details box (a 700 % guess).
+        """
+        bad = impossible_predictions(key, values, start, self.n_tokens)
+        if bad.any():
+            first = tuple(np.argwhere(bad)[0])
+            raise self._damaged(f"{PREDICTIONS}/{key} holds the impossible value {values[first]} at "
+                                f"position {start + int(first[0])}")
+
+    def _symbol_ids(self, ids: np.ndarray, where: str, start: int) -> np.ndarray:
+        """``ids``, once checked to name vocabulary symbols: a damaged id would index the wrong one."""
+        wrong = (ids < 0) | (ids >= len(self.vocab))
+        if wrong.any():
+            first = tuple(np.argwhere(wrong)[0])
+            raise self._damaged(f"{where} holds the symbol id {ids[first]} at position "
+                                f"{start + int(first[0])}, outside the vocabulary of {len(self.vocab)}")
+        return ids
+
+    def decoder_column(self, unit: int) -> np.ndarray | None:
+        """The decoder weights from top-layer unit ``unit`` to every symbol, (V,); None before 1.1.
+
+        A positive entry means the unit, when positive, raises that symbol's logit.
+        """
+        if DECODER not in self.file:
+            return None
+        self._check_unit(f"layer{self.n_layer - 1}.h", unit)
+        ds = self._checked(f"{DECODER}/weight", (len(self.vocab), self.n_hidden), "f")
+        column = _read(ds, np.s_[:, unit]).astype(np.float32)
+        if not np.isfinite(column).all():
+            raise self._damaged(f"{DECODER}/weight holds NaN or infinite values for unit {unit}")
+        return column
+
+    def summary(self, name: str) -> dict[str, np.ndarray]:
+        """Per-unit summary arrays of an activation, computed at extraction time.
+
+        Leaves out the large ``rank_*`` histograms, which only cell search needs
+        (:meth:`rank_histogram`).
+        """
+        group = self._summary_group(name)
+        for key in SUMMARY_KEYS:
+            if not isinstance(group.get(key), h5py.Dataset):
+                raise self._damaged(f"summary {key!r} of {name} is missing")
+        out = {key: _read(group[key], ()) for key in group
+               if not key.startswith(RANK_PREFIX) and isinstance(group.get(key), h5py.Dataset)}
+        self._possible_summaries(name, {key: out[key] for key in SUMMARY_KEYS})
+        return out
+
+    def rank_histogram(self, name: str) -> dict[str, np.ndarray] | None:
+        """The ``rank_hist``, ``rank_lo`` and ``rank_width`` summaries, or None in files before 1.2."""
+        group = self._summary_group(name)
+        present = [key for key in RANK_KEYS if key in group]
+        if not present:
+            return None
+        for key in RANK_KEYS:
+            if not isinstance(group.get(key), h5py.Dataset):
+                raise self._damaged(f"summary {key!r} of {name} is missing while {present[0]!r} is there")
+        out = {key: _read(group[key], ()) for key in RANK_KEYS}
+        self._possible_summaries(name, out)
+        return out
+
+    def _possible_summaries(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Refuse summaries of the wrong shape or with impossible values, which would show as nonsense."""
+        problems = summary_problems(name, arrays, self.n_hidden, self.n_tokens)
+        if problems:
+            raise self._damaged(problems[0])
+
+    def _summary_group(self, name: str) -> h5py.Group:
+        self._dataset(name)
+        group = self.file.get(SUMMARY_ROOT + h5_path(name))
+        if not isinstance(group, h5py.Group):
+            raise StoreError(f"{self.path.name} holds no summaries for {name}; re-run `lstmviz extract`")
+        return group
+
+    def blocks(
+        self, names: Sequence[str], rows: int = 16 * CHUNK_ROWS
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Stream every activation in ``names`` block by block: (start, {name: (n, H) float32}).
+
+        Memory is bounded by ``rows`` whatever the text length; each block reads whole chunks. A
+        block holding NaN or infinity raises :class:`StoreError`: no statistic over it can be right.
+        """
+        datasets = {n: self._dataset(n) for n in names}
+        for start in range(0, self.n_tokens, rows):
+            stop = min(start + rows, self.n_tokens)
+            yield start, {n: self._finite(n, _read(ds, np.s_[start:stop]).astype(np.float32), start)
+                          for n, ds in datasets.items()}
+
+    def read_ahead(
+        self, spans: Sequence[tuple[str, int, int]], *, allocate: Callable[..., np.ndarray] = np.empty
+    ) -> Iterator[tuple[tuple[str, int, int], np.ndarray]]:
+        """Each ``(name, start, stop)`` slice, as stored, read one ahead in a background thread.
+
+        While the caller works on one slice the next is read (h5py releases the GIL while HDF5
+        reads), so reading and computing overlap. Slices go to two buffers per dtype, made once by
+        ``allocate(shape, dtype)`` and used in turn: a fresh array per slice would cost more than
+        the read (its pages are mapped and zeroed anew each time). So a slice is valid only until
+        the next is asked for. Slices are not checked for NaN: the caller's arithmetic checks more
+        cheaply (see :meth:`nonfinite_error`).
+        """
+        datasets = {name: self._dataset(name) for name in {s[0] for s in spans}}
+        rows = max((b - a for _, a, b in spans), default=0)
+        buffers = {ds.dtype: [allocate((rows, self.n_hidden), ds.dtype) for _ in range(2)]
+                   for ds in datasets.values()}
+
+        def read(k: int, name: str, a: int, b: int) -> np.ndarray:
+            ds = datasets[name]
+            return _read(ds, np.s_[a:b], out=buffers[ds.dtype][k % 2][: b - a])
+
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = [reader.submit(read, 0, *span) for span in spans[:1]]
+            for k, span in enumerate(spans):
+                if k + 1 < len(spans):  # into the buffer of slice k - 1, which the caller is done with
+                    pending.append(reader.submit(read, k + 1, *spans[k + 1]))
+                yield span, pending.pop(0).result()
+
+
+def _read(ds: h5py.Dataset, selection, out: np.ndarray | None = None) -> np.ndarray:
+    """Read a selection (into ``out`` if given), turning HDF5's errors into a :class:`StoreError`."""
+    try:
+        if out is None:
+            return ds[selection]
+        ds.read_direct(out, selection)
+        return out
+    except OSError as e:
+        raise StoreError(
+            f"{ds.file.filename}: cannot read {ds.name} ({e}); the file is damaged, "
+            "run `lstmviz extract` again"
+        ) from None
+
+
+def open_states(path: str | Path) -> States:
+    """Open an extraction file for reading, checking its header.
+
+    Raises:
+        StoreError: missing, damaged, incomplete or foreign file (a message says what to do).
+        SchemaVersionError: a major format version this lstmviz cannot read.
+    """
+    return States(path)
