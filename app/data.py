@@ -8,7 +8,7 @@ these functions and tests call them directly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -17,10 +17,11 @@ import pandas as pd
 from lstmviz.model.vocab import visible
 from lstmviz.names import Neuron, act_name
 from lstmviz.render import style
-from lstmviz.render.export import RENDERERS, default_output_name
+from lstmviz.render.export import default_output_name, render
 from lstmviz.render.palette import display_values, lut_index
 from lstmviz.render.snippet import colour_range as snippet_range
 from lstmviz.render.snippet import display_chars
+from lstmviz.render.spec import ExportSpec
 from lstmviz.search import hypotheses
 from lstmviz.store.reader import States
 
@@ -262,14 +263,11 @@ def saturation(states: States) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def export(states: States, neuron: str, start: int, length: int, *, fmt: str, strips: bool,
-           palette: str, raw_c: bool, source_name: str) -> tuple[str, str]:
+def export(states: States, spec: ExportSpec, *, source_name: str) -> tuple[str, str]:
     """The visible window as ``lstmviz export`` would write it: (file name, snippet text).
 
     The same function as the CLI renders it, so the download equals the file that the command
-    recorded inside it recreates.
+    recorded inside it recreates. The span is cut at the text's end, as the view shows it.
     """
-    length = min(length, states.n_tokens - start)
-    text = RENDERERS[fmt](states, [neuron], start, length, palette=palette, strips=strips,
-                          raw_c=raw_c, source_name=source_name)
-    return default_output_name([neuron], start, fmt), text
+    spec = replace(spec, length=min(spec.length, states.n_tokens - spec.start))
+    return default_output_name(spec), render(states, spec, source_name=source_name)

@@ -21,6 +21,7 @@ from app.catalog import cached_states  # noqa: E402
 from app.data import export  # noqa: E402
 from lstmviz.render import style  # noqa: E402
 from lstmviz.render.palette import colours, display_range, display_values  # noqa: E402
+from lstmviz.render.spec import ExportSpec  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +150,8 @@ def test_export_downloads_what_lstmviz_export_writes(page, server, h5):
     shown(page, "layer1.c.2", 40)
     with page.expect_download() as download:
         page.click("#export-html")
-    name, text = export(cached_states(h5), "layer1.c.2", 40, 200, fmt="html", strips=True, palette="blog",
-                        raw_c=False, source_name=h5.name)
+    spec = ExportSpec(["layer1.c.2"], 40, 200, strips=True, palette="blog", raw_c=False, format="html")
+    name, text = export(cached_states(h5), spec, source_name=h5.name)
     assert download.value.suggested_filename == name == "layer1.c.2_40.html"
     assert Path(download.value.path()).read_text(encoding="utf-8") == text
 

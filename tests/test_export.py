@@ -3,10 +3,11 @@ import re
 import shlex
 import subprocess
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+import click
 import h5py
 import numpy as np
 import pytest
@@ -20,8 +21,10 @@ from lstmviz.extraction.extract import Options, extract
 from lstmviz.model.charlstm import CharLSTM, LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
-from lstmviz.render.export import export_command, render_html, render_svg, write_snippet
+from lstmviz.names import Neuron
+from lstmviz.render.export import export_command, render, write_snippet
 from lstmviz.render.palette import PALETTES, colours, strip_colours
+from lstmviz.render.spec import DEFAULTS, ExportSpec
 from lstmviz.store.reader import open_states
 
 # Validation text that tries every way of breaking out of the markup or the provenance comment.
@@ -171,7 +174,7 @@ def shown(text: str, marks: dict) -> list[str]:
 @pytest.mark.parametrize("palette", list(PALETTES))
 def test_each_character_has_the_colour_of_its_stored_activation(states, h5, palette):
     start, length = 40, 150
-    tree = parse(render_html(states, NEURONS, start, length, palette=palette))
+    tree = parse(render(states, ExportSpec(NEURONS, start, length, palette=palette)))
     assert_self_contained(tree)
     cells = band_cells(tree)
     assert list(cells) == NEURONS
@@ -186,7 +189,7 @@ def test_hostile_text_renders_as_characters_and_injects_nothing(states):
     n = states.n_tokens
     title = 'Title --> <script>alert("t")</script> --!> <!-- &amp;'
     caption = "</div></div><script>x</script>\n\n-->&quot; second line"
-    html = render_html(states, ["layer1.c.3"], 0, n, title=title, caption=caption)
+    html = render(states, ExportSpec(["layer1.c.3"], 0, n, title=title, caption=caption))
     tree = parse(html)
     assert_self_contained(tree)
     assert "<script" not in html.lower()
@@ -209,8 +212,8 @@ def test_hostile_text_renders_as_characters_and_injects_nothing(states):
 
 
 def test_provenance_records_version_hashes_span_and_the_command(states):
-    html = render_html(states, ["layer1.c.3", "layer0.h.5"], 10, 50, palette="colorblind", strips=True,
-                       width=30, title="Quote cell")
+    html = render(states, ExportSpec(["layer1.c.3", "layer0.h.5"], 10, 50, palette="colorblind",
+                                     strips=True, width=30, title="Quote cell"))
     [comment] = parse(html).comments
     assert f"lstmviz {__version__}" in comment
     assert "a" * 64 in comment and "b" * 64 in comment
@@ -228,7 +231,7 @@ def test_provenance_records_version_hashes_span_and_the_command(states):
 def test_command_quoting_survives_bash_and_never_holds_a_double_dash_inside_a_value():
     title = "a --> b --!> <!-- 'q' \\ $HOME `x` \t\u00e9\U0001f600 -"
     caption = "line one\n\nline two"
-    command = export_command("x--y.h5", ["layer1.c.3"], 0, 5, title=title, caption=caption)
+    command = export_command("x--y.h5", ExportSpec(["layer1.c.3"], 0, 5, title=title, caption=caption))
     assert "-->" not in command and "--!>" not in command and "<!--" not in command
     assert "\n" not in command
     words = command.split(" --title ")[1], command.split(" --caption ")[1]
@@ -242,19 +245,36 @@ def test_command_quoting_survives_bash_and_never_holds_a_double_dash_inside_a_va
 
 
 def test_same_options_give_byte_identical_output(states, h5):
-    args = (["layer1.c.3"], 5, 80)
-    assert render_html(states, *args, strips=True) == render_html(states, *args, strips=True)
+    spec = ExportSpec(["layer1.c.3"], 5, 80)
+    strips, fragment = replace(spec, strips=True), replace(spec, fragment=True)
+    assert render(states, strips) == render(states, strips)
     with open_states(h5) as again:  # a second handle, as the dashboard would hold
-        assert render_html(again, *args, fragment=True) == render_html(states, *args, fragment=True)
-    assert export_command("/abs/path/hostile.h5", *args) == export_command("hostile.h5", *args)
-    renamed = render_html(states, *args, source_name="other.h5")
+        assert render(again, fragment) == render(states, fragment)
+    assert export_command("/abs/path/hostile.h5", spec) == export_command("hostile.h5", spec)
+    renamed = render(states, spec, source_name="other.h5")
     assert "lstmviz export other.h5" in renamed and "hostile.h5" not in renamed
+
+
+def test_the_spec_is_the_one_list_of_options_the_cli_and_the_command_share(h5):
+    export = cli.get_command(click.Context(cli), "export")
+    names = {opt: param.name for param in export.params for opt in param.opts}
+    given = export.make_context("export", [str(h5), "-n", "layer0.h.1", "--start", "0", "--length", "5"])
+    for name, default in DEFAULTS.items():
+        value = given.params[names["--" + name.replace("_", "-")]]
+        assert value == default or (name, value) == ("format", None)  # --format: from the -o suffix
+    spec = ExportSpec(["layer0.h.1"], 0, 5, format="svg", raw_c=True, width=7, fragment=True)
+    assert export_command("f.h5", spec) == (
+        "lstmviz export f.h5 --neuron layer0.h.1 --start 0 --length 5 --fragment --width 7 --raw-c "
+        "--format svg")
+    assert spec.neurons == (Neuron("layer0.h", 1),)
+    with pytest.raises(FrozenInstanceError):
+        spec.width = 9
 
 
 def test_spans_at_the_very_start_and_end_of_the_file(states, h5):
     n = states.n_tokens
     for start, length in [(0, 1), (0, 7), (n - 7, 7), (n - 1, 1)]:
-        tree = parse(render_html(states, ["layer0.gates.f.2"], start, length, strips=True))
+        tree = parse(render(states, ExportSpec(["layer0.gates.f.2"], start, length, strips=True)))
         cells = band_cells(tree)["layer0.gates.f.2"]
         assert [int(c.attrs["data-i"]) for c in cells] == list(range(start, start + length))
         assert [c.bg() for c in cells] == expected_colours(h5, "layer0.gates.f.2", start,
@@ -265,7 +285,7 @@ def test_spans_at_the_very_start_and_end_of_the_file(states, h5):
 
 def test_strips_show_the_top5_shaded_by_probability(states, h5):
     start, length = 100, 60
-    tree = parse(render_html(states, ["layer1.c.3"], start, length, strips=True, width=25))
+    tree = parse(render(states, ExportSpec(["layer1.c.3"], start, length, strips=True, width=25)))
     with h5py.File(h5) as f:
         ids = f["/predictions/top_ids"][start:start + length]
         probs = f["/predictions/top_probs"][start:start + length]
@@ -285,7 +305,7 @@ def test_strips_show_the_top5_shaded_by_probability(states, h5):
 
 
 def test_several_neurons_give_one_band_each_over_the_same_text(states):
-    tree = parse(render_html(states, NEURONS, 0, 120, width=40))
+    tree = parse(render(states, ExportSpec(NEURONS, 0, 120, width=40)))
     groups = tree.root.find_all("lv-group")
     assert len(groups) > 1
     for group in groups:
@@ -301,19 +321,19 @@ def test_several_neurons_give_one_band_each_over_the_same_text(states):
 
 def test_wrapping_keeps_lines_within_width_and_breaks_after_spaces(states):
     text = HOSTILE[:200]
-    tree = parse(render_html(states, ["layer1.c.3"], 0, 200, width=12))
+    tree = parse(render(states, ExportSpec(["layer1.c.3"], 0, 200, width=12)))
     lines = ["".join(c.text() for c in b.find_all("lv-ch")) for b in tree.root.find_all("lv-band")]
     assert "".join(lines).replace("↵", "\n") == text
     for line in lines:
         assert len(line) <= 13  # a trailing space or newline may sit just past the width
         assert len(line) <= 12 or line[-1] in " ↵"
     # with width 0 lines break only at newlines
-    unwrapped = parse(render_html(states, ["layer1.c.3"], 0, 200, width=0))
+    unwrapped = parse(render(states, ExportSpec(["layer1.c.3"], 0, 200, width=0)))
     assert len(unwrapped.root.find_all("lv-band")) == text.count("\n") + (not text.endswith("\n"))
 
 
 def test_fragment_is_one_div_with_every_style_rule_scoped(states):
-    frag = render_html(states, ["layer1.c.3", "layer0.h.5"], 0, 50, fragment=True, strips=True)
+    frag = render(states, ExportSpec(["layer1.c.3", "layer0.h.5"], 0, 50, fragment=True, strips=True))
     tree = parse(frag)
     [root] = [c for c in tree.root.children if isinstance(c, Node)]
     assert root.tag == "div" and not frag.lower().startswith("<!doctype")
@@ -325,9 +345,9 @@ def test_fragment_is_one_div_with_every_style_rule_scoped(states):
     for rule in rules:
         for selector in rule.split("{")[0].split(","):
             assert selector.strip().split()[0] == "." + scope, selector
-    other = render_html(states, ["layer1.c.3", "layer0.h.5"], 1, 50, fragment=True, strips=True)
+    other = render(states, ExportSpec(["layer1.c.3", "layer0.h.5"], 1, 50, fragment=True, strips=True))
     assert f'class="lv-snippet {scope}"' not in other  # two figures on one page do not share styles
-    page = render_html(states, ["layer1.c.3", "layer0.h.5"], 0, 50, strips=True)
+    page = render(states, ExportSpec(["layer1.c.3", "layer0.h.5"], 0, 50, strips=True))
     assert page.startswith("<!DOCTYPE html>")
     [body] = [n for n in parse(page).root.iter() if n.tag == "body"]
     [div] = [c for c in body.children if isinstance(c, Node)]
@@ -335,15 +355,15 @@ def test_fragment_is_one_div_with_every_style_rule_scoped(states):
 
 
 def test_raw_c_colours_over_the_units_whole_file_range(states, h5):
-    tree = parse(render_html(states, ["layer1.c.3"], 30, 90, raw_c=True, palette="diverging"))
+    tree = parse(render(states, ExportSpec(["layer1.c.3"], 30, 90, raw_c=True, palette="diverging")))
     got = [c.bg() for c in band_cells(tree)["layer1.c.3"]]
     assert got == expected_colours(h5, "layer1.c.3", 30, 120, "diverging", raw_c=True)
     assert got != expected_colours(h5, "layer1.c.3", 30, 120, "diverging")
 
 
 def test_svg_parses_as_xml_with_the_same_cells_and_colours(states, h5):
-    text = render_svg(states, ["layer1.c.3", "layer0.gates.f.2"], 20, 70, strips=True, width=30,
-                      title="T --> <x>", caption="a\nb")
+    text = render(states, ExportSpec(["layer1.c.3", "layer0.gates.f.2"], 20, 70, strips=True, width=30,
+                                     title="T --> <x>", caption="a\nb", format="svg"))
     assert text.startswith("<?xml")
     root = ET.fromstring(text)
     ns = "{http://www.w3.org/2000/svg}"
@@ -359,7 +379,7 @@ def test_svg_parses_as_xml_with_the_same_cells_and_colours(states, h5):
     assert "--format svg" in meta.text and "--title $'T \\x2d\\x2d\\x3e \\x3cx\\x3e'" in meta.text
     texts = [t.text for t in root.iter(f"{ns}text")]
     assert "T --> <x>" in texts and "a" in texts and "b" in texts
-    fragment = render_svg(states, ["layer1.c.3"], 0, 10, fragment=True)
+    fragment = render(states, ExportSpec(["layer1.c.3"], 0, 10, fragment=True, format="svg"))
     assert fragment.startswith("<svg") and ET.fromstring(fragment) is not None
 
 
@@ -368,8 +388,8 @@ def test_byte_level_file_shows_multibyte_characters_once(tmp_path):
     path = build_states(tmp_path / "bytes.h5", text, byte_level=True)
     with open_states(path) as states:
         n = states.n_tokens
-        tree = parse(render_html(states, ["layer0.c.1"], 0, n))
-        svg = ET.fromstring(render_svg(states, ["layer0.c.1"], 0, n, strips=True))
+        tree = parse(render(states, ExportSpec(["layer0.c.1"], 0, n)))
+        svg = ET.fromstring(render(states, ExportSpec(["layer0.c.1"], 0, n, strips=True, format="svg")))
     cells = band_cells(tree)["layer0.c.1"]
     assert len(cells) == len(text.encode("utf-8"))
     assert "".join(c.text() for c in cells).replace("↵", "\n") == text
@@ -395,7 +415,7 @@ def test_byte_level_file_shows_multibyte_characters_once(tmp_path):
 def test_bad_requests_raise_typed_errors(states, call, error, message):
     args = dict(neurons=["layer1.c.3"], start=0, length=10) | call
     with pytest.raises(error, match=re.escape(message)):
-        render_html(states, args.pop("neurons"), args.pop("start"), args.pop("length"), **args)
+        render(states, ExportSpec(args.pop("neurons"), args.pop("start"), args.pop("length"), **args))
 
 
 def test_cli_writes_the_default_name_and_its_command_recreates_the_file(h5, tmp_path, monkeypatch):
@@ -407,8 +427,8 @@ def test_cli_writes_the_default_name_and_its_command_recreates_the_file(h5, tmp_
     assert result.output == "layer1.c.3+1_12.html\n"
     written = (tmp_path / "layer1.c.3+1_12.html").read_text(encoding="utf-8")
     with open_states(h5) as states:  # the dashboard calls the library: the same bytes
-        assert written == render_html(states, ["layer1.c.3", "layer0.h.5"], 12, 40, strips=True,
-                                      title="a --> b")
+        assert written == render(states, ExportSpec(["layer1.c.3", "layer0.h.5"], 12, 40, strips=True,
+                                                    title="a --> b"))
     [comment] = parse(written).comments
     command = next(line for line in comment.splitlines() if line.startswith("command: "))
     argv = shlex.split(command[len("command: "):].replace("$'a \\x2d\\x2d\\x3e b'", "'a --> b'"))

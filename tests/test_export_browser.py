@@ -12,8 +12,9 @@ from lstmviz.extraction.extract import Options, extract
 from lstmviz.model.charlstm import CharLSTM, LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
-from lstmviz.render.export import render_html, render_svg
+from lstmviz.render.export import render
 from lstmviz.render.palette import colours, strip_colours
+from lstmviz.render.spec import ExportSpec
 from lstmviz.store.reader import open_states
 
 pytestmark = pytest.mark.browser
@@ -87,8 +88,8 @@ CELLS_JS = """(sel) => Array.from(document.querySelectorAll(sel)).map(e => {
 def test_computed_backgrounds_equal_the_stored_activations_colours(browser, h5, tmp_path):
     start, length = 3, 120
     with open_states(h5) as states:
-        page_html = render_html(states, NEURONS, start, length, strips=True, width=30)
-        svg_text = render_svg(states, NEURONS, start, length, strips=True, width=30)
+        page_html = render(states, ExportSpec(NEURONS, start, length, strips=True, width=30))
+        svg_text = render(states, ExportSpec(NEURONS, start, length, strips=True, width=30, format="svg"))
     (tmp_path / "fig.html").write_text(page_html, encoding="utf-8")
     (tmp_path / "fig.svg").write_text(svg_text, encoding="utf-8")
     with h5py.File(h5) as f:
@@ -121,8 +122,8 @@ def test_computed_backgrounds_equal_the_stored_activations_colours(browser, h5, 
 def test_a_hostile_host_page_and_the_fragment_leave_each_other_alone(browser, h5, tmp_path, strips):
     options = dict(strips=strips, width=40, title="Title", caption="Caption")
     with open_states(h5) as states:
-        alone = render_html(states, NEURONS, 0, 90, **options)
-        fragment = render_html(states, NEURONS, 0, 90, fragment=True, **options)
+        alone = render(states, ExportSpec(NEURONS, 0, 90, **options))
+        fragment = render(states, ExportSpec(NEURONS, 0, 90, fragment=True, **options))
     (tmp_path / "alone.html").write_text(alone, encoding="utf-8")
     (tmp_path / "host.html").write_text(HOST.format(fragment=fragment), encoding="utf-8")
 

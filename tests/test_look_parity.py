@@ -32,7 +32,8 @@ require_chromium()
 
 from app.state import View, to_query  # noqa: E402
 from lstmviz.cli import cli  # noqa: E402
-from lstmviz.render.export import render_html  # noqa: E402
+from lstmviz.render.export import render  # noqa: E402
+from lstmviz.render.spec import ExportSpec  # noqa: E402
 
 N_HIDDEN = 16
 COUNTER = 5  # layer1.c.5 counts characters: c_t = c_(t-1) + 1
@@ -115,8 +116,8 @@ def test_the_view_and_its_export_show_the_same_colours(page, server, h5, view):
     open_view(page, server, view)
     on_screen = looks(page, "#grid .lv-view", "#legend")
     with open_states(h5) as states:
-        html = render_html(states, [view.neuron], view.pos, view.length, palette=view.palette, strips=True,
-                           raw_c=view.raw_c)
+        html = render(states, ExportSpec([view.neuron], view.pos, view.length, palette=view.palette,
+                                         strips=True, raw_c=view.raw_c))
     page.set_content(html)
     exported = looks(page, ".lv-snippet", ".lv-snippet")
 

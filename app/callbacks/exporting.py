@@ -9,6 +9,7 @@ from app import data, ids
 from app.catalog import Catalog, cached_states
 from app.control import message
 from lstmviz.errors import LstmvizError
+from lstmviz.render.spec import ExportSpec
 
 FORMATS = {ids.EXPORT_HTML: "html", ids.EXPORT_SVG: "svg"}
 MEDIA = {"html": "text/html", "svg": "image/svg+xml"}
@@ -28,9 +29,9 @@ def register(app: Dash, catalog: Catalog) -> None:
         fmt = FORMATS[ctx.triggered_id]
         entry = catalog.get(view["file"])
         try:
-            name, text = data.export(cached_states(entry.path), view["neuron"], view["pos"], view["length"],
-                                     fmt=fmt, strips=view["mode"] == "grid", palette=view["palette"],
-                                     raw_c=view["raw_c"], source_name=entry.path.name)
+            spec = ExportSpec((view["neuron"],), view["pos"], view["length"], palette=view["palette"],
+                              strips=view["mode"] == "grid", raw_c=view["raw_c"], format=fmt)
+            name, text = data.export(cached_states(entry.path), spec, source_name=entry.path.name)
         except LstmvizError as e:
             return no_update, message([f"Cannot export: {e}"])
         return dcc.send_string(text, name, type=MEDIA[fmt]), no_update

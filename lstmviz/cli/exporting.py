@@ -8,8 +8,9 @@ import click
 
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError
-from lstmviz.render.export import DEFAULTS, FORMATS, RENDERERS, default_output_name, write_snippet
+from lstmviz.render.export import default_output_name, render, write_snippet
 from lstmviz.render.palette import PALETTES
+from lstmviz.render.spec import DEFAULTS, FORMATS, ExportSpec
 from lstmviz.store.reader import open_states
 
 _SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg"}
@@ -62,10 +63,10 @@ def export(states_file: str, neurons: tuple[str, ...], start: int, length: int, 
     """
     if output == "":
         raise OptionError("-o is empty; give a file name, or leave -o out for the default name")
-    fmt = _format_of(output, fmt)
-    path = Path(output) if output else Path(default_output_name(neurons, start, fmt))
+    spec = ExportSpec(neurons, start, length, palette=palette, strips=strips, fragment=fragment,
+                      title=title, caption=caption, width=width, raw_c=raw_c,
+                      format=_format_of(output, fmt))
+    path = Path(output) if output else Path(default_output_name(spec))
     with open_states(states_file) as states:
-        text = RENDERERS[fmt](states, list(neurons), start, length, palette=palette, strips=strips,
-                              fragment=fragment, title=title, caption=caption, width=width,
-                              raw_c=raw_c)
+        text = render(states, spec)
     click.echo(str(write_snippet(path, text)))

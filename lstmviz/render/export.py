@@ -2,9 +2,10 @@
 
 The figures are those of Karpathy's "The Unreasonable Effectiveness of Recurrent Neural Networks":
 the text coloured character by character by one cell, optionally with the top-5 prediction
-strips beneath. ``lstmviz export`` and the dashboard's Export button both call
-:func:`render_html` / :func:`render_svg`, which are deterministic: the same file, neurons, span
-and options give byte-identical output (no timestamps, no paths other than the file's own name).
+strips beneath. ``lstmviz export`` and the dashboard's Export button both describe the figure as
+an :class:`~lstmviz.render.spec.ExportSpec` and call :func:`render`, which is deterministic: the
+same file and spec give byte-identical output (no timestamps, no paths other than the file's own
+name).
 Each snippet records, as a comment, the lstmviz version, the model and text hashes and the exact
 command that recreates it.
 """
@@ -13,21 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lstmviz import __version__
 from lstmviz.errors import OptionError
 from lstmviz.files import atomic_path
-from lstmviz.names import Neuron
 from lstmviz.render import html, svg
-from lstmviz.render.snippet import Snippet, as_neuron, gather
+from lstmviz.render.snippet import Snippet, gather
+from lstmviz.render.spec import DEFAULTS, ExportSpec
 from lstmviz.render.style import quantity
 from lstmviz.store.reader import States
-
-FORMATS = ("html", "svg")
-DEFAULTS = {"palette": "blog", "width": 100}
 
 
 def _shell_quote(value: str) -> str:
@@ -57,59 +54,38 @@ def _shell_quote(value: str) -> str:
     return "$'" + "".join(out) + "'"
 
 
-def export_command(
-    path_name: str,
-    neurons: Sequence[Neuron | str],
-    start: int,
-    length: int,
-    *,
-    palette: str = "blog",
-    strips: bool = False,
-    fragment: bool = False,
-    title: str | None = None,
-    caption: str | None = None,
-    width: int = 100,
-    raw_c: bool = False,
-    format: str = "html",
-) -> str:
+def export_command(source_name: str, spec: ExportSpec) -> str:
     """The canonical ``lstmviz export`` command that recreates a snippet.
 
-    Only the file's name is used, never its folder; options at their defaults are left out;
-    ``-o`` is left out too (the content does not depend on it).
+    Only the file's name is used, never its folder; options at their defaults are left out
+    (each other option of the spec is written ``--field-name``); ``-o`` is left out too (the
+    content does not depend on it).
 
-    >>> export_command("runs/val.h5", ["layer1.c.117"], 1200, 400, strips=True)
+    >>> export_command("runs/val.h5", ExportSpec(["layer1.c.117"], 1200, 400, strips=True))
     'lstmviz export val.h5 --neuron layer1.c.117 --start 1200 --length 400 --strips'
     """
-    if format not in FORMATS:
-        raise OptionError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    words = ["lstmviz", "export", _shell_quote(Path(path_name).name)]
-    for neuron in neurons:
-        words += ["--neuron", str(as_neuron(neuron))]
-    words += ["--start", str(start), "--length", str(length)]
-    if palette != DEFAULTS["palette"]:
-        words += ["--palette", _shell_quote(palette)]
-    words += ["--strips"] * strips + ["--fragment"] * fragment
-    if title is not None:
-        words += ["--title", _shell_quote(title)]
-    if caption is not None:
-        words += ["--caption", _shell_quote(caption)]
-    if width != DEFAULTS["width"]:
-        words += ["--width", str(width)]
-    words += ["--raw-c"] * raw_c
-    if format != "html":
-        words += ["--format", format]
+    words = ["lstmviz", "export", _shell_quote(Path(source_name).name)]
+    for neuron in spec.neurons:
+        words += ["--neuron", str(neuron)]
+    words += ["--start", str(spec.start), "--length", str(spec.length)]
+    for name, default in DEFAULTS.items():
+        value = getattr(spec, name)
+        if value != default:
+            option = "--" + name.replace("_", "-")
+            words += [option] if isinstance(value, bool) else [option, _shell_quote(str(value))]
     return " ".join(words)
 
 
-def default_output_name(neurons: Sequence[Neuron | str], start: int, format: str = "html") -> str:
+def default_output_name(spec: ExportSpec) -> str:
     """The file name used when no ``-o`` is given: ``<neuron>_<start>.<format>``.
 
-    >>> default_output_name(["layer1.c.117"], 1200), default_output_name(["layer0.h.1", "layer0.h.2"], 0)
-    ('layer1.c.117_1200.html', 'layer0.h.1+1_0.html')
+    >>> default_output_name(ExportSpec(["layer1.c.117"], 1200, 400))
+    'layer1.c.117_1200.html'
+    >>> default_output_name(ExportSpec(["layer0.h.1", "layer0.h.2"], 0, 10, format="svg"))
+    'layer0.h.1+1_0.svg'
     """
-    first = str(as_neuron(neurons[0]))
-    more = f"+{len(neurons) - 1}" if len(neurons) > 1 else ""
-    return f"{first}{more}_{start}.{format}"
+    more = f"+{len(spec.neurons) - 1}" if len(spec.neurons) > 1 else ""
+    return f"{spec.neurons[0]}{more}_{spec.start}.{spec.format}"
 
 
 def _attr(attrs: dict, key: str) -> str | None:
@@ -184,98 +160,42 @@ class _Figure:
     page_title: str
 
 
-def _figure(states, neurons, start, length, *, format, palette, strips, fragment, title, caption,
-            width, raw_c, source_name) -> _Figure:
-    snippet = gather(states, neurons, start, length, palette=palette, strips=strips, raw_c=raw_c,
-                     width=width)
+def _figure(states: States, spec: ExportSpec, source_name: str | None) -> _Figure:
+    snippet = gather(states, spec)
     name = source_name if source_name is not None else states.path.name
-    command = export_command(name, [b.neuron for b in snippet.bands], start, length, palette=palette,
-                             strips=strips, fragment=fragment, title=title, caption=caption,
-                             width=width, raw_c=raw_c, format=format)
-    text = provenance(states, snippet, command, name)
+    text = provenance(states, snippet, export_command(name, spec), name)
     scope = "lv-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
     shown = ", ".join(str(b.neuron) for b in snippet.bands)
-    title = _clean(title, multiline=False)
-    page_title = title or f"{shown}, positions {start} to {snippet.stop - 1} (lstmviz)"
-    return _Figure(snippet, text, scope, title, _clean(caption, multiline=True), page_title)
+    title = _clean(spec.title, multiline=False)
+    page_title = title or f"{shown}, positions {spec.start} to {snippet.stop - 1} (lstmviz)"
+    return _Figure(snippet, text, scope, title, _clean(spec.caption, multiline=True), page_title)
 
 
-def render_html(
-    states: States,
-    neurons: Sequence[Neuron | str],
-    start: int,
-    length: int,
-    *,
-    palette: str = "blog",
-    strips: bool = False,
-    fragment: bool = False,
-    title: str | None = None,
-    caption: str | None = None,
-    width: int = 100,
-    raw_c: bool = False,
-    source_name: str | None = None,
-) -> str:
-    """Positions [start, start + length) coloured by each neuron, as self-contained HTML.
+def render(states: States, spec: ExportSpec, *, source_name: str | None = None) -> str:
+    """The figure ``spec`` describes, as self-contained HTML or as SVG (``spec.format``).
+
+    HTML is a whole page, or with ``spec.fragment`` one ``<div>`` whose styles are scoped under
+    a class unique to the figure. SVG is rectangles and text; ``spec.fragment`` leaves out the
+    XML declaration, for an ``<svg>`` inlined into HTML.
 
     Args:
         states: an open extraction file.
-        neurons: one band per neuron, e.g. ``["layer1.c.117"]``.
-        start: first position shown.
-        length: number of positions shown (at least 1).
-        palette: ``"blog"``, ``"diverging"`` or ``"colorblind"``, as in the dashboard.
-        strips: show the top-5 predictions beneath each character.
-        fragment: only the ``<div>`` (styles scoped under a unique class), not a whole page.
-        title: a heading above the text.
-        caption: text below the legend; newlines are kept.
-        width: characters per line before wrapping; 0 wraps only at newlines.
-        raw_c: colour the cell state c itself over its whole-file range, not tanh(c).
+        spec: the neurons, span and options (see :class:`~lstmviz.render.spec.ExportSpec`).
         source_name: the file name recorded in the provenance (default: the states file's name).
 
     Raises:
-        OptionError: an empty span or an unknown palette or width.
         StoreError: a span outside the text.
         UnknownActivation: a neuron the file does not hold.
 
-    >>> # with open_states("val.h5") as s: html = render_html(s, ["layer1.c.117"], 1200, 400)
+    >>> # with open_states("val.h5") as s: html = render(s, ExportSpec(["layer1.c.117"], 1200, 400))
     """
-    fig = _figure(states, neurons, start, length, format="html", palette=palette, strips=strips,
-                  fragment=fragment, title=title, caption=caption, width=width, raw_c=raw_c,
-                  source_name=source_name)
+    fig = _figure(states, spec, source_name)
+    if spec.format == "svg":
+        return svg.document(fig.snippet, metadata=fig.provenance, title=fig.title, caption=fig.caption,
+                            fragment=spec.fragment)
     body = html.fragment(fig.snippet, scope=fig.scope, comment=fig.provenance, title=fig.title,
-                           caption=fig.caption)
-    return body if fragment else html.page(body, title=fig.page_title)
-
-
-def render_svg(
-    states: States,
-    neurons: Sequence[Neuron | str],
-    start: int,
-    length: int,
-    *,
-    palette: str = "blog",
-    strips: bool = False,
-    fragment: bool = False,
-    title: str | None = None,
-    caption: str | None = None,
-    width: int = 100,
-    raw_c: bool = False,
-    source_name: str | None = None,
-) -> str:
-    """The same figure as :func:`render_html`, as an SVG of rectangles and text.
-
-    ``fragment`` leaves out the XML declaration, for an ``<svg>`` inlined into HTML; the other
-    arguments and errors are those of :func:`render_html`.
-
-    >>> # with open_states("val.h5") as s: text = render_svg(s, ["layer1.c.117"], 1200, 400)
-    """
-    fig = _figure(states, neurons, start, length, format="svg", palette=palette, strips=strips,
-                  fragment=fragment, title=title, caption=caption, width=width, raw_c=raw_c,
-                  source_name=source_name)
-    return svg.document(fig.snippet, metadata=fig.provenance, title=fig.title, caption=fig.caption,
-                        fragment=fragment)
-
-
-RENDERERS = {"html": render_html, "svg": render_svg}
+                         caption=fig.caption)
+    return body if spec.fragment else html.page(body, title=fig.page_title)
 
 
 def write_snippet(path: str | Path, text: str) -> Path:

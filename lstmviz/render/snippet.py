@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmviz.errors import OptionError, StoreError, UnknownActivation
+from lstmviz.errors import StoreError, UnknownActivation
 from lstmviz.names import Neuron
-from lstmviz.render.palette import PALETTES, colours, display_range, display_values, strip_colours
+from lstmviz.render.palette import colours, display_range, display_values, strip_colours
+from lstmviz.render.spec import ExportSpec
 from lstmviz.render.style import strip_text
 from lstmviz.store.reader import States
 
@@ -52,18 +53,10 @@ class Snippet:
         return self.start + len(self.chars)
 
 
-def as_neuron(neuron: Neuron | str) -> Neuron:
-    """Accept ``Neuron`` objects and ``"layer1.c.117"`` strings alike."""
-    return neuron if isinstance(neuron, Neuron) else Neuron.parse(str(neuron))
-
-
-def check_request(states: States, neurons: Sequence[Neuron], start: int, length: int) -> None:
-    """Refuse an empty span, a span past the text, and neurons the file lacks, naming the fix."""
+def check_request(states: States, spec: ExportSpec) -> None:
+    """Refuse a span past the text and neurons the file lacks, naming the fix."""
     n = states.n_tokens
-    if not neurons:
-        raise OptionError("no neuron given; name one, e.g. --neuron layer0.c.3")
-    if length < 1:
-        raise OptionError(f"the span is empty (length {length}); give a length of 1 or more")
+    start, length = spec.start, spec.length
     if not 0 <= start < n or start + length > n:
         fix = (f"a length of at most {n - start} from start {start}" if 0 <= start < n
                else f"a start from 0 to {n - 1}")
@@ -71,7 +64,7 @@ def check_request(states: States, neurons: Sequence[Neuron], start: int, length:
             f"positions {start}:{start + length} are outside the text of {states.path.name}, "
             f"which has {n} characters (0:{n}); choose {fix}"
         )
-    for neuron in neurons:
+    for neuron in spec.neurons:
         if neuron.name not in states.names:
             raise UnknownActivation(
                 f"{states.path.name} has no activation {neuron.name!r} (asked for neuron "
@@ -82,14 +75,6 @@ def check_request(states: States, neurons: Sequence[Neuron], start: int, length:
                 f"{neuron.name} has units 0..{states.n_hidden - 1}; there is no unit {neuron.unit} "
                 f"(asked for neuron {neuron})"
             )
-
-
-def check_options(palette: str, width: int) -> None:
-    """Refuse an unknown palette or a negative line width."""
-    if palette not in PALETTES:
-        raise OptionError(f"unknown palette {palette!r}; choose one of {', '.join(PALETTES)}")
-    if width < 0:
-        raise OptionError(f"the line width is {width}; give 0 (no wrapping) or a positive number")
 
 
 def unit_abs_max(states: States, neuron: Neuron) -> float:
@@ -191,32 +176,20 @@ def wrap(chars: Sequence[str], width: int) -> list[tuple[int, int]]:
     return lines
 
 
-def gather(
-    states: States,
-    neurons: Sequence[Neuron | str],
-    start: int,
-    length: int,
-    *,
-    palette: str = "blog",
-    strips: bool = False,
-    raw_c: bool = False,
-    width: int = 100,
-) -> Snippet:
-    """Read and colour positions [start, start + length) for the given neurons."""
-    parsed = [as_neuron(n) for n in neurons]
-    check_options(palette, width)
-    check_request(states, parsed, start, length)
-    stop = start + length
+def gather(states: States, spec: ExportSpec) -> Snippet:
+    """Read and colour the positions and neurons of ``spec``, with its strips, palette and width."""
+    check_request(states, spec)
+    start, stop = spec.start, spec.stop
     chars = display_chars(states.symbols(start, stop), states.vocab.byte_level)
     bands = []
-    for neuron in parsed:
+    for neuron in spec.neurons:
         raw = states.window(neuron.name, start, stop, neuron.unit)
         raw = states.possible_values(neuron.name, raw, start, neuron.unit)  # no damage passed off as data
-        values = display_values(neuron.kind, raw, raw_c)
-        lo, hi = colour_range(states, neuron, raw_c)
-        bands.append(Band(neuron, values, colours(values, palette, lo, hi), lo, hi))
+        values = display_values(neuron.kind, raw, spec.raw_c)
+        lo, hi = colour_range(states, neuron, spec.raw_c)
+        bands.append(Band(neuron, values, colours(values, spec.palette, lo, hi), lo, hi))
     strip_cells = None
-    if strips:
+    if spec.strips:
         pred = states.predictions(start, stop)
         shades = strip_colours(pred.top_probs.ravel())
         symbols = states.vocab.symbols
@@ -225,6 +198,6 @@ def gather(
         strip_cells = [
             [(strip_text(symbols[int(pred.top_ids[i, r])], byte_level), shades[i * k + r],
               float(pred.top_probs[i, r])) for r in range(k)]
-            for i in range(length)
+            for i in range(spec.length)
         ]
-    return Snippet(start, chars, bands, strip_cells, wrap(chars, width), palette, raw_c)
+    return Snippet(start, chars, bands, strip_cells, wrap(chars, spec.width), spec.palette, spec.raw_c)
