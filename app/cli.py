@@ -1,4 +1,8 @@
-"""``lstmviz serve``: the dashboard as a command; joins the ``lstmviz`` group by entry point."""
+"""``lstmviz serve`` and ``demo``: the dashboard as commands; they join the ``lstmviz`` group by entry point.
+
+``lstmviz --help`` imports this module to list the commands, so it imports the dashboard (Dash,
+the reader, torch) only inside the commands.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ import logging
 import threading
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from app.catalog import Catalog
-from app.state import View, to_query
 from lstmviz.errors import StoreError
+
+if TYPE_CHECKING:
+    from app.catalog import Catalog
 
 
 def catalog_for(paths: tuple[Path, ...]) -> Catalog:
@@ -20,6 +26,8 @@ def catalog_for(paths: tuple[Path, ...]) -> Catalog:
     Raises:
         StoreError: a named file is not a readable extraction, or nothing at all can be shown.
     """
+    from app.catalog import Catalog
+
     catalog = Catalog.scan(paths)
     named = {p.resolve() for p in paths if not p.is_dir()}
     for entry in catalog.entries:
@@ -79,6 +87,7 @@ def demo(host: str, port: int, cache_dir: Path, no_browser: bool) -> None:
         lstmviz demo
         lstmviz demo --no-browser --port 8060
     """
+    from app.state import View, to_query
     from lstmviz.demo import demo_extraction, showcase
 
     path = demo_extraction(cache_dir)

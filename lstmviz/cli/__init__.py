@@ -1,18 +1,24 @@
 """The ``lstmviz`` command: a click group of verbs, each a thin shell over library functions.
 
+A command's module is imported only when that command runs or shows its help: ``lstmviz --help``
+lists every command from the table :data:`COMMANDS` without importing torch, h5py or Dash.
 Commands that need Dash (``serve``, ``demo``) live in ``app/`` and join the group through the
-``lstmviz.commands`` entry point, so this package never imports Dash.
+``lstmviz.commands`` entry point, so this package never imports Dash; they are loaded when named
+too, and for the listing (their module imports nothing heavy until it runs).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import signal
 import threading
 from collections.abc import Iterator
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 
 import click
+from click.utils import make_default_short_help
 
 from lstmviz import __version__
 from lstmviz.errors import LstmvizError
@@ -43,7 +49,71 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class FriendlyGroup(click.Group):
+# name -> ("module:function", the first sentence of its docstring, which `lstmviz --help` shows)
+COMMANDS = {
+    "inspect": ("lstmviz.cli.models:inspect",
+                "Show what CHECKPOINT holds (layout, parts, sizes, vocabulary), or why it cannot be used."),
+    "train": ("lstmviz.cli.training:train_command",
+              "Train a character-level LSTM on TEXT, keeping the best checkpoint."),
+    "sample": ("lstmviz.cli.training:sample_command",
+               "Generate text from CHECKPOINT at a temperature, optionally continuing a prime."),
+    "extract": ("lstmviz.cli.extraction:extract",
+                "Run CHECKPOINT over TEXT and store every activation and prediction."),
+    "info": ("lstmviz.cli.extraction:info",
+             "Show what an extraction file holds: model, text, sizes, precision, timing."),
+    "validate": ("lstmviz.cli.extraction:validate",
+                 "Check an extraction file and list every problem found (exit status 1 if any)."),
+    "search": ("lstmviz.cli.searching:search",
+               "Rank every unit in FILE by how well it tracks a hypothesis about the text."),
+    "export": ("lstmviz.cli.exporting:export",
+               "Write a span of FILE coloured by neurons as a self-contained HTML or SVG snippet."),
+}
+
+
+@cache
+def plugins() -> dict[str, EntryPoint]:
+    """Commands other packages add through the ``lstmviz.commands`` entry point, not yet loaded."""
+    return {ep.name: ep for ep in entry_points(group="lstmviz.commands")}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module of command ``name`` (from :data:`COMMANDS`) and return the command."""
+    module, function = COMMANDS[name][0].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when one is named, so listing them costs nothing."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command: the table's, the entry points', and any added directly."""
+        return sorted({*COMMANDS, *plugins(), *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported now."""
+        if cmd_name in COMMANDS:
+            return load_command(cmd_name)
+        if cmd_name in plugins():
+            return plugins()[cmd_name].load()
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, with the table's summaries: no command module is imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            if name in COMMANDS:
+                rows.append((name, make_default_short_help(COMMANDS[name][1], limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class FriendlyGroup(LazyGroup):
     """Turns the library's typed errors into ``Error: …`` lines with exit status 1."""
 
     def invoke(self, ctx: click.Context):
@@ -74,19 +144,3 @@ def cli() -> None:
         lstmviz inspect model.pt           # will my checkpoint load?
         lstmviz extract model.pt val.txt   # -> cache/model__val.h5
     """
-
-
-_COMMAND_MODULES = ("models", "training", "exporting", "extraction", "searching")
-
-
-def _register() -> None:
-    import importlib
-
-    for module in _COMMAND_MODULES:  # each attaches its commands to `cli` on import
-        importlib.import_module(f"lstmviz.cli.{module}")
-
-    for ep in entry_points(group="lstmviz.commands"):
-        cli.add_command(ep.load(), ep.name)
-
-
-_register()

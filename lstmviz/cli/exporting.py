@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from lstmviz.cli import cli
 from lstmviz.errors import OptionError
 from lstmviz.render.export import default_output_name, render, write_snippet
 from lstmviz.render.palette import PALETTES
@@ -25,7 +24,7 @@ def _format_of(output: str | None, given: str | None) -> str:
     return given or implied or "html"
 
 
-@cli.command()
+@click.command()
 @click.argument("states_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
 @click.option("--neuron", "-n", "neurons", multiple=True, required=True,
               help="Neuron to colour by, e.g. layer1.c.117; repeat for one band per neuron.")

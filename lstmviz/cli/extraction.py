@@ -9,7 +9,7 @@ from typing import Any
 import click
 import numpy as np
 
-from lstmviz.cli import INTERRUPTED, cli
+from lstmviz.cli import INTERRUPTED
 from lstmviz.errors import StoreError
 from lstmviz.extraction.extract import DEFAULT_BURN_IN, Options, extract_file
 from lstmviz.store.reader import open_states
@@ -17,7 +17,7 @@ from lstmviz.store.spec import CHUNK_ROWS
 from lstmviz.store.validate import validate as validate_file
 
 
-@cli.command()
+@click.command()
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.argument("text", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -79,7 +79,7 @@ def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: 
                        f"{states.attrs['unknown']} (`lstmviz extract --unknown error` lists them)", err=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("states", type=click.Path(exists=True, dir_okay=False))
 def info(states: str) -> None:
     """Show what an extraction file holds: model, text, sizes, precision, timing.
@@ -158,7 +158,7 @@ def _summaries(s) -> str:
     return f"per unit: {summaries}"
 
 
-@cli.command()
+@click.command()
 @click.argument("states", type=click.Path(exists=True, dir_okay=False))
 def validate(states: str) -> None:
     """Check an extraction file and list every problem found (exit status 1 if any).

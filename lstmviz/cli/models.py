@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from lstmviz.cli import cli
 from lstmviz.model.importers.vocab_discovery import ALL_BYTES
 from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.vocab import visible
@@ -57,7 +56,7 @@ def describe(loaded: LoadedModel) -> list[str]:
     return lines
 
 
-@cli.command()
+@click.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option(
     "--vocab",

@@ -8,7 +8,6 @@ import math
 import click
 import pandas as pd
 
-from lstmviz.cli import cli
 from lstmviz.model.vocab import visible
 from lstmviz.names import GATES, act_name
 from lstmviz.search.by_example import ExampleSearch, search_by_example
@@ -31,7 +30,7 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
     return a, b
 
 
-@cli.command()
+@click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--hypothesis", "hypothesis", type=click.Choice(sorted(HYPOTHESES)),
               help="A built-in hypothesis (see docs/search.md for exact definitions).")

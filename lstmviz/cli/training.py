@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import torch
 
-from lstmviz.cli import INTERRUPTED, cli
+from lstmviz.cli import INTERRUPTED
 from lstmviz.devices import resolve_device
 from lstmviz.model.loading import load_model
 from lstmviz.model.sample import generate
@@ -17,7 +17,7 @@ from lstmviz.model.train import TrainConfig, state_path, train
 _DEFAULTS = TrainConfig()
 
 
-@cli.command("train")
+@click.command("train")
 @click.argument("text", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Checkpoint to write (the best by validation loss).")
@@ -110,7 +110,7 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
         ctx.exit(INTERRUPTED)
 
 
-@cli.command("sample")
+@click.command("sample")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option("-t", "--temperature", default=1.0, show_default=True,
               help="Above 0. Low (0.2-0.5): conservative, likely text that starts to repeat "
