@@ -22,7 +22,7 @@ from lstmviz.model.charlstm import CharLSTM, LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import Neuron
-from lstmviz.render.export import export_command, render, write_snippet
+from lstmviz.render.export import _shell_quote, export_command, render, write_snippet
 from lstmviz.render.palette import PALETTES, colours, strip_colours
 from lstmviz.render.spec import DEFAULTS, ExportSpec
 from lstmviz.store.reader import open_states
@@ -475,6 +475,24 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(h5, tmp_path, monkeypatch,
     assert result.output.startswith(message)
     assert result.output.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+# Every code point up to U+00FF but NUL (no command line can hold one), and some beyond: line and
+# paragraph separators, a zero-width space and joiner, a byte-order mark, private use, an emoji,
+# the last code point, and U+DC85, which is how Python reads the undecodable byte 0x85 of argv.
+CODE_POINTS = [*range(1, 0x100), 0x2028, 0x2029, 0x200B, 0x200D, 0xFEFF, 0xE000, 0x1F600, 0x10FFFF, 0xDC85]
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_bash_reads_every_quoted_value_back_exactly(locale):
+    values = [f"{chr(c)}5f" for c in CODE_POINTS] + [f"a--{chr(c)}<b>" for c in CODE_POINTS]
+    quoted = [_shell_quote(v) for v in values]
+    assert all(q.isprintable() for q in quoted)  # one line, every control character spelled out
+    env = {**os.environ, "LC_ALL": locale}
+    out = subprocess.run(["bash", "-c", "printf '%s\\0' " + " ".join(quoted)], capture_output=True,
+                         check=True, env=env).stdout
+    back = [word.decode("utf-8", "surrogateescape") for word in out.split(b"\0")[:-1]]
+    assert [ascii(v) for v in back] == [ascii(v) for v in values]
 
 
 def test_write_is_all_or_nothing(tmp_path):

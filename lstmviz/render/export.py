@@ -32,10 +32,15 @@ def _shell_quote(value: str) -> str:
 
     ``$'…'`` spells ``-``, ``<``, ``>`` and ``&`` as ``\x2d``, ``\x3c``, ``\x3e``, ``\x26``, so the
     quoted value never holds ``--`` or a tag (which could close or corrupt the provenance
-    comment), and control characters never break the line.
+    comment), and control characters never break the line. A character that is not printable is
+    written as its UTF-8 bytes: U+0085 as ``\xc2\x85``, since bash reads ``\x85`` as the lone byte
+    0x85, and leaves ``\u0085`` as those six characters in a locale that is not UTF-8; the bytes
+    give back the exact character in every locale. An undecodable byte of the command line
+    (U+DC80 to U+DCFF, :pep:`383`) is written as that byte. A NUL cannot be given back: no
+    command line holds one.
 
-    >>> _shell_quote("quote cell"), _shell_quote("a --> b")
-    ("'quote cell'", "$'a \\x2d\\x2d\\x3e b'")
+    >>> _shell_quote("quote cell"), _shell_quote("a --> b"), _shell_quote("\x85")
+    ("'quote cell'", "$'a \\x2d\\x2d\\x3e b'", "$'\\xc2\\x85'")
     """
     if "--" not in value and value.isprintable() and not any(ch in value for ch in "<>&"):
         return shlex.quote(value)
@@ -46,12 +51,18 @@ def _shell_quote(value: str) -> str:
         if ch in escapes:
             out.append(escapes[ch])
         elif not ch.isprintable():
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else
-                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+            out.append("".join(f"\\x{byte:02x}" for byte in _utf8(ch)))
         else:
             out.append(ch)
     return "$'" + "".join(out) + "'"
+
+
+def _utf8(ch: str) -> bytes:
+    """The bytes of one character on a command line: UTF-8, or the byte a PEP 383 surrogate stands for."""
+    try:
+        return ch.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no command line can hold; its bytes stay visible
+        return ch.encode("utf-8", "surrogatepass")
 
 
 def export_command(source_name: str, spec: ExportSpec) -> str:
