@@ -52,19 +52,41 @@ def temporary_sibling(path: str | Path) -> Path:
     raise FileExistsError(f"cannot create a temporary file beside {path}")
 
 
-def check_output(path: str | Path, inputs: tuple[str | Path, ...] = (), *, example: str) -> Path:
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file (same device and inode): through links, hard links or ``..``.
+
+    A path that does not exist is no file at all, so it is the same as nothing.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); _ = (d / "a").write_text("x")
+    >>> (d / "b").hardlink_to(d / "a"); (d / "c").symlink_to(d / "a")
+    >>> same_file(d / "a", d / "b"), same_file(d / "c", d / "." / "a"), same_file(d / "a", d / "none")
+    (True, True, False)
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: str | Path, inputs: tuple[str | Path, ...] = (), *, example: str,
+                 force: bool = True) -> Path:
     """The output path, once it is sure a file can be written there: fail before the work, not after.
 
     Creates the folder when missing. ``example`` is a file name to suggest when ``path`` names a
-    folder; ``inputs`` are files the run reads, which it must not overwrite.
+    folder; ``inputs`` are files the run reads, which it must not overwrite, whatever the path
+    that names them (:func:`same_file`). With ``force`` false an existing file is refused, for a
+    command whose ``--force`` was not given.
     """
     if str(path) == "":
         raise OptionError(f"-o is empty; give a file name such as {example}")
     if str(path).endswith(("/", os.sep)) or Path(path).is_dir():
         raise OptionError(f"{path}: is a folder; give a file name for -o, e.g. {Path(path) / example}")
     path = final_target(path)
-    if any(path.resolve() == Path(p).resolve() for p in inputs):
+    if any(same_file(path, p) for p in inputs):
         raise OptionError(f"{path}: -o names an input of this run; choose another output file")
+    if path.exists() and not force:
+        other = f"OTHER{path.suffix}"
+        raise OptionError(f"{path} already exists; pass --force to replace it, or choose -o {other}")
     folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
     if folder is not None and not folder.is_dir():
         raise OptionError(f"{path}: {folder} is a file, not a folder; choose another -o path")

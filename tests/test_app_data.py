@@ -9,6 +9,7 @@ from app import data
 from app.catalog import cached_states
 from lstmviz.model.vocab import Vocab
 from lstmviz.render.palette import lut_index
+from lstmviz.render.spec import ExportSpec
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +136,13 @@ def test_saturation_has_every_gate_unit(states, path):
     assert row.neuron == "layer1.gates.f.4"
     assert row.sat_hi == pytest.approx((f_gate > 0.9).mean(), abs=1e-6)
     assert row.sat_lo == pytest.approx((f_gate < 0.1).mean(), abs=1e-6)
+
+
+def test_export_sends_the_snippet_and_writes_nothing_beside_the_served_file(states, path):
+    folder = {p.name: p.read_bytes() for p in path.parent.iterdir()}
+    n = states.n_tokens
+    spec = ExportSpec(["layer1.c.2"], n - 30, 200, strips=True, format="svg")
+    name, text = data.export(states, spec, source_name=path.name)
+    assert name == f"layer1.c.2_{n - 30}.svg"  # a download's suggested name; the server writes no file
+    assert text.startswith("<?xml") and "--length 30 --strips --format svg" in text  # cut at the text's end
+    assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == folder

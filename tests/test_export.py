@@ -460,8 +460,7 @@ def test_cli_svg_from_the_output_suffix_and_fragment(h5, tmp_path):
         (["--start", "5000"], "Error: positions 5000:5010 are outside the text of hostile.h5"),
         (["--length", "0"], "Error: the span is empty (length 0)"),
         (["--width", "-3"], "Error: the line width is -3"),
-        (["-o", "missing/x.html"], "Error: cannot write missing/x.html: the folder missing does not"),
-        (["-o", "."], "Error: . is a folder; give a file name"),
+        (["-o", "."], "Error: .: is a folder; give a file name for -o, e.g. layer1.c.3_0.html"),
         (["-o", ""], "Error: -o is empty; give a file name, or leave -o out"),
         (["-o", "x.svg", "--format", "html"], "Error: --format html but -o x.svg ends in .svg"),
     ],
@@ -475,6 +474,66 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(h5, tmp_path, monkeypatch,
     assert result.output.startswith(message)
     assert result.output.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["html", "svg"])
+@pytest.mark.parametrize("spelling", ["same", "dot", "detour", "absolute", "symlink", "hard link"])
+def test_cli_never_writes_over_its_input(h5, tmp_path, monkeypatch, fmt, spelling):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    states = tmp_path / "v.h5"
+    states.write_bytes(h5.read_bytes())
+    (tmp_path / "link.h5").symlink_to(states)
+    (tmp_path / "hard.h5").hardlink_to(states)
+    output = {"same": "v.h5", "dot": "./v.h5", "detour": "sub/../v.h5", "absolute": str(states),
+              "symlink": "link.h5", "hard link": "hard.h5"}[spelling]
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    for force in ([], ["--force"]):
+        result = CliRunner().invoke(cli, ["export", "v.h5", "-n", "layer0.h.1", "--start", "0", "--length",
+                                          "10", "--format", fmt, "-o", output, *force])
+        assert result.exit_code == 1
+        assert result.output.endswith(": -o names an input of this run; choose another output file\n")
+        assert result.output.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    with open_states(states) as s:
+        assert s.n_tokens == len(HOSTILE)
+
+
+def test_cli_replaces_an_existing_file_only_with_force_and_whole(h5, tmp_path):
+    out = tmp_path / "fig.html"
+    out.write_text("precious", encoding="utf-8")
+    args = ["export", str(h5), "-n", "layer1.c.3", "--start", "0", "--length", "10", "-o", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {out} already exists; pass --force to replace it, "
+                             "or choose -o OTHER.html\n")
+    assert out.read_text(encoding="utf-8") == "precious"
+    kept = tmp_path / "kept.html"
+    kept.hardlink_to(out)  # a file written in place would change under this name too
+    result = CliRunner().invoke(cli, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert kept.read_text(encoding="utf-8") == "precious"  # replaced by a rename, never rewritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.html", "kept.html"]
+
+
+def test_cli_creates_a_missing_output_folder(h5, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["export", str(h5), "-n", "layer1.c.3", "--start", "0", "--length", "10",
+                                      "-o", "figures/2024/x.svg"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "figures/2024/x.svg\n"
+    ET.fromstring((tmp_path / "figures" / "2024" / "x.svg").read_text(encoding="utf-8"))
+
+
+def test_cli_refuses_a_file_where_the_folder_should_be(h5, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["export", str(h5), "-n", "layer1.c.3", "--start", "0", "--length", "10",
+                                      "-o", "notes/x.html"])
+    assert result.exit_code == 1
+    assert result.output == "Error: notes/x.html: notes is a file, not a folder; choose another -o path\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes"]
 
 
 # Every code point up to U+00FF but NUL (no command line can hold one), and some beyond: line and

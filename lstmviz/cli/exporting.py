@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lstmviz.errors import OptionError
+from lstmviz.files import check_output
 from lstmviz.render.export import default_output_name, render, write_snippet
 from lstmviz.render.palette import PALETTES
 from lstmviz.render.spec import DEFAULTS, FORMATS, ExportSpec
@@ -44,15 +45,19 @@ def _format_of(output: str | None, given: str | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format  [default: from the -o suffix, else html]")
 @click.option("-o", "--output", type=click.Path(),
-              help="File to write  [default: <neuron>_<start>.<format> in the current folder]")
+              help="File to write; its folder is created if missing  "
+                   "[default: <neuron>_<start>.<format> in the current folder]")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 def export(states_file: str, neurons: tuple[str, ...], start: int, length: int, palette: str,
            strips: bool, fragment: bool, title: str | None, caption: str | None, width: int,
-           raw_c: bool, fmt: str | None, output: str | None) -> None:
+           raw_c: bool, fmt: str | None, output: str | None, force: bool) -> None:
     """Write a span of FILE coloured by neurons as a self-contained HTML or SVG snippet.
 
     FILE is an extraction (`lstmviz extract`). The snippet has inline styles
     only (no script, fonts or links), escapes all text, and records the
-    command that recreates it. Prints the path written.
+    command that recreates it. It appears only once complete; an existing
+    file is replaced only with --force, and FILE itself never. Prints the
+    path written.
 
     \b
     Examples:
@@ -66,6 +71,7 @@ def export(states_file: str, neurons: tuple[str, ...], start: int, length: int, 
                       title=title, caption=caption, width=width, raw_c=raw_c,
                       format=_format_of(output, fmt))
     path = Path(output) if output else Path(default_output_name(spec))
+    check_output(path, (states_file,), example=default_output_name(spec), force=force)
     with open_states(states_file) as states:
         text = render(states, spec)
     click.echo(str(write_snippet(path, text)))

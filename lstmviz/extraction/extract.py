@@ -124,9 +124,7 @@ def extract_file(
     resolve_device(options.device, supported=EXTRACT_DEVICES)
     default = default_output(model_path, text_path)
     inputs = tuple(p for p in (model_path, text_path, vocab) if p is not None)
-    out = check_output(default if out_path is None else out_path, inputs, example=default.name)
-    if out.exists() and not force:
-        raise OptionError(f"{out} already exists; pass --force to replace it, or choose -o OTHER.h5")
+    out = check_output(default if out_path is None else out_path, inputs, example=default.name, force=force)
     loaded = load_model(model_path, vocab=vocab, trust_pickle=trust_pickle)
     encoder = Encoder(loaded.vocab, UnknownPolicy.parse(unknown))
     scan = scan_text(text_path, encoder)
