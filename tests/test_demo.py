@@ -32,6 +32,8 @@ from lstmviz.search.rank import rank_all
 from lstmviz.store.reader import open_states
 from lstmviz.textio import read_text
 
+pytestmark = pytest.mark.slow  # the real-size bundled model over 120,000 characters
+
 MARKUP = ("url", "wikilink", "quote")  # the cells Karpathy's post finds in Wikipedia markup
 
 

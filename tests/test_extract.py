@@ -210,9 +210,12 @@ def _loaded(model):
 
 
 @pytest.mark.parametrize(("streams", "burn_in", "threads", "plan"),
-                         [(3, 500, 1, (3, 4096)), (3, 5000, 1, (3, 4096)),
-                          (3, 10**12, 1, (3, 4096)),  # every burn-in reaches the start: no 224 GiB array
-                          (2, 500, 2, (2, 8192))])  # two blocks per stream, in two stages
+                         [(3, 500, 1, (3, 4096)),
+                          pytest.param(3, 5000, 1, (3, 4096), marks=pytest.mark.slow),
+                          # every burn-in reaches the start: no 224 GiB array
+                          pytest.param(3, 10**12, 1, (3, 4096), marks=pytest.mark.slow),
+                          # two blocks per stream, in two stages
+                          pytest.param(2, 500, 2, (2, 8192), marks=pytest.mark.slow)])
 def test_streams_start_each_piece_burn_in_characters_early(tmp_path, streams, burn_in, threads, plan):
     model = make_model(2, 24, 16, seed=3)
     with torch_threads(threads):

@@ -272,6 +272,7 @@ def test_a_gpu_number_that_is_not_there(tmp_path, model_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow  # three extraction processes, interrupted
 @pytest.mark.parametrize(("threads", "stop"), [
     ("1", signal.SIGINT),
     ("2", signal.SIGINT),  # two threads: the two-stage loop (lstmviz.extraction.two_stage)

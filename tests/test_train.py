@@ -157,6 +157,7 @@ def test_cli_resume_takes_shape_from_checkpoint(trained, text, tmp_path):
     assert load_model(copy).model.config.n_hidden == 48
 
 
+@pytest.mark.slow  # a real training process, interrupted
 def test_ctrl_c_saves_a_loadable_checkpoint(text, tmp_path):
     # No validation is due before the interrupt: the one after Ctrl-C must write the checkpoint.
     out = tmp_path / "interrupted.pt"
