@@ -14,8 +14,9 @@ from dash import html
 
 from app import ids
 from app.catalog import Catalog, cached_states, details
-from app.state import View, fit, from_query, reduce, to_query
-from lstmviz.errors import StoreError
+from app.requests import view_of
+from app.state import PageError, View, fit, from_query, reduce, to_query
+from lstmviz.errors import LstmvizError
 from lstmviz.names import Neuron
 from lstmviz.store.reader import States
 
@@ -44,13 +45,15 @@ def event_of(trigger: Any, value: Any, inputs: dict) -> tuple[str, Any] | None:
         if not value:  # a list just (re)drawn fires with no clicks
             return None
         if trigger.get("type") == ids.CONTEXT:
-            return ("context", trigger["pos"])
+            return ("context", trigger.get("pos"))
         if trigger.get("type") == ids.SATURATION_GRAPH:
-            return ("neuron", value["points"][0]["customdata"])
+            points = value.get("points") if isinstance(value, dict) else None
+            point = points[0] if isinstance(points, list) and points else None
+            return ("neuron", point.get("customdata")) if isinstance(point, dict) else None
         if trigger.get("type") == ids.SEARCH_HIT:
-            return ("neuron", trigger["neuron"])
+            return ("neuron", trigger.get("neuron"))
         if trigger.get("type") == ids.SPAN_HIT:
-            return ("span", (trigger["start"], trigger["stop"]))
+            return ("span", (trigger.get("start"), trigger.get("stop")))
         return None
     if trigger == ids.FILE:
         return ("file", value)
@@ -83,22 +86,23 @@ def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
     lacks become a message on the page while the rest of it keeps working.
     """
     name, value = event
-    view = View.from_dict(current) if current else None
     notes: list[str] = []
     default = catalog.default()
     if default is None:
         reasons = "; ".join(f"{e.path.name}: {e.error}" for e in catalog.entries) or "no files were given"
         return {"message": message([f"No extraction file can be shown ({reasons})."])}
     try:
-        if name == "url" or view is None:
+        if name == "url" or not current:
             view, notes = from_query(value if name == "url" else None, default.key)
             view, more = _open_file(catalog, view)
             notes += more
         elif name == "file":
-            view, notes = _open_file(catalog, replace(view, file=value, pos=0, mark=-1, mark_len=0))
+            view, notes = _open_file(catalog, replace(View.from_dict(current), file=str(value), pos=0,
+                                                      mark=-1, mark_len=0))
         else:
-            view, notes = reduce(view, name, value, cached_states(catalog.get(view.file).path))
-    except StoreError as e:
+            view, states = view_of(catalog, current)
+            view, notes = reduce(view, name, value, states)
+    except LstmvizError as e:
         return {"message": message([str(e)])}
     states = cached_states(catalog.get(view.file).path)
     values = controls(view, states, catalog)
@@ -106,10 +110,18 @@ def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
         same_file = name not in ("url", "file") and current is not None and current["file"] == view.file
         values = {k: v for k, v in values.items()
                   if not (k in FILE_CHOICES and same_file) and (k not in shown or shown[k] != v)}
-    before = View.from_dict(current).subjects() if current else {}
+    before = _subjects(current)
     changed = {f"subject_{k}": v for k, v in view.subjects().items() if before.get(k) != v}
     return {"state": view.to_dict(), "search": to_query(view), "message": message(notes), **values,
             **changed}
+
+
+def _subjects(current: Any) -> dict[str, list]:
+    """The subjects of the view the page showed before, or none when it sent no readable view."""
+    try:
+        return View.from_dict(current).subjects() if current else {}
+    except PageError:
+        return {}
 
 
 def _open_file(catalog: Catalog, view: View) -> tuple[View, list[str]]:

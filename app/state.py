@@ -8,11 +8,12 @@ plain functions, so the dashboard's logic is tested without a browser.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from app import data
-from lstmviz.errors import UnknownActivation
+from lstmviz.errors import LstmvizError, UnknownActivation
 from lstmviz.names import Neuron, act_name
 from lstmviz.render.palette import PALETTES
 from lstmviz.store.reader import States
@@ -20,6 +21,11 @@ from lstmviz.store.reader import States
 MODES = ("grid", "prose")
 LENGTHS = (100, 200, 500, 1000, 2000, 5000, 10000)
 DEFAULT_LENGTH = {"grid": 500, "prose": 5000}
+MAX_TEXT = 1000  # characters of a typed find query, pattern or span a request may carry
+
+
+class PageError(LstmvizError):
+    """A request that no page of this dashboard could have sent; its message is shown on the page."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,35 @@ class View:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> View:
-        """Rebuild from :meth:`to_dict` output."""
+    def from_dict(cls, d: Any) -> View:
+        """Rebuild from :meth:`to_dict` output, as sent back by a page: every field and its type checked.
+
+        Ranges are not checked here (:func:`fit` repairs them against the file), but the choices
+        that do not depend on the file are.
+
+        >>> View.from_dict({**View("val", "layer0.h.3").to_dict(), "pos": "12"})
+        Traceback (most recent call last):
+        app.state.PageError: the page sent pos='12', which is not a whole number; reload the page
+        """
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        if not isinstance(d, dict) or not required <= set(d) <= names:
+            raise PageError("the page sent a view that cannot be read; reload the page")
+        for f in fields(cls):
+            if f.name not in d:
+                continue
+            value, kind = d[f.name], _FIELD_TYPES[f.type]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise PageError(f"the page sent {f.name}={value!r}, which is not {_TYPE_WORDS[kind]}; "
+                                "reload the page")
+        for key, allowed in (("mode", MODES), ("palette", tuple(PALETTES))):
+            if d[key] not in allowed:
+                raise PageError(f"the page sent {key}={d[key]!r}; use one of {', '.join(allowed)}")
         return cls(**d)
+
+
+_FIELD_TYPES = {"str": str, "int": int, "bool": bool}  # View's annotations, which are strings
+_TYPE_WORDS = {str: "text", int: "a whole number", bool: "true or false"}
 
 
 def to_query(view: View) -> str:
@@ -223,7 +255,12 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
     layer, kind = n.layer, n.kind
     notes: list[str] = []
     if event in ("layer", "kind", "unit"):
-        layer = int(value) if event == "layer" else layer
+        if event == "layer":
+            layer = _whole(value)
+            if layer is None or not 0 <= layer < states.n_layer:
+                return view, [_not_whole("layer", value, states.n_layer - 1)]
+        if event == "kind" and value not in states.kinds():
+            return view, [f"this file stores no {value!r}; pick one of {', '.join(states.kinds())}"]
         kind = value if event == "kind" else kind
         unit = n.unit
         if event == "unit":
@@ -233,9 +270,11 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
             name = _name("h", layer)
         view = replace(view, neuron=f"{name}.{unit}")
     elif event == "unit_step":
-        view = replace(view, neuron=f"{n.name}.{(n.unit + int(value)) % states.n_hidden}")
+        view = replace(view, neuron=f"{n.name}.{(n.unit + _step(value)) % states.n_hidden}")
     elif event == "neuron":
-        view = replace(view, neuron=str(value))
+        if not isinstance(value, str):
+            return view, [f"{value!r} is not a neuron; pick one from the lists"]
+        view = replace(view, neuron=value)
     elif event in ("goto", "slider"):
         pos = _whole(value)
         if pos is None:
@@ -243,24 +282,35 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
         view = replace(view, pos=pos)
     elif event == "page":
         last = last_start(states.n_tokens, view.length)
-        view = replace(view, pos=min(max(0, view.pos + int(value) * view.length), last))
+        view = replace(view, pos=min(max(0, view.pos + _step(value) * view.length), last))
     elif event == "find":
         query, direction = value
-        view, notes = _find(view, states, query, direction)
+        if not isinstance(query, str) or len(query) > MAX_TEXT:
+            return view, [f"type at most {MAX_TEXT:,} characters of text to find"]
+        view, notes = _find(view, states, query, _step(direction))
     elif event == "context":
-        pos = int(value)
+        pos = _whole(value)
+        if pos is None:
+            return view, [_not_whole("position", value, states.n_tokens - 1)]
         view = replace(view, pos=max(0, pos - view.length // 3), mark=pos, mark_len=1)
     elif event == "span":
-        a, b = (int(x) for x in value)
+        a, b = _span(value)
+        if a is None or b is None:
+            return view, [f"{value!r} is not a span of the text; pick one from the list"]
         view = replace(view, pos=max(0, a - view.length // 4), mark=a, mark_len=max(1, b - a))
-    elif event == "mode":
-        view = replace(view, mode=value, length=DEFAULT_LENGTH[value])
-    elif event == "palette":
-        view = replace(view, palette=value)
+    elif event in ("mode", "palette"):
+        allowed = MODES if event == "mode" else tuple(PALETTES)
+        if value not in allowed:
+            return view, [f"there is no {event} {value!r}; pick one of {', '.join(allowed)}"]
+        view = replace(view, mode=value, length=DEFAULT_LENGTH[value]) if event == "mode" else \
+            replace(view, palette=value)
     elif event == "raw_c":
         view = replace(view, raw_c=bool(value))
     elif event == "length":
-        view = replace(view, length=int(value))
+        length = _whole(value)
+        if length is None or length < 1:
+            return view, [f"there is no window length {value!r}; pick one of the list"]
+        view = replace(view, length=length)
     else:
         raise ValueError(f"unknown event {event!r}")
     view, fixes = fit(view, states)
@@ -279,6 +329,22 @@ def _whole(value) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _span(value) -> tuple[int | None, int | None]:
+    """A (start, stop) pair the page sent, each None unless a whole number."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return _whole(value[0]), _whole(value[1])
+    return None, None
+
+
+def _step(value) -> int:
+    """A step's direction, +1 or -1, whatever number the page sent.
+
+    >>> _step(1), _step(-7), _step("x")
+    (1, -1, 1)
+    """
+    return -1 if isinstance(value, (int, float)) and value < 0 else 1
 
 
 def _not_whole(what: str, value, last: int) -> str:

@@ -1,6 +1,7 @@
 """The panels under the text (profile, gate saturation, unit search) as plain functions."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from app import figures, ids
 from app.callbacks.panels import profile_view, saturation_view
 from app.callbacks.search import example, example_reply, parse_span, ranking_for, results
 from app.catalog import Catalog, cached_states
+from app.state import View
 from lstmviz.errors import SearchError
 
 
@@ -79,17 +81,18 @@ def test_ranking_a_pattern_that_never_occurs_says_so(states):
 
 
 def test_spans_come_from_text_or_the_marked_text():
-    assert parse_span(" 10 : 20 ", {}) == (10, 20)
-    assert parse_span(None, {"mark": 5, "mark_len": 2}) == (5, 7)
+    view = View("tiny", "layer1.h.0")
+    assert parse_span(" 10 : 20 ", view) == (10, 20)
+    assert parse_span(None, replace(view, mark=5, mark_len=2)) == (5, 7)
     with pytest.raises(SearchError, match="type START:END"):
-        parse_span("", {"mark": -1, "mark_len": 0})
+        parse_span("", view)
     with pytest.raises(SearchError, match="'ten' is not a span"):
-        parse_span("ten", {})
+        parse_span("ten", view)
 
 
 def test_search_by_example_links_units_and_matching_spans(states):
     start = TEXT.index("getattr")
-    panel = example(states, {"neuron": "layer1.h.0", "mark": -1, "mark_len": 0}, f"{start}:{start + 2}")
+    panel = example(states, View("tiny", "layer1.h.0"), f"{start}:{start + 2}")
     if isinstance(panel[0].children, str):  # no unit separates this span in a random model
         assert panel[0].children.startswith("Cannot search by example: no unit of layer1.h")
         return
@@ -161,7 +164,7 @@ def test_a_ranking_stays_until_another_is_asked_for():
 def test_by_example_results_are_cleared_when_the_file_changes(states, flat):
     catalog = Catalog.scan([states.path, flat.path])
     start = TEXT.index("getattr")
-    tiny = {"file": "tiny", "neuron": "layer1.h.0", "mark": -1, "mark_len": 0}
+    tiny = View("tiny", "layer1.h.0").to_dict()
     panel, found_in = example_reply(catalog, tiny, f"{start}:{start + 2}", run=True, shown_for=None)
     assert found_in == "tiny" and panel
     assert example_reply(catalog, {**tiny, "neuron": "layer1.h.5"}, "", run=False, shown_for="tiny") is None

@@ -10,8 +10,9 @@ from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
 from app import data, figures, ids
-from app.catalog import Catalog, cached_states
-from lstmviz.errors import StoreError
+from app.catalog import Catalog
+from app.requests import view_of
+from lstmviz.errors import LstmvizError, StoreError
 from lstmviz.store.reader import States
 
 
@@ -45,28 +46,30 @@ def register(app: Dash, catalog: Catalog) -> None:
         Input(ids.SUBJECT_NEURON, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
         State(ids.PROFILE_FOR, "data"),
     )
-    def _profile(_subject, tab, view, shown):
-        if not view or tab != ids.TAB_PROFILE:
-            raise PreventUpdate
-        key = [view["file"], view["neuron"]]
-        if key == shown:
+    def _profile(_subject, tab, page_view, shown):
+        if not page_view or tab != ids.TAB_PROFILE:
             raise PreventUpdate
         try:
-            states = cached_states(catalog.get(view["file"]).path)
-        except StoreError as e:
-            return [figures.notice(str(e))], key
-        return profile_view(states, view["neuron"]), key
+            view, states = view_of(catalog, page_view)
+        except LstmvizError as e:
+            return [figures.notice(str(e))], None
+        key = [view.file, view.neuron]
+        if key == shown:
+            raise PreventUpdate
+        return profile_view(states, view.neuron), key
 
     @app.callback(
         Output(ids.SATURATION, "children"), Output(ids.SATURATION_FOR, "data"),
         Input(ids.SUBJECT_FILE, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
         State(ids.SATURATION_FOR, "data"),
     )
-    def _saturation(_subject, tab, view, shown):
-        if not view or tab != ids.TAB_SATURATION or view["file"] == shown:
+    def _saturation(_subject, tab, page_view, shown):
+        if not page_view or tab != ids.TAB_SATURATION:
             raise PreventUpdate
         try:
-            states = cached_states(catalog.get(view["file"]).path)
-        except StoreError as e:
-            return [figures.notice(str(e))], view["file"]
-        return saturation_view(states, view["file"]), view["file"]
+            view, states = view_of(catalog, page_view)
+        except LstmvizError as e:
+            return [figures.notice(str(e))], None
+        if view.file == shown:
+            raise PreventUpdate
+        return saturation_view(states, view.file), view.file

@@ -13,7 +13,9 @@ from dash import Dash, Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 
 from app import figures, ids
-from app.catalog import Catalog, cached_states
+from app.catalog import Catalog
+from app.requests import shown_key, typed_text, view_of
+from app.state import View
 from lstmviz.errors import LstmvizError, SearchError
 from lstmviz.names import Neuron
 from lstmviz.render import style
@@ -60,28 +62,45 @@ def ranking_for(trigger: Any, file: str, hypothesis: str, pattern: str | None,
     return None if key == shown else (key, False)
 
 
-def parse_span(text: str | None, view: dict) -> tuple[int, int]:
+def search_reply(catalog: Catalog, trigger: Any, page_view: dict, hypothesis: Any, pattern: Any,
+                 shown: Any) -> tuple[list, list | None] | None:
+    """The ranking panel's content and what it shows, or None to leave the panel as it is."""
+    try:
+        view, states = view_of(catalog, page_view)
+        pattern = typed_text(pattern, "pattern")
+        hypothesis = typed_text(hypothesis, "hypothesis")
+    except LstmvizError as e:
+        return [figures.notice(str(e))], None
+    target = ranking_for(trigger, view.file, hypothesis, pattern, shown_key(shown))
+    if target is None:
+        return None
+    key, compute = target
+    return results(states, key[1], compute=compute), key
+
+
+def parse_span(text: str | None, view: View) -> tuple[int, int]:
     """``"120:164"`` as positions, or the marked text when nothing is typed.
 
-    >>> parse_span("120:164", {}), parse_span("", {"mark": 7, "mark_len": 3})
+    >>> v = View("val", "layer0.h.0", mark=7, mark_len=3)
+    >>> parse_span("120:164", v), parse_span("", v)
     ((120, 164), (7, 10))
     """
     text = (text or "").strip()
     if not text:
-        if view.get("mark", -1) < 0 or view.get("mark_len", 0) < 1:
+        if view.mark < 0 or view.mark_len < 1:
             raise SearchError("no span given; type START:END (e.g. 120:164) or mark some text with Find")
-        return view["mark"], view["mark"] + view["mark_len"]
+        return view.mark, view.mark + view.mark_len
     a, sep, b = text.replace(" ", "").partition(":")
     if not (sep and a.isdigit() and b.isdigit()):
         raise SearchError(f"{text!r} is not a span; type START:END, e.g. 120:164")
     return int(a), int(b)
 
 
-def example(states: States, view: dict, text: str | None) -> list:
+def example(states: States, view: View, text: str | None) -> list:
     """The units on over a span and where else they turn on, or a notice saying why not."""
     try:
         start, stop = parse_span(text, view)
-        found = search_by_example(states, start, stop, name=Neuron.parse(view["neuron"]).name)
+        found = search_by_example(states, start, stop, name=Neuron.parse(view.neuron).name)
         shown = [(int(r.start), int(r.stop), float(r.score), _snippet(states, int(r.start), int(r.stop)))
                  for r in found.matches.head(TOP).itertuples()]
     except LstmvizError as e:
@@ -89,20 +108,21 @@ def example(states: States, view: dict, text: str | None) -> list:
     return [figures.example_tables(found, shown)]
 
 
-def example_reply(catalog: Catalog, view: dict, text: str | None, *, run: bool,
+def example_reply(catalog: Catalog, page_view: dict, text: str | None, *, run: bool,
                   shown_for: str | None) -> tuple[list, str | None] | None:
     """By-example results and the file they belong to, or None to leave the panel as it is.
 
     They are found when asked (``run``). A later change of the view keeps them, unless it changed
     the file: their units and places belong to the file they were found in, so they are cleared.
     """
-    if not run:
-        return ([], None) if shown_for not in (None, view["file"]) else None
     try:
-        states = cached_states(catalog.get(view["file"]).path)
+        view, states = view_of(catalog, page_view)
+        text = typed_text(text, "span")
     except LstmvizError as e:
-        return [figures.notice(str(e))], view["file"]
-    return example(states, view, text), view["file"]
+        return [figures.notice(str(e))], None
+    if not run:
+        return ([], None) if shown_for not in (None, view.file) else None
+    return example(states, view, text), view.file
 
 
 def _snippet(states: States, start: int, stop: int, most: int = 60) -> str:
@@ -120,18 +140,13 @@ def register(app: Dash, catalog: Catalog) -> None:
         Input(ids.SEARCH_HYPOTHESIS, "value"), Input(ids.TABS, "value"), Input(ids.SUBJECT_FILE, "data"),
         State(ids.STATE, "data"), State(ids.SEARCH_PATTERN, "value"), State(ids.SEARCH_FOR, "data"),
     )
-    def _search(_run, _submit, hypothesis, tab, _file, view, pattern, shown):
-        if not view or tab != ids.TAB_SEARCH:
+    def _search(_run, _submit, hypothesis, tab, _file, page_view, pattern, shown):
+        if not page_view or tab != ids.TAB_SEARCH:
             raise PreventUpdate
-        target = ranking_for(ctx.triggered_id, view["file"], hypothesis, pattern, shown)
-        if target is None:
+        reply = search_reply(catalog, ctx.triggered_id, page_view, hypothesis, pattern, shown)
+        if reply is None:
             raise PreventUpdate
-        key, compute = target
-        try:
-            states = cached_states(catalog.get(view["file"]).path)
-        except LstmvizError as e:
-            return [figures.notice(str(e))], key
-        return results(states, key[1], compute=compute), key
+        return reply
 
     @app.callback(
         Output(ids.EXAMPLE_RESULTS, "children"), Output(ids.EXAMPLE_FOR, "data"),

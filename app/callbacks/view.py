@@ -10,28 +10,29 @@ from dash import ClientsideFunction, Dash, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from app import data, ids
-from app.catalog import Catalog, cached_states
+from app.catalog import Catalog
 from app.control import message
-from lstmviz.errors import StoreError
+from app.requests import view_of
+from lstmviz.errors import LstmvizError
 
 
-def window_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
+def window_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
     """The window's text and guesses for the browser, or None and a message saying why not."""
     try:
-        states = cached_states(catalog.get(view["file"]).path)
-        payload = data.window_payload(states, view["pos"], view["length"], fixed=view["mode"] == "grid")
-    except StoreError as e:
+        view, states = view_of(catalog, page_view)
+        payload = data.window_payload(states, view.pos, view.length, fixed=view.mode == "grid")
+    except LstmvizError as e:
         return None, message([str(e)])
     return payload, []
 
 
-def values_reply(catalog: Catalog, view: dict) -> tuple[dict | None, list]:
+def values_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
     """The neuron's values over the window, or None and a message saying why not."""
     try:
-        states = cached_states(catalog.get(view["file"]).path)
-        payload = data.values_payload(states, view["neuron"], view["pos"], view["length"],
-                                      palette=view["palette"], raw_c=view["raw_c"])
-    except StoreError as e:
+        view, states = view_of(catalog, page_view)
+        payload = data.values_payload(states, view.neuron, view.pos, view.length,
+                                      palette=view.palette, raw_c=view.raw_c)
+    except LstmvizError as e:
         return None, message([str(e)])
     return payload, []
 

@@ -57,13 +57,25 @@ _FLOW_MARKS = {"\n": "↵", "\r": "␍"}  # in flowing text a tab stays a tab, s
 _STRIP_MARKS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 
 
+# Unicode's Bidi_Control characters: invisible, yet they reorder the characters after them, so a
+# figure would show its text (and its colours) in another order than the model read it.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_MARK = "⇄"
+
+
 def _printable(ch: str) -> str:
-    """One glyph for any character that would not show, or not be valid in HTML/XML, as itself."""
+    """One glyph for any character that would not show, or not be valid in HTML/XML, as itself.
+
+    >>> _printable("\u202e"), _printable("é")
+    ('⇄', 'é')
+    """
     code = ord(ch)
     if code < 0x20:
         return chr(0x2400 + code)  # the Unicode control pictures ␀..␟
     if code == 0x7F:
         return "␡"
+    if ch in BIDI_CONTROLS:
+        return BIDI_MARK
     if unicodedata.category(ch) in ("Cc", "Cs") or code in (0xFFFE, 0xFFFF):
         return "\ufffd"  # C1 controls, lone surrogates, and the two characters XML forbids
     return ch
