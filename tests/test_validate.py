@@ -168,6 +168,7 @@ def test_a_missing_decoder_and_an_unreadable_summary_are_found(good, tmp_path):
 def test_commands_reading_a_damaged_symbol_id_say_so_in_one_line(good, tmp_path, dataset):
     from app.callbacks.view import window_reply
     from app.catalog import Catalog
+    from app.state import View
 
     def change(f):
         f[dataset][40] = 999  # a read of position 40 would pick a symbol that does not exist
@@ -184,6 +185,6 @@ def test_commands_reading_a_damaged_symbol_id_say_so_in_one_line(good, tmp_path,
         assert result.output.strip().count("\n") == 0
     assert not (tmp_path / "s.html").exists()
     catalog = Catalog.scan([path])
-    view = {"file": catalog.default().key, "pos": 0, "length": 80, "mode": "grid"}
+    view = View(catalog.default().key, "layer0.h.1", pos=0, length=100).to_dict()
     payload, note = window_reply(catalog, view)
     assert payload is None and said in str(note)
