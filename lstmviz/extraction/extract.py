@@ -36,8 +36,8 @@ from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.runner import Hidden, State, UnrolledLSTM
 from lstmviz.names import GATES, act_name, parse_name
 from lstmviz.progress import progress_bar
-from lstmviz.store.spec import CHUNK_ROWS, PREDICTION_KEYS, Predictions, top_k
-from lstmviz.store.summaries import SEGMENT, UnitSummary
+from lstmviz.store.spec import CHUNK_ROWS, PREDICTION_KEYS, SEGMENT, Predictions, top_k
+from lstmviz.store.summaries import UnitSummary
 from lstmviz.store.writer import BackgroundWrites, StatesWriter
 
 log = logging.getLogger(__name__)
