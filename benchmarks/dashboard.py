@@ -43,7 +43,7 @@ from app import data, figures
 from app.catalog import Catalog, cached_states
 from app.control import respond
 from app.state import View
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import act_name, h5_path
 from lstmviz.store.spec import N_BINS, N_TOP, TOP_K, Predictions

@@ -16,8 +16,10 @@ from click.testing import CliRunner
 from lstmviz import __version__
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError, StoreError, UnknownActivation
-from lstmviz.extraction.extract import Options, extract
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.render.export import export_command, render_html, render_svg, write_snippet

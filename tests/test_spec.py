@@ -7,7 +7,8 @@ import pytest
 from extraction_files import TEXT, VOCAB, make_model
 
 from lstmviz.errors import StoreError
-from lstmviz.extraction.extract import Options, extract
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
 from lstmviz.model.loading import LoadedModel
 from lstmviz.store import spec
 from lstmviz.store.reader import open_states

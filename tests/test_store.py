@@ -7,7 +7,8 @@ import torch
 from extraction_files import TEXT, VOCAB, make_model, one_thread
 
 from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
-from lstmviz.extraction.extract import Options, extract
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
 from lstmviz.model.loading import LoadedModel
 from lstmviz.store.reader import open_states
 from lstmviz.store.spec import CHUNK_ROWS
@@ -158,7 +159,7 @@ def test_incomplete_foreign_and_future_files(good, tmp_path):
 
 
 def test_writer_leaves_only_complete_files(tmp_path):
-    from lstmviz.model.charlstm import LSTMConfig
+    from lstmviz.model.config import LSTMConfig
     from lstmviz.store.writer import StatesWriter
 
     w = StatesWriter(tmp_path / "x.h5", n_tokens=10, config=LSTMConfig(vocab_size=len(VOCAB)),

@@ -15,7 +15,7 @@ import numpy as np
 
 from lstmviz.errors import LstmvizError, SchemaVersionError, StoreError
 from lstmviz.files import kind_of
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import GATES, act_name, parse_name
 from lstmviz.store.spec import (

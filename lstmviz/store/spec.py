@@ -22,7 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import KINDS, h5_path
 from lstmviz.search.histograms import DEFAULT_BINS as RANK_BINS  # a default search reads them as stored

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import LstmvizError
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import h5_path, parse_name
 from lstmviz.store.checks import (

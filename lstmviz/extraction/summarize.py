@@ -2,6 +2,8 @@
 
 The dashboard's unit profiles (mean, spread, histogram, saturation, strongest contexts) would
 otherwise need a pass over the whole file each time; computed once here, they open instantly.
+Their shapes and allowed values are in the format's table (:data:`lstmviz.store.spec.SUMMARIES`);
+this module (the only one of the summaries that needs torch) computes them.
 
 Keys (each array indexed by unit first; see ``docs/file-format.md``):
 
