@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmviz.errors import OptionError, StoreError, UnknownActivation
+from lstmviz.errors import OptionError, StoreError
 from lstmviz.names import Neuron
 from lstmviz.render.palette import PALETTES, colours, display_range, display_values, strip_colours
 from lstmviz.render.style import strip_text
@@ -59,29 +59,13 @@ def as_neuron(neuron: Neuron | str) -> Neuron:
 
 def check_request(states: States, neurons: Sequence[Neuron], start: int, length: int) -> None:
     """Refuse an empty span, a span past the text, and neurons the file lacks, naming the fix."""
-    n = states.n_tokens
     if not neurons:
         raise OptionError("no neuron given; name one, e.g. --neuron layer0.c.3")
     if length < 1:
         raise OptionError(f"the span is empty (length {length}); give a length of 1 or more")
-    if not 0 <= start < n or start + length > n:
-        fix = (f"a length of at most {n - start} from start {start}" if 0 <= start < n
-               else f"a start from 0 to {n - 1}")
-        raise StoreError(
-            f"positions {start}:{start + length} are outside the text of {states.path.name}, "
-            f"which has {n} characters (0:{n}); choose {fix}"
-        )
+    states.span(start, start + length)
     for neuron in neurons:
-        if neuron.name not in states.names:
-            raise UnknownActivation(
-                f"{states.path.name} has no activation {neuron.name!r} (asked for neuron "
-                f"{neuron}); available: {', '.join(states.names)}"
-            )
-        if not 0 <= neuron.unit < states.n_hidden:
-            raise UnknownActivation(
-                f"{neuron.name} has units 0..{states.n_hidden - 1}; there is no unit {neuron.unit} "
-                f"(asked for neuron {neuron})"
-            )
+        states.neuron(neuron)
 
 
 def check_options(palette: str, width: int) -> None:

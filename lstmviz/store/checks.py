@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from lstmviz.errors import LstmvizError, SchemaVersionError, StoreError
+from lstmviz.errors import LstmvizError, SchemaVersionError, SpanError, StoreError
 from lstmviz.files import kind_of
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
@@ -23,7 +23,9 @@ from lstmviz.store.spec import (
     FORMAT,
     ORDERED,
     SUMMARIES,
+    TOKENS,
     VERSION,
+    VOCAB,
     Dataset,
     is_complete,
     text_attr,
@@ -62,6 +64,21 @@ def check_header(f: h5py.File) -> None:
             f"{f.filename}: the extraction is incomplete (it was interrupted); "
             "run `lstmviz extract` again"
         )
+
+
+def check_span(start: int, stop: int, n_tokens: int, text: str = "the text", *, empty: bool = False) -> None:
+    """Refuse a span [start, stop) that is not within a text of ``n_tokens`` positions.
+
+    ``text`` names the text in the message (``the text of val.h5``); ``empty`` lets start equal
+    stop, as a read of nothing may. Every caller words the refusal so, whatever it reads.
+
+    >>> check_span(3, 9, 5)
+    Traceback (most recent call last):
+    lstmviz.errors.SpanError: span 3:9 is not within the text (0:5); give START:END with 0 <= START < END <= 5
+    """
+    if not (0 <= start <= stop <= n_tokens and (empty or start < stop)):
+        raise SpanError(f"span {start}:{stop} is not within {text} (0:{n_tokens}); "
+                        f"give START:END with 0 <= START < END <= {n_tokens}")
 
 
 def has_version(version: str | None, since: str) -> bool:
@@ -131,6 +148,27 @@ def names_problems(names: Sequence[str], n_layer: int) -> list[str]:
         if any(gates) and not all(gates):
             problems.append(f"layer {layer} stores only some of its gates; expected all of i, f, g, o")
     return problems
+
+
+def opening_problem(f: h5py.File, n_tokens: int, config: LSTMConfig, vocab: Vocab,
+                    names: Sequence[str]) -> str | None:
+    """The first thing a reader opening ``f`` finds its header contradicting, or None.
+
+    The model's shape, the names, the text's length and the vocabulary are checked against each
+    other and against the shape of ``/tokens`` and the symbols of ``/vocab``: cheap, so every
+    opening checks them.
+    """
+    problems = config_problems(config, vocab)
+    problems += names_problems(names, config.n_layer) if not problems else []
+    if problems:
+        return problems[0]
+    tokens = f.get(TOKENS)  # None when it cannot be opened: reading it will say so
+    if isinstance(tokens, h5py.Dataset) and tokens.ndim == 1 and tokens.shape != (n_tokens,):
+        return f"the 'n_tokens' attribute says {n_tokens} positions, but {TOKENS} holds {tokens.shape[0]}"
+    stored = f.get(VOCAB)
+    if isinstance(stored, h5py.Dataset) and not vocab_matches(stored, vocab):
+        return f"dataset {VOCAB} does not match the 'vocab' attribute"
+    return None
 
 
 def layout_problem(what: str, shape: tuple[int, ...], dtype: np.dtype, entry: Dataset,

@@ -11,16 +11,15 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import StoreError, UnknownActivation, VocabError
-from lstmviz.names import KINDS, h5_path, parse_name
+from lstmviz.names import KINDS, Neuron, act_name, h5_path, parse_name
 from lstmviz.store.checks import (
     all_finite,
     check_header,
-    config_problems,
+    check_span,
     layout_problem,
-    names_problems,
     not_hdf5,
+    opening_problem,
     summary_problems,
-    vocab_matches,
 )
 from lstmviz.store.spec import (
     ACTIVATIONS,
@@ -37,7 +36,6 @@ from lstmviz.store.spec import (
     SUMMARY_ROOT,
     SYMBOL_IDS,
     TOKENS,
-    VOCAB,
     Dataset,
     Predictions,
     dims,
@@ -60,48 +58,32 @@ class States:
             raise StoreError(f"{self.path}: {not_hdf5(self.path)}") from None
         self._valid: dict[str, h5py.Dataset] = {}  # datasets whose shape and type were checked
         try:
-            check_header(self.file)
-            header = {key: ATTRIBUTES[key].parse(self.file.attrs[key]) for key in HEADER}
-            self.n_tokens: int = header["n_tokens"]
-            self.config = header["model_config"]
-            self.vocab = header["vocab"]
-            self.names: list[str] = header["names"]
-        except (KeyError, TypeError, ValueError, VocabError) as e:
-            self.file.close()
-            raise StoreError(
-                f"{self.path}: the file's header is damaged ({type(e).__name__}: {e}); "
-                "run `lstmviz extract` again"
-            ) from None
-        except BaseException:
-            self.file.close()
-            raise
-        try:
-            self._check_layout()
+            self._open()
         except BaseException:
             self.file.close()
             raise
 
-    def _check_layout(self) -> None:
-        """Refuse a header that contradicts itself or the text's length: every read relies on it.
+    def _open(self) -> None:
+        """Read the header and refuse one that contradicts itself: every read relies on it.
 
         Only attributes, the shape and type of ``/tokens`` and the few symbols of ``/vocab`` are
         read, so opening stays instant; every other dataset is checked when first read
         (:meth:`_checked`).
         """
-        problems = config_problems(self.config, self.vocab)
-        problems += names_problems(self.names, self.config.n_layer) if not problems else []
-        if problems:
-            raise self._damaged(problems[0])
+        check_header(self.file)
+        try:
+            header = {key: ATTRIBUTES[key].parse(self.file.attrs[key]) for key in HEADER}
+        except (KeyError, TypeError, ValueError, VocabError) as e:
+            raise StoreError(f"{self.path}: the file's header is damaged ({type(e).__name__}: {e}); "
+                             "run `lstmviz extract` again") from None
+        self.n_tokens: int = header["n_tokens"]
+        self.config, self.vocab, self.names = header["model_config"], header["vocab"], header["names"]
+        problem = opening_problem(self.file, self.n_tokens, self.config, self.vocab, self.names)
+        if problem:
+            raise self._damaged(problem)
         self.sizes = dims(self.n_tokens, self.config.n_hidden, len(self.vocab))  # what shapes are in
-        tokens = self.file.get(TOKENS)  # None when it cannot be opened: reading it will say so
-        if isinstance(tokens, h5py.Dataset) and tokens.ndim == 1 and tokens.shape != (self.n_tokens,):
-            raise self._damaged(f"the 'n_tokens' attribute says {self.n_tokens} positions, but {TOKENS} "
-                                f"holds {tokens.shape[0]}")
-        if tokens is not None:  # every view needs the text: a file without a usable one is refused
+        if self.file.get(TOKENS) is not None:  # every view needs the text: a file without one is refused
             self._checked(DATASETS[TOKENS])
-        stored = self.file.get(VOCAB)
-        if isinstance(stored, h5py.Dataset) and not vocab_matches(stored, self.vocab):
-            raise self._damaged(f"dataset {VOCAB} does not match the 'vocab' attribute")
 
     def _damaged(self, what: str) -> StoreError:
         """The error for a damaged file: what is wrong, and how to list every problem and start over."""
@@ -166,34 +148,60 @@ class States:
         present = {parse_name(n)[1] for n in self.names}
         return [k for k in KINDS if k in present]
 
-    def _dataset(self, name: str) -> h5py.Dataset:
+    def activation(self, name: str) -> str:
+        """``name``, once checked to be an activation the file holds.
+
+        Raises:
+            UnknownActivation: the file lacks it; the message lists what it holds.
+        """
         if name not in self.names:
             raise UnknownActivation(
                 f"{self.path.name} has no activation {name!r}; available: {', '.join(self.names)}"
             )
-        return self._checked(ACTIVATIONS[parse_name(name)[1]], name)
+        return name
 
-    def _span(self, start: int, stop: int) -> tuple[int, int]:
-        if not 0 <= start <= stop <= self.n_tokens:
-            raise StoreError(
-                f"positions {start}:{stop} are outside the text (0:{self.n_tokens}); "
-                f"choose a span within 0 and {self.n_tokens}"
-            )
+    def neuron(self, neuron: Neuron | str) -> Neuron:
+        """A neuron (``Neuron`` or ``"layer1.c.117"``), once checked to be in the file.
+
+        Its activation must be stored and its unit below H. Every reader of a neuron asks here, so
+        a neuron the file lacks is refused in the same words wherever it is asked for.
+
+        Raises:
+            UnknownActivation: not a neuron, an activation the file lacks, or no such unit.
+        """
+        n = neuron if isinstance(neuron, Neuron) else Neuron.parse(str(neuron))
+        self.activation(n.name)
+        if not 0 <= n.unit < self.n_hidden:
+            raise UnknownActivation(f"{n.name} has units 0..{self.n_hidden - 1}; there is no unit {n.unit}")
+        return n
+
+    def span(self, start: int, stop: int, *, empty: bool = False) -> tuple[int, int]:
+        """``(start, stop)``, once checked to be a span of positions within the text.
+
+        ``empty`` lets start equal stop (a read of nothing); otherwise the span holds a position.
+
+        Raises:
+            SpanError: the span reaches outside the text, runs backwards, or is empty.
+        """
+        check_span(start, stop, self.n_tokens, f"the text of {self.path.name}", empty=empty)
         return start, stop
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        return self._checked(ACTIVATIONS[parse_name(self.activation(name))[1]], name)
 
     def window(
         self, name: str, start: int, stop: int, units: Sequence[int] | int | None = None
     ) -> np.ndarray:
         """Activations at positions [start, stop) as float32: (n, H), or (n, len(units)), or (n,)."""
-        start, stop = self._span(start, stop)
+        start, stop = self.span(start, stop, empty=True)
         ds = self._dataset(name)
         if isinstance(units, int | np.integer):
-            self._check_unit(name, int(units))
+            self.neuron(Neuron(name, int(units)))
             return _read(ds, np.s_[start:stop, int(units)]).astype(np.float32)
         block = _read(ds, np.s_[start:stop])  # one contiguous slice; units picked in numpy
         if units is not None:
             for u in units:
-                self._check_unit(name, int(u))
+                self.neuron(Neuron(name, int(u)))
             block = block[:, list(units)]
         return block.astype(np.float32)
 
@@ -226,15 +234,9 @@ class States:
         row, unit = (int(i) for i in np.argwhere(~np.isfinite(block))[0])
         return self._damaged(f"{name} holds {block[row, unit]} at position {start + row}, unit {unit}")
 
-    def _check_unit(self, name: str, unit: int) -> None:
-        if not 0 <= unit < self.n_hidden:
-            raise UnknownActivation(
-                f"{name} has units 0..{self.n_hidden - 1}; there is no unit {unit}"
-            )
-
     def tokens(self, start: int, stop: int) -> np.ndarray:
         """Token ids at positions [start, stop)."""
-        start, stop = self._span(start, stop)
+        start, stop = self.span(start, stop, empty=True)
         ds = self._checked(DATASETS[TOKENS])
         return self._symbol_ids(_read(ds, np.s_[start:stop]), TOKENS, start)
 
@@ -248,7 +250,7 @@ class States:
 
     def predictions(self, start: int, stop: int) -> Predictions:
         """Top-5 guesses and the true next symbol's probability and loss at [start, stop)."""
-        start, stop = self._span(start, stop)
+        start, stop = self.span(start, stop, empty=True)
         values = {}
         for key in PREDICTION_KEYS:
             entry = DATASETS[f"{PREDICTIONS}/{key}"]
@@ -286,7 +288,7 @@ class States:
         """
         if DECODER not in self.file:
             return None
-        self._check_unit(f"layer{self.n_layer - 1}.h", unit)
+        self.neuron(Neuron(act_name("h", self.n_layer - 1), unit))
         entry = DATASETS[f"{DECODER}/weight"]
         column = _read(self._checked(entry), np.s_[:, unit]).astype(np.float32)
         if entry.values.impossible(column).any():
