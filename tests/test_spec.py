@@ -41,6 +41,7 @@ def test_shapes_are_written_in_dimensions():
     assert spec.DATASETS["/decoder/weight"].shape_in(sizes) == (3, 16)
     assert spec.SUMMARIES["rank_hist"].shape_in(sizes) == (16, 2048)
     assert spec.SUMMARIES["rank_hist"].since == "1.2" and spec.DATASETS["/decoder/weight"].since == "1.1"
+    assert spec.DATASETS["/decoder/bias"].when == "decoder_bias"  # absent from a model without one
     assert spec.SUMMARIES["top_pos"].at("layer0.gates.f") == "/summaries/layer0/gates/f/top_pos"
 
 

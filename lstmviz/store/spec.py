@@ -78,6 +78,11 @@ class Values:
     rows_sum_to: str | None = None  # a dimension each row (of counts) must add up to
     said: str = "holds impossible values"
 
+    @property
+    def dims(self) -> set[str]:
+        """The dimensions the range is written in (``V`` for symbol ids), which a check must know."""
+        return {b for b in (self.lo, self.hi, self.rows_sum_to) if isinstance(b, str)}
+
     def bounds(self, sizes: Mapping[str, int] | None = None) -> tuple[float, float]:
         """The range with dimensions resolved, slack not included."""
         lo, hi = ((sizes or {})[b] if isinstance(b, str) else b for b in (self.lo, self.hi))
@@ -128,6 +133,7 @@ class Dataset:
     values: Values | None  # None: strings, not checked
     since: str = "1.0"  # the format version that introduced it
     family: str = ""  # "activation" or "summary": one per activation, at :meth:`at`
+    when: str = ""  # the model_config flag without which it is absent
 
     def at(self, name: str | None = None) -> str:
         """The path in a file; ``name`` is the activation for the families."""
@@ -160,7 +166,7 @@ DATASETS: dict[str, Dataset] = {d.path: d for d in (
     Dataset(f"{PREDICTIONS}/loss_nats", ("T",), "f", Values(0, nan_at_end=True)),
     Dataset(f"{PREDICTIONS}/loss_bits", ("T",), "f", Values(0, nan_at_end=True)),
     Dataset(f"{DECODER}/weight", ("V", "H"), "f", FINITE, since="1.1"),
-    Dataset(f"{DECODER}/bias", ("V",), "f", FINITE, since="1.1"),  # when model_config.decoder_bias
+    Dataset(f"{DECODER}/bias", ("V",), "f", FINITE, since="1.1", when="decoder_bias"),
 )}
 
 # Every activation kind, after its nonlinearity: h and the candidate g are tanh, the gates i, f, o

@@ -7,7 +7,6 @@ that is wrong at once. Values are read block by block, so any file size is fine.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import h5py
@@ -31,7 +30,6 @@ from lstmviz.store.spec import (
     ATTRIBUTES,
     CHUNK_ROWS,
     DATASETS,
-    DECODER,
     FORMAT,
     HEADER,
     PREDICTIONS,
@@ -105,12 +103,12 @@ class _Checker:
         if T is None:
             return self.problems
         V = len(vocab) if vocab is not None else None
-        sizes = {"T": T, "V": V if V is not None else math.inf, "K": top_k(V) if V else TOP_K}
-        if cfg is not None:
-            sizes["H"] = cfg.n_hidden
+        sizes = {"T": T, "K": top_k(V) if V else TOP_K}  # and what else is known:
+        sizes |= {"V": V} if V is not None else {}
+        sizes |= {"H": cfg.n_hidden} if cfg is not None else {}
         for entry in DATASETS.values():
-            if self._applies(entry, version, cfg, V):
-                self._fixed(entry, sizes, vocab)
+            if self._applies(entry, version, cfg, sizes):
+                self._fixed(entry, sizes)
         if cfg is not None and names is not None:
             for problem in names_problems(names, cfg.n_layer):
                 self.say(problem)
@@ -119,15 +117,16 @@ class _Checker:
                 self._summary(name, sizes)
         return self.problems
 
-    def _applies(self, entry: Dataset, version: str, cfg: LSTMConfig | None, V: int | None) -> bool:
-        """Whether a file of this version and model must hold ``entry``, and it can be checked."""
-        if not has_version(version, entry.since):
+    def _applies(self, entry: Dataset, version: str, cfg: LSTMConfig | None, sizes: dict) -> bool:
+        """Whether a file of this version and model must hold ``entry``, and its shape is known.
+
+        ``/vocab`` is left out: it is compared with the attribute first (:meth:`_vocab`).
+        """
+        if entry.path == VOCAB or not has_version(version, entry.since):
             return False
-        if entry.path == VOCAB:  # checked first, against the attribute (:meth:`_vocab`)
+        if entry.when and (cfg is None or not getattr(cfg, entry.when)):
             return False
-        if entry.path.startswith(DECODER):
-            return cfg is not None and V is not None and (entry.path != f"{DECODER}/bias" or cfg.decoder_bias)
-        return True
+        return all(d in sizes for d in entry.shape if isinstance(d, str))
 
     def _config(self, cfg: LSTMConfig, vocab: Vocab) -> bool:
         """Say what in the model's shape cannot be; whether anything was said."""
@@ -184,10 +183,13 @@ class _Checker:
         elif not vocab_matches(ds, vocab):
             self.say(f"dataset {VOCAB} does not match the 'vocab' attribute")
 
-    def _fixed(self, entry: Dataset, sizes: dict, vocab: Vocab | None) -> None:
-        """One dataset at a fixed path: present, of its shape and type, and with possible values."""
+    def _fixed(self, entry: Dataset, sizes: dict) -> None:
+        """One dataset at a fixed path: present, of its shape and type, and with possible values.
+
+        Values are checked where their range is known (symbol ids need the vocabulary's size).
+        """
         ds = self._dataset(entry, sizes)
-        if ds is None or (entry.path == TOKENS and vocab is None):
+        if ds is None or not entry.values.dims <= sizes.keys():
             return
         bad, first = self._impossible(entry, ds, sizes)
         if not bad:
