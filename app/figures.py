@@ -20,7 +20,7 @@ from lstmviz.search.by_example import ExampleSearch
 
 GATE_COLOURS = {"i": "#1f77b4", "f": "#2ca02c", "g": "#9467bd", "o": "#d62728"}
 GATE_NAMES = {"i": "input", "f": "forget", "g": "cell input (g)", "o": "output"}
-# What the summaries count as saturated, per kind (lstmviz/store/summaries.py)
+# What the summaries count as saturated, per kind (lstmviz/extraction/summarize.py)
 SATURATION_LABELS = {
     "h": {"sat_hi": "saturated high (≥ 0.9)", "sat_lo": "saturated low (< -0.9)"},
     "gates.g": {"sat_hi": "saturated high (≥ 0.9)", "sat_lo": "saturated low (< -0.9)"},

@@ -188,12 +188,7 @@ def fit(view: View, states: States) -> tuple[View, list[str]]:
     neuron = view.neuron
     if neuron:
         try:
-            n = Neuron.parse(neuron)
-            if n.name not in states.names:
-                raise UnknownActivation(f"this file has no {n.name} (it holds {', '.join(states.names)})")
-            if not 0 <= n.unit < states.n_hidden:
-                raise UnknownActivation(f"{n.name} has units 0..{states.n_hidden - 1}, not {n.unit}")
-            neuron = str(n)  # one spelling per neuron in the URL and export names: layer1.h.03 is layer1.h.3
+            neuron = str(states.neuron(neuron))  # one spelling per neuron: layer1.h.03 is layer1.h.3
         except UnknownActivation as e:
             fallback = default_neuron(states)
             notes.append(f"neuron {neuron!r} cannot be shown: {e}; showing {fallback}")

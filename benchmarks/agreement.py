@@ -12,7 +12,8 @@ import argparse
 
 import torch
 
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.runner import UnrolledLSTM
 
 

@@ -43,11 +43,10 @@ from app import data, figures
 from app.catalog import Catalog, cached_states
 from app.control import respond
 from app.state import View
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import act_name, h5_path
-from lstmviz.store.spec import TOP_K, Predictions
-from lstmviz.store.summaries import N_BINS, N_TOP
+from lstmviz.store.spec import N_BINS, N_TOP, TOP_K, Predictions
 from lstmviz.store.writer import StatesWriter
 
 BLOCK = 1 << 16  # rows written at once (a multiple of CHUNK_ROWS)

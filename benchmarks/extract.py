@@ -28,8 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lstmviz.extraction.extract import Options, extract  # noqa: E402
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig  # noqa: E402
+from lstmviz.extraction.extract import extract  # noqa: E402
+from lstmviz.extraction.options import Options  # noqa: E402
+from lstmviz.model.charlstm import CharLSTM  # noqa: E402
+from lstmviz.model.config import LSTMConfig  # noqa: E402
 from lstmviz.model.loading import LoadedModel, load_model  # noqa: E402
 from lstmviz.model.vocab import Vocab  # noqa: E402
 

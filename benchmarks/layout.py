@@ -31,7 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig  # noqa: E402
+from lstmviz.model.charlstm import CharLSTM  # noqa: E402
+from lstmviz.model.config import LSTMConfig  # noqa: E402
 from lstmviz.model.runner import UnrolledLSTM  # noqa: E402
 from lstmviz.model.vocab import Vocab  # noqa: E402
 

@@ -23,14 +23,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from extract import stdlib_text  # noqa: E402  (benchmarks/extract.py)
 
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig  # noqa: E402
+from lstmviz.model.charlstm import CharLSTM  # noqa: E402
 from lstmviz.model.checkpoint import save_checkpoint  # noqa: E402
+from lstmviz.model.config import LSTMConfig  # noqa: E402
 from lstmviz.model.vocab import Vocab  # noqa: E402
 
 TRACED = """
 import sys, tracemalloc
 tracemalloc.start()
-from lstmviz.extraction.extract import Options, extract_file
+from lstmviz.extraction.extract import extract_file
+from lstmviz.extraction.options import Options
 extract_file(sys.argv[1], sys.argv[2], sys.argv[3], Options(), force=True)
 print(tracemalloc.get_traced_memory()[1])
 """

@@ -34,8 +34,11 @@ import numpy as np
 import torch
 
 from lstmviz.devices import resolve_device
-from lstmviz.extraction.extract import Options, activation_names, extract
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.extraction.extract import activation_names, extract
+from lstmviz.extraction.options import Options
+from lstmviz.extraction.summarize import UnitSummary
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import parse_name
@@ -44,7 +47,6 @@ from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis, symbol_str
 from lstmviz.search.rank import BLOCK_ROWS, rank_all, score_units, select_names
 from lstmviz.store.reader import open_states
 from lstmviz.store.spec import CHUNK_ROWS
-from lstmviz.store.summaries import UnitSummary
 from lstmviz.store.writer import StatesWriter
 
 SHARED_TEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "wiki.train.txt"

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from lstmviz.errors import StoreError
-from lstmviz.extraction.extract import Options, extract_file
+from lstmviz.extraction.extract import extract_file
+from lstmviz.extraction.options import Options
 from lstmviz.search.hypotheses import hypothesis_values
 from lstmviz.search.rank import rank_all
 from lstmviz.store.reader import open_states

@@ -41,5 +41,9 @@ class UnknownActivation(StoreError):
     """A neuron or activation name that the file does not hold."""
 
 
+class SpanError(StoreError):
+    """A span of positions [start, stop) that does not lie within the text (or holds no position)."""
+
+
 class SearchError(LstmvizError):
-    """A search cannot run as asked: bad pattern, span outside the text, hypothesis never true."""
+    """A search cannot run as asked: bad pattern, no unit on over a span, hypothesis never true."""

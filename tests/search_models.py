@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmviz.extraction.extract import Options, extract
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 

@@ -43,8 +43,8 @@ def test_unreadable_query_values_become_messages():
 @pytest.mark.parametrize(
     ("neuron", "why"),
     [
-        ("layer7.h.0", "this file has no layer7.h"),
-        ("layer0.h.99", "layer0.h has units 0..15, not 99"),
+        ("layer7.h.0", "has no activation 'layer7.h'; available: layer0.h"),
+        ("layer0.h.99", "layer0.h has units 0..15; there is no unit 99"),
         ("banana", "is not a neuron"),
     ],
 )

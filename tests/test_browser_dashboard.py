@@ -161,7 +161,7 @@ def test_a_bad_url_gives_messages_not_a_blank_page(page, server):
     shown(page, "layer1.c.0")
     message = page.locator(".lv-message").inner_text()
     assert "file 'nope' is not on this server" in message
-    assert "this file has no layer9.h" in message
+    assert "has no activation 'layer9.h'" in message
     assert "past the end of the text" in message
 
 

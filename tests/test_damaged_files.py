@@ -21,7 +21,8 @@ from app.callbacks.search import example_reply
 from app.callbacks.view import values_reply, window_reply
 from app.catalog import Catalog, cached_states
 from lstmviz.cli import cli
-from lstmviz.extraction.extract import Options, extract
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
 from lstmviz.model.loading import LoadedModel
 from lstmviz.store.validate import validate
 

@@ -16,9 +16,11 @@ from click.testing import CliRunner
 
 from lstmviz import __version__
 from lstmviz.cli import cli
-from lstmviz.errors import OptionError, StoreError, UnknownActivation
-from lstmviz.extraction.extract import Options, extract
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.errors import OptionError, SpanError, UnknownActivation
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import Neuron
@@ -405,9 +407,9 @@ def test_byte_level_file_shows_multibyte_characters_once(tmp_path):
         (dict(neurons=["layer1.q.1"]), UnknownActivation, "is not a neuron"),
         (dict(neurons=[]), OptionError, "no neuron given"),
         (dict(length=0), OptionError, "the span is empty"),
-        (dict(start=-1), StoreError, "outside the text"),
-        (dict(start=10_000), StoreError, "outside the text"),
-        (dict(start=300, length=100), StoreError, "choose a length of at most"),
+        (dict(start=-1), SpanError, "span -1:9 is not within the text of"),
+        (dict(start=10_000), SpanError, "span 10000:10010 is not within the text of"),
+        (dict(start=300, length=100), SpanError, "span 300:400 is not within the text of"),
         (dict(palette="rainbow"), OptionError, "unknown palette 'rainbow'"),
         (dict(width=-1), OptionError, "line width is -1"),
     ],
@@ -457,7 +459,7 @@ def test_cli_svg_from_the_output_suffix_and_fragment(h5, tmp_path):
     [
         (["-n", "layer9.h.1"], "Error: hostile.h5 has no activation 'layer9.h'"),
         (["-n", "layer0.h.400"], "Error: layer0.h has units 0..15; there is no unit 400"),
-        (["--start", "5000"], "Error: positions 5000:5010 are outside the text of hostile.h5"),
+        (["--start", "5000"], "Error: span 5000:5010 is not within the text of hostile.h5"),
         (["--length", "0"], "Error: the span is empty (length 0)"),
         (["--width", "-3"], "Error: the line width is -3"),
         (["-o", "."], "Error: .: is a folder; give a file name for -o, e.g. layer1.c.3_0.html"),

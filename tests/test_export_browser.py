@@ -8,8 +8,10 @@ import pytest
 import torch
 from browsing import chromium_context, console_errors, require_chromium
 
-from lstmviz.extraction.extract import Options, extract
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.render.export import render

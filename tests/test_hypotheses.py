@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lstmviz.errors import SearchError
+from lstmviz.errors import SearchError, SpanError
 from lstmviz.search.hypotheses import (
     HYPOTHESES,
     hypothesis_values,
@@ -121,7 +121,7 @@ def test_pattern_marks_every_matched_position():
 
 def test_spans_and_values_hypotheses():
     assert span_hypothesis([(1, 3), (4, 5)]).fn("abcdef").tolist() == [0, 1, 1, 0, 1, 0]
-    with pytest.raises(SearchError, match="not within the text"):
+    with pytest.raises(SpanError, match="not within the text"):
         span_hypothesis([(3, 9)]).values("abc")
     hyp = values_hypothesis(np.array([0, 1, 1]))
     assert hyp.binary and hyp.values("abc").tolist() == [0, 1, 1]

@@ -12,8 +12,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from lstmviz.cli import cli
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import save_checkpoint
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 
 CHARS = "\n !abcdefghij"

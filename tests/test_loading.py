@@ -19,8 +19,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from lstmviz.errors import CheckpointError, TextError, UnsupportedModelError, VocabError
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import save_checkpoint
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.importers import LAYOUTS
 from lstmviz.model.loading import load_model
 from lstmviz.model.vocab import Vocab

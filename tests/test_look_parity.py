@@ -20,8 +20,10 @@ from browsing import require_chromium
 from click.testing import CliRunner
 from dashboard_files import ATTRS, TEXT
 
-from lstmviz.extraction.extract import Options, extract
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.store.reader import open_states

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from lstmviz.cli import cli
 from lstmviz.errors import OptionError, VocabError
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import load_model
 from lstmviz.model.sample import generate, sample
 from lstmviz.model.train import TrainConfig, train

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from search_models import AUSTEN, QUOTE, shared_file
 
-from lstmviz.errors import SearchError
+from lstmviz.errors import SearchError, SpanError
 from lstmviz.search.by_example import _default_threshold, example_units, search_by_example
 from lstmviz.store.reader import open_states
 
@@ -83,7 +83,7 @@ def test_explicit_threshold_and_other_activation(planted):
         assert found.threshold == 0.5 and f"layer0.c.{QUOTE}" in found.units.neuron.tolist()
         with pytest.raises(SearchError, match="at threshold 2"):
             search_by_example(s, start, stop, name="layer0.c", threshold=2.0)
-        with pytest.raises(SearchError, match="not within the text"):
+        with pytest.raises(SpanError, match="not within the text of planted1_austen.h5"):
             search_by_example(s, 10, s.n_tokens + 1)
         with pytest.raises(SearchError, match=f"span 0:{s.n_tokens} is the whole text"):
             search_by_example(s, 0, s.n_tokens)  # was: every unit "on", around_max -inf

@@ -6,8 +6,9 @@ import pytest
 import torch
 from extraction_files import TEXT, VOCAB, make_model, one_thread
 
-from lstmviz.errors import SchemaVersionError, StoreError, UnknownActivation
-from lstmviz.extraction.extract import Options, extract
+from lstmviz.errors import SchemaVersionError, SpanError, StoreError, UnknownActivation
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
 from lstmviz.model.loading import LoadedModel
 from lstmviz.store.reader import open_states
 from lstmviz.store.spec import CHUNK_ROWS
@@ -117,7 +118,7 @@ def test_unknown_names_units_and_spans(good):
             s.window("layer2.h", 0, 10)
         with pytest.raises(UnknownActivation, match="has units 0..15; there is no unit 16"):
             s.window("layer0.h", 0, 10, 16)
-        with pytest.raises(StoreError, match=r"positions 0:20000 are outside the text \(0:10000\)"):
+        with pytest.raises(SpanError, match=r"span 0:20000 is not within the text of good.h5 \(0:10000\)"):
             s.window("layer0.h", 0, 20_000)
 
 
@@ -158,7 +159,7 @@ def test_incomplete_foreign_and_future_files(good, tmp_path):
 
 
 def test_writer_leaves_only_complete_files(tmp_path):
-    from lstmviz.model.charlstm import LSTMConfig
+    from lstmviz.model.config import LSTMConfig
     from lstmviz.store.writer import StatesWriter
 
     w = StatesWriter(tmp_path / "x.h5", n_tokens=10, config=LSTMConfig(vocab_size=len(VOCAB)),

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from extraction_files import TEXT, VOCAB, make_model, one_thread
 
 from lstmviz.cli import cli
-from lstmviz.extraction.extract import Options, extract
+from lstmviz.extraction.extract import extract
+from lstmviz.extraction.options import Options
 from lstmviz.model.loading import LoadedModel
 from lstmviz.store.validate import validate
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from lstmviz.cli import INTERRUPTED
 from lstmviz.errors import StoreError
-from lstmviz.extraction.extract import DEFAULT_BURN_IN, Options, extract_file
+from lstmviz.extraction.options import DEFAULT_BURN_IN, Options
 from lstmviz.store.reader import open_states
 from lstmviz.store.spec import CHUNK_ROWS
 from lstmviz.store.validate import validate as validate_file
@@ -56,6 +56,8 @@ def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: 
         lstmviz extract model.pt wiki_val.txt -o out.h5 --gates --dtype float32 --device cpu
         lstmviz extract model.pt big.txt --streams 64 --device cuda
     """
+    from lstmviz.extraction.extract import extract_file  # torch: loaded only when extracting
+
     options = Options(gates=gates, dtype=dtype, device=device, streams=streams, burn_in=burn_in,
                       progress=not quiet)
     try:

@@ -17,7 +17,6 @@ import errno
 import logging
 import math
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,9 @@ import torch
 from lstmviz import __version__
 from lstmviz.devices import resolve_device
 from lstmviz.errors import OptionError, StoreError
+from lstmviz.extraction.options import Options
 from lstmviz.extraction.streams import burn_in, measure_deviation, plan_streams, token_rows
+from lstmviz.extraction.summarize import UnitSummary
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
 from lstmviz.model.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
@@ -36,30 +37,16 @@ from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.runner import Hidden, State, UnrolledLSTM
 from lstmviz.names import GATES, act_name, parse_name
 from lstmviz.progress import progress_bar
-from lstmviz.store.spec import CHUNK_ROWS, PREDICTION_KEYS, Predictions, top_k
-from lstmviz.store.summaries import SEGMENT, UnitSummary
+from lstmviz.store.spec import CHUNK_ROWS, PREDICTION_KEYS, SEGMENT, Predictions, top_k
 from lstmviz.store.writer import BackgroundWrites, StatesWriter
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BURN_IN = 2048
 # The cell-state solve runs in float64, which Apple's MPS lacks; other accelerators are untested.
 EXTRACT_DEVICES = ("cpu", "cuda")
 F16_ERROR_BOUND = 2.0**-12  # half a float16 step just below 1: the worst rounding of |x| <= 1
 _CPU_BLOCK_BUDGET = 256 << 20  # bytes of float32 activations per block; a quarter of a GPU's memory
 _CPU_C_KEEP = 64 << 20  # c kept for its histograms' second pass; beyond, c is read back from the file
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to extract; every field is recorded in the output file."""
-
-    gates: bool = False
-    dtype: str = "float16"
-    device: str = "cpu"
-    streams: int = 1
-    burn_in: int = DEFAULT_BURN_IN
-    progress: bool = False
 
 
 def activation_names(n_layer: int, gates: bool) -> list[str]:

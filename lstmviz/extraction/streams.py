@@ -16,8 +16,7 @@ import torch
 
 from lstmviz.model.runner import Activations, State, UnrolledLSTM
 from lstmviz.names import parse_name
-from lstmviz.store.spec import CHUNK_ROWS
-from lstmviz.store.summaries import SEGMENT
+from lstmviz.store.spec import CHUNK_ROWS, SEGMENT
 from lstmviz.store.writer import StatesWriter
 
 DEVIATION_BOUNDARIES = 8  # sample boundaries measured

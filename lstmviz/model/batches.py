@@ -99,7 +99,7 @@ def evaluate(model: CharLSTM, tokens: torch.Tensor, *, max_chars: int = 100_000,
              device: torch.device | str = "cpu", chunk: int = 256) -> float:
     """Validation loss in bits per character over :func:`validation_windows`, state carried.
 
-    >>> from lstmviz.model.charlstm import LSTMConfig
+    >>> from lstmviz.model.config import LSTMConfig
     >>> m = CharLSTM(LSTMConfig(vocab_size=4, n_layer=1, n_hidden=8))
     >>> 0 < evaluate(m, torch.randint(0, 4, (300,))) < 4
     True

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from lstmviz.files import atomic_path
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 
 FORMAT = "lstmviz-checkpoint"

@@ -50,7 +50,7 @@ class Hidden:
 class UnrolledLSTM:
     """Runs a :class:`CharLSTM` over token blocks, exposing every activation and carrying state.
 
-    >>> from lstmviz.model.charlstm import LSTMConfig
+    >>> from lstmviz.model.config import LSTMConfig
     >>> m = CharLSTM(LSTMConfig(vocab_size=4, n_layer=2, n_hidden=3))
     >>> run = UnrolledLSTM(m)
     >>> out, state = run(torch.zeros(1, 5, dtype=torch.long))

@@ -45,7 +45,7 @@ def generate(model: CharLSTM, vocab: Vocab, n: int, *, temperature: float = 1.0,
         seed: makes the sample reproducible.
         device: where the model runs.
 
-    >>> from lstmviz.model.charlstm import LSTMConfig
+    >>> from lstmviz.model.config import LSTMConfig
     >>> m = CharLSTM(LSTMConfig(vocab_size=3, n_layer=1, n_hidden=8))
     >>> len("".join(generate(m, Vocab(("a", "b", "\n")), 20, seed=1)))
     20
@@ -109,7 +109,7 @@ def _generate(model: CharLSTM, vocab: Vocab, n: int, temperature: float, prime: 
 def sample(model: CharLSTM, vocab: Vocab, n: int, **options) -> str:
     """:func:`generate` joined into one string; takes the same keyword options.
 
-    >>> from lstmviz.model.charlstm import LSTMConfig
+    >>> from lstmviz.model.config import LSTMConfig
     >>> m = CharLSTM(LSTMConfig(vocab_size=2, n_layer=1, n_hidden=4))
     >>> sample(m, Vocab(("a", "b")), 5, seed=0) == sample(m, Vocab(("a", "b")), 5, seed=0)
     True

@@ -30,8 +30,9 @@ from lstmviz.devices import resolve_device
 from lstmviz.errors import CheckpointError, OptionError, TextError, VocabError
 from lstmviz.files import atomic_path, check_output
 from lstmviz.model.batches import StreamBatches, evaluate, split_validation
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import save_checkpoint
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import load_model
 from lstmviz.model.vocab import Vocab, describe_missing
 from lstmviz.progress import progress_bar

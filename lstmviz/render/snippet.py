@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmviz.errors import StoreError, UnknownActivation
+from lstmviz.errors import StoreError
 from lstmviz.names import Neuron
 from lstmviz.render.palette import colours, display_range, display_values, strip_colours
 from lstmviz.render.spec import ExportSpec
@@ -54,27 +54,10 @@ class Snippet:
 
 
 def check_request(states: States, spec: ExportSpec) -> None:
-    """Refuse a span past the text and neurons the file lacks, naming the fix."""
-    n = states.n_tokens
-    start, length = spec.start, spec.length
-    if not 0 <= start < n or start + length > n:
-        fix = (f"a length of at most {n - start} from start {start}" if 0 <= start < n
-               else f"a start from 0 to {n - 1}")
-        raise StoreError(
-            f"positions {start}:{start + length} are outside the text of {states.path.name}, "
-            f"which has {n} characters (0:{n}); choose {fix}"
-        )
+    """Refuse a span past the text and neurons the file lacks (the spec refuses empty ones itself)."""
+    states.span(spec.start, spec.start + spec.length)
     for neuron in spec.neurons:
-        if neuron.name not in states.names:
-            raise UnknownActivation(
-                f"{states.path.name} has no activation {neuron.name!r} (asked for neuron "
-                f"{neuron}); available: {', '.join(states.names)}"
-            )
-        if not 0 <= neuron.unit < states.n_hidden:
-            raise UnknownActivation(
-                f"{neuron.name} has units 0..{states.n_hidden - 1}; there is no unit {neuron.unit} "
-                f"(asked for neuron {neuron})"
-            )
+        states.neuron(neuron)
 
 
 def unit_abs_max(states: States, neuron: Neuron) -> float:

@@ -83,7 +83,8 @@ def search_by_example(
         progress: True for a progress bar on stderr, or a callable ``(done, total)``.
 
     Raises:
-        SearchError: the span lies outside the text, or no unit separates it at this threshold.
+        SpanError: the span does not lie within the text.
+        SearchError: no unit separates the span at this threshold.
 
     >>> # with open_states("cache/model__val.h5") as s: search_by_example(s, 120, 164).matches.head()
     """
@@ -111,9 +112,7 @@ def example_units(
     :func:`search_by_example` does.
     """
     N = states.n_tokens
-    if not 0 <= start < stop <= N:
-        raise SearchError(f"span {start}:{stop} is not within the text (0:{N}); "
-                          f"give START:END with 0 <= START < END <= {N}")
+    states.span(start, stop)
     if start == 0 and stop == N:
         raise SearchError(f"span 0:{N} is the whole text, so no unit can be off around it; select a "
                           "part of the text, with at least one position before or after it")

@@ -47,8 +47,9 @@ def padded_bins(low: np.ndarray, high: np.ndarray, bins: int = DEFAULT_BINS) -> 
 def bin_factors(lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """float32 ``(1 / width, -lo / width)``: bin of x is ``int(clip(x * inv + shift, 0, bins - 1))``.
 
-    Extraction (:mod:`lstmviz.store.summaries`) and search both bin with exactly these factors and float32
-    arithmetic, so a stored histogram counts every value in the bin the search later looks it up in.
+    Extraction (:mod:`lstmviz.extraction.summarize`) and search both bin with exactly these factors
+    and float32 arithmetic, so a stored histogram counts every value in the bin the search later
+    looks it up in.
     """
     return (1.0 / width).astype(np.float32), (-lo / width).astype(np.float32)
 

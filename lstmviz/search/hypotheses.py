@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lstmviz.errors import SearchError
+from lstmviz.store.checks import check_span
 
 if TYPE_CHECKING:
     from lstmviz.store.reader import States
@@ -322,9 +323,7 @@ def span_hypothesis(spans: Sequence[tuple[int, int]]) -> Hypothesis:
     def fn(symbols: str) -> np.ndarray:
         n = len(symbols)
         for a, b in spans:
-            if not 0 <= a < b <= n:
-                raise SearchError(f"span {a}:{b} is not within the text (0:{n}); "
-                                      f"give START:END with 0 <= START < END <= {n}")
+            check_span(a, b, n)
         return _regions(n, [a for a, _ in spans], [b for _, b in spans])
 
     key = "spans-" + hashlib.sha1(repr(spans).encode()).hexdigest()[:16]

@@ -280,9 +280,7 @@ def score_units(
     where = resolve_device(str(device), supported=("cpu", "cuda"))
     names = list(names) if names is not None else select_names(states)
     for name in names:
-        if name not in states.names:
-            raise UnknownActivation(f"{states.path.name} has no activation {name!r}; "
-                                    f"available: {', '.join(states.names)}")
+        states.activation(name)
     folder = result_cache.cache_dir(states.path) if cache else None
     expect = _expect(states, bins=bins, shifts=shifts)
     done: dict[str, dict[str, np.ndarray]] = {}

@@ -11,31 +11,35 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import StoreError, UnknownActivation, VocabError
-from lstmviz.names import KINDS, h5_path, parse_name
-from lstmviz.store.spec import (
-    CHUNK_ROWS,
-    DECODER,
-    PREDICTION_KEYS,
-    PREDICTIONS,
-    RANK_PREFIX,
-    SLACK,
-    SUMMARY_ROOT,
-    TOKENS,
-    VOCAB,
-    Predictions,
+from lstmviz.names import KINDS, Neuron, act_name, h5_path, parse_name
+from lstmviz.store.checks import (
     all_finite,
     check_header,
-    config_from_attr,
-    config_problems,
-    impossible_predictions,
-    names_from_attr,
-    names_problems,
+    check_span,
+    layout_problem,
     not_hdf5,
-    top_k,
-    vocab_from_attr,
-    vocab_matches,
+    opening_problem,
+    summary_problems,
 )
-from lstmviz.store.summaries import RANK_KEYS, SUMMARY_KEYS, fixed_range, summary_problems
+from lstmviz.store.spec import (
+    ACTIVATIONS,
+    ATTRIBUTES,
+    CHUNK_ROWS,
+    DATASETS,
+    DECODER,
+    HEADER,
+    PREDICTION_KEYS,
+    PREDICTIONS,
+    RANK_KEYS,
+    RANK_PREFIX,
+    SUMMARY_KEYS,
+    SUMMARY_ROOT,
+    SYMBOL_IDS,
+    TOKENS,
+    Dataset,
+    Predictions,
+    dims,
+)
 
 
 class States:
@@ -54,59 +58,44 @@ class States:
             raise StoreError(f"{self.path}: {not_hdf5(self.path)}") from None
         self._valid: dict[str, h5py.Dataset] = {}  # datasets whose shape and type were checked
         try:
-            check_header(self.file)
-            attrs = self.file.attrs
-            self.n_tokens = int(attrs["n_tokens"])
-            self.config = config_from_attr(attrs["model_config"])
-            self.vocab = vocab_from_attr(attrs["vocab"])
-            self.names: list[str] = names_from_attr(attrs["names"])
-        except (KeyError, TypeError, ValueError, VocabError) as e:
-            self.file.close()
-            raise StoreError(
-                f"{self.path}: the file's header is damaged ({type(e).__name__}: {e}); "
-                "run `lstmviz extract` again"
-            ) from None
-        except BaseException:
-            self.file.close()
-            raise
-        try:
-            self._check_layout()
+            self._open()
         except BaseException:
             self.file.close()
             raise
 
-    def _check_layout(self) -> None:
-        """Refuse a header that contradicts itself or the text's length: every read relies on it.
+    def _open(self) -> None:
+        """Read the header and refuse one that contradicts itself: every read relies on it.
 
         Only attributes, the shape and type of ``/tokens`` and the few symbols of ``/vocab`` are
         read, so opening stays instant; every other dataset is checked when first read
         (:meth:`_checked`).
         """
-        problems = config_problems(self.config, self.vocab)
-        problems += names_problems(self.names, self.config.n_layer) if not problems else []
-        if problems:
-            raise self._damaged(problems[0])
-        tokens = self.file.get(TOKENS)  # None when it cannot be opened: reading it will say so
-        if isinstance(tokens, h5py.Dataset) and tokens.ndim == 1 and tokens.shape != (self.n_tokens,):
-            raise self._damaged(f"the 'n_tokens' attribute says {self.n_tokens} positions, but {TOKENS} "
-                                f"holds {tokens.shape[0]}")
-        if tokens is not None:  # every view needs the text: a file without a usable one is refused
-            self._checked(TOKENS, (self.n_tokens,), "iu")
-        stored = self.file.get(VOCAB)
-        if isinstance(stored, h5py.Dataset) and not vocab_matches(stored, self.vocab):
-            raise self._damaged(f"dataset {VOCAB} does not match the 'vocab' attribute")
+        check_header(self.file)
+        try:
+            header = {key: ATTRIBUTES[key].parse(self.file.attrs[key]) for key in HEADER}
+        except (KeyError, TypeError, ValueError, VocabError) as e:
+            raise StoreError(f"{self.path}: the file's header is damaged ({type(e).__name__}: {e}); "
+                             "run `lstmviz extract` again") from None
+        self.n_tokens: int = header["n_tokens"]
+        self.config, self.vocab, self.names = header["model_config"], header["vocab"], header["names"]
+        problem = opening_problem(self.file, self.n_tokens, self.config, self.vocab, self.names)
+        if problem:
+            raise self._damaged(problem)
+        self.sizes = dims(self.n_tokens, self.config.n_hidden, len(self.vocab))  # what shapes are in
+        if self.file.get(TOKENS) is not None:  # every view needs the text: a file without one is refused
+            self._checked(DATASETS[TOKENS])
 
     def _damaged(self, what: str) -> StoreError:
         """The error for a damaged file: what is wrong, and how to list every problem and start over."""
         return StoreError(f"{self.path}: the file is damaged: {what}; `lstmviz validate` lists every "
                           "problem, and `lstmviz extract` writes the file again")
 
-    def _checked(self, path: str, shape: tuple[int, ...], kinds: str) -> h5py.Dataset:
-        """The dataset at ``path``, once checked to have the shape and dtype kind the format gives it.
+    def _checked(self, entry: Dataset, name: str | None = None) -> h5py.Dataset:
+        """The dataset ``entry`` of the table (for ``name``), once checked to have its shape and dtype.
 
-        One of another shape or type (written by a foreign tool, or edited by hand) would fail deep
-        inside a reader, or read as nonsense. Checked once per dataset, from its metadata alone.
+        Checked once per dataset, from its metadata alone (:func:`~lstmviz.store.checks.layout_problem`).
         """
+        path = entry.at(name)
         ds = self._valid.get(path)
         if ds is not None:
             return ds
@@ -118,11 +107,9 @@ class States:
                              ) from None
         if not isinstance(ds, h5py.Dataset):
             raise self._damaged(f"{path} is not a dataset")
-        if ds.shape != shape:
-            raise self._damaged(f"dataset {path} has shape {ds.shape}, expected {shape}")
-        if ds.dtype.kind not in kinds:
-            wanted = "an integer" if kinds == "iu" else "a float"
-            raise self._damaged(f"dataset {path} has dtype {ds.dtype}, expected {wanted} type")
+        problem = layout_problem(f"dataset {path}", ds.shape, ds.dtype, entry, self.sizes)
+        if problem:
+            raise self._damaged(problem)
         self._valid[path] = ds
         return ds
 
@@ -161,34 +148,60 @@ class States:
         present = {parse_name(n)[1] for n in self.names}
         return [k for k in KINDS if k in present]
 
-    def _dataset(self, name: str) -> h5py.Dataset:
+    def activation(self, name: str) -> str:
+        """``name``, once checked to be an activation the file holds.
+
+        Raises:
+            UnknownActivation: the file lacks it; the message lists what it holds.
+        """
         if name not in self.names:
             raise UnknownActivation(
                 f"{self.path.name} has no activation {name!r}; available: {', '.join(self.names)}"
             )
-        return self._checked(h5_path(name), (self.n_tokens, self.n_hidden), "f")
+        return name
 
-    def _span(self, start: int, stop: int) -> tuple[int, int]:
-        if not 0 <= start <= stop <= self.n_tokens:
-            raise StoreError(
-                f"positions {start}:{stop} are outside the text (0:{self.n_tokens}); "
-                f"choose a span within 0 and {self.n_tokens}"
-            )
+    def neuron(self, neuron: Neuron | str) -> Neuron:
+        """A neuron (``Neuron`` or ``"layer1.c.117"``), once checked to be in the file.
+
+        Its activation must be stored and its unit below H. Every reader of a neuron asks here, so
+        a neuron the file lacks is refused in the same words wherever it is asked for.
+
+        Raises:
+            UnknownActivation: not a neuron, an activation the file lacks, or no such unit.
+        """
+        n = neuron if isinstance(neuron, Neuron) else Neuron.parse(str(neuron))
+        self.activation(n.name)
+        if not 0 <= n.unit < self.n_hidden:
+            raise UnknownActivation(f"{n.name} has units 0..{self.n_hidden - 1}; there is no unit {n.unit}")
+        return n
+
+    def span(self, start: int, stop: int, *, empty: bool = False) -> tuple[int, int]:
+        """``(start, stop)``, once checked to be a span of positions within the text.
+
+        ``empty`` lets start equal stop (a read of nothing); otherwise the span holds a position.
+
+        Raises:
+            SpanError: the span reaches outside the text, runs backwards, or is empty.
+        """
+        check_span(start, stop, self.n_tokens, f"the text of {self.path.name}", empty=empty)
         return start, stop
+
+    def _dataset(self, name: str) -> h5py.Dataset:
+        return self._checked(ACTIVATIONS[parse_name(self.activation(name))[1]], name)
 
     def window(
         self, name: str, start: int, stop: int, units: Sequence[int] | int | None = None
     ) -> np.ndarray:
         """Activations at positions [start, stop) as float32: (n, H), or (n, len(units)), or (n,)."""
-        start, stop = self._span(start, stop)
+        start, stop = self.span(start, stop, empty=True)
         ds = self._dataset(name)
         if isinstance(units, int | np.integer):
-            self._check_unit(name, int(units))
+            self.neuron(Neuron(name, int(units)))
             return _read(ds, np.s_[start:stop, int(units)]).astype(np.float32)
         block = _read(ds, np.s_[start:stop])  # one contiguous slice; units picked in numpy
         if units is not None:
             for u in units:
-                self._check_unit(name, int(u))
+                self.neuron(Neuron(name, int(u)))
             block = block[:, list(units)]
         return block.astype(np.float32)
 
@@ -199,10 +212,7 @@ class States:
         from damage, never from an LSTM. A viewer can show such a value as missing; a figure made
         for others (an export) must not pass it off as an activation.
         """
-        span = fixed_range(parse_name(name)[1])
-        bad = ~np.isfinite(values)
-        if span is not None:
-            bad |= (values < span[0] - SLACK) | (values > span[1] + SLACK)
+        bad = ACTIVATIONS[parse_name(name)[1]].values.impossible(values)
         if bad.any():
             at = int(np.argmax(bad))
             raise self._damaged(f"{name}.{unit} holds the impossible value {values[at]} at position "
@@ -224,16 +234,10 @@ class States:
         row, unit = (int(i) for i in np.argwhere(~np.isfinite(block))[0])
         return self._damaged(f"{name} holds {block[row, unit]} at position {start + row}, unit {unit}")
 
-    def _check_unit(self, name: str, unit: int) -> None:
-        if not 0 <= unit < self.n_hidden:
-            raise UnknownActivation(
-                f"{name} has units 0..{self.n_hidden - 1}; there is no unit {unit}"
-            )
-
     def tokens(self, start: int, stop: int) -> np.ndarray:
         """Token ids at positions [start, stop)."""
-        start, stop = self._span(start, stop)
-        ds = self._checked(TOKENS, (self.n_tokens,), "iu")
+        start, stop = self.span(start, stop, empty=True)
+        ds = self._checked(DATASETS[TOKENS])
         return self._symbol_ids(_read(ds, np.s_[start:stop]), TOKENS, start)
 
     def symbols(self, start: int, stop: int) -> list[str]:
@@ -246,32 +250,31 @@ class States:
 
     def predictions(self, start: int, stop: int) -> Predictions:
         """Top-5 guesses and the true next symbol's probability and loss at [start, stop)."""
-        start, stop = self._span(start, stop)
-        K = top_k(len(self.vocab))
+        start, stop = self.span(start, stop, empty=True)
         values = {}
         for key in PREDICTION_KEYS:
-            shape = (self.n_tokens, K) if key.startswith("top") else (self.n_tokens,)
-            ds = self._checked(f"{PREDICTIONS}/{key}", shape, "iu" if key == "top_ids" else "f")
-            values[key] = _read(ds, np.s_[start:stop])
-            if key != "top_ids":
-                self._possible_predictions(key, values[key], start)
-        self._symbol_ids(values["top_ids"], f"{PREDICTIONS}/top_ids", start)
+            entry = DATASETS[f"{PREDICTIONS}/{key}"]
+            values[key] = self._possible(entry, _read(self._checked(entry), np.s_[start:stop]), start)
         return Predictions(**values)
 
-    def _possible_predictions(self, key: str, values: np.ndarray, start: int) -> None:
-        """Refuse a probability outside [0, 1] or a negative, infinite or NaN loss read from ``start``.
+    def _possible(self, entry: Dataset, values: np.ndarray, start: int) -> np.ndarray:
+        """``values`` of ``entry`` read from ``start``, once checked to lie in the range the table gives.
 
-        Shown as they are, they would make a nonsense strip or details box (a 700 % guess).
+        Shown as they are, impossible ones would make a nonsense strip or details box (a 700 % guess),
+        or name the wrong symbol.
         """
-        bad = impossible_predictions(key, values, start, self.n_tokens)
+        if entry.values is SYMBOL_IDS:
+            return self._symbol_ids(values, entry.path, start)
+        bad = entry.values.impossible(values, self.sizes, start)
         if bad.any():
             first = tuple(np.argwhere(bad)[0])
-            raise self._damaged(f"{PREDICTIONS}/{key} holds the impossible value {values[first]} at "
+            raise self._damaged(f"{entry.path} holds the impossible value {values[first]} at "
                                 f"position {start + int(first[0])}")
+        return values
 
     def _symbol_ids(self, ids: np.ndarray, where: str, start: int) -> np.ndarray:
         """``ids``, once checked to name vocabulary symbols: a damaged id would index the wrong one."""
-        wrong = (ids < 0) | (ids >= len(self.vocab))
+        wrong = SYMBOL_IDS.impossible(ids, self.sizes)
         if wrong.any():
             first = tuple(np.argwhere(wrong)[0])
             raise self._damaged(f"{where} holds the symbol id {ids[first]} at position "
@@ -285,10 +288,10 @@ class States:
         """
         if DECODER not in self.file:
             return None
-        self._check_unit(f"layer{self.n_layer - 1}.h", unit)
-        ds = self._checked(f"{DECODER}/weight", (len(self.vocab), self.n_hidden), "f")
-        column = _read(ds, np.s_[:, unit]).astype(np.float32)
-        if not np.isfinite(column).all():
+        self.neuron(Neuron(act_name("h", self.n_layer - 1), unit))
+        entry = DATASETS[f"{DECODER}/weight"]
+        column = _read(self._checked(entry), np.s_[:, unit]).astype(np.float32)
+        if entry.values.impossible(column).any():
             raise self._damaged(f"{DECODER}/weight holds NaN or infinite values for unit {unit}")
         return column
 
@@ -322,7 +325,7 @@ class States:
 
     def _possible_summaries(self, name: str, arrays: dict[str, np.ndarray]) -> None:
         """Refuse summaries of the wrong shape or with impossible values, which would show as nonsense."""
-        problems = summary_problems(name, arrays, self.n_hidden, self.n_tokens)
+        problems = summary_problems(name, arrays, self.sizes)
         if problems:
             raise self._damaged(problems[0])
 

@@ -1,28 +1,31 @@
-"""The extraction file's format in code: its constants, header, attributes and what values may be.
+"""The extraction file's format in code: one table of its attributes and datasets.
 
 One HDF5 file per (model, text). Every per-character array shares the token axis T; activations are
 ``[T, H]`` datasets at ``h5_path(name)``, chunked along tokens at a width of a few dozen units, so a
 window of one unit and a stream of all units both read few chunks. The format is specified in
 ``docs/file-format.md``; the root attributes ``encoding-type`` and ``encoding-version`` identify it.
-The writer, the reader and ``lstmviz validate`` all take these facts from here.
+
+:data:`ATTRIBUTES`, :data:`DATASETS`, :data:`ACTIVATIONS` and :data:`SUMMARIES` say, for everything
+a file holds, where it is, its shape (in T positions, H units, V symbols, K guesses), its dtype, the
+values it may hold and the version that introduced it. The writer, the reader and ``lstmviz
+validate`` all take these facts from here, so a new dataset is added in one place.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from lstmviz.errors import LstmvizError, SchemaVersionError, StoreError
-from lstmviz.files import kind_of
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
-from lstmviz.names import GATES, act_name, parse_name
+from lstmviz.names import KINDS, h5_path
+from lstmviz.search.histograms import DEFAULT_BINS as RANK_BINS  # a default search reads them as stored
 
 FORMAT = "lstmviz-states"
 VERSION = "1.2"  # 1.1 added /decoder; 1.2 the rank_* summaries
@@ -37,6 +40,11 @@ VOCAB = "/vocab"
 PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
 RANK_PREFIX = "rank_"  # summaries only cell search reads (format 1.2)
 SLACK = 1e-3  # how far past its range a stored value may lie: float16 and foreign writers' rounding
+STORAGE_TYPES = ("float16", "float32")
+N_BINS = 50  # bins of the ``hist`` summary
+N_TOP = 20  # strongest positions kept per unit, at most one per segment
+SEGMENT = 256  # positions per segment of the ``top_*`` and ``bottom_*`` summaries
+SAT = 0.9  # saturation threshold (Karpathy et al. 2015, section 4.2)
 
 
 def top_k(vocab_size: int) -> int:
@@ -44,53 +52,173 @@ def top_k(vocab_size: int) -> int:
     return min(TOP_K, vocab_size)
 
 
-def vocab_dataset(vocab: Vocab) -> list[str]:
-    """The symbols as ``/vocab`` holds them; the ``vocab`` attribute (JSON) holds them exactly.
+def dims(n_tokens: int, n_hidden: int, vocab_size: int) -> dict[str, int]:
+    """The dimensions shapes are written in: T positions, H units, V symbols, K guesses.
 
-    HDF5 strings cannot contain NUL, so a symbol that does (byte 0 of a byte-level vocabulary, or a
-    NUL in the text) is stored as the empty string.
+    >>> dims(100, 16, 3)
+    {'T': 100, 'H': 16, 'V': 3, 'K': 3}
     """
-    return ["" if "\0" in s else s for s in vocab.symbols]
+    return {"T": n_tokens, "H": n_hidden, "V": vocab_size, "K": top_k(vocab_size)}
 
 
-def vocab_matches(ds: h5py.Dataset, vocab: Vocab) -> bool:
-    """Whether a ``/vocab`` dataset lists the ``vocab`` attribute's symbols (as :func:`vocab_dataset`).
+@dataclass(frozen=True)
+class Values:
+    """The values a dataset may hold: a range (bounds may be dimensions, as ``"V"``), finite.
 
-    The two are written together from one vocabulary; when they differ, one was damaged or edited,
-    and the text shown from the attribute may not be the text the model read.
+    ``said`` is how a summary that breaks the range is described (a non-finite value is always
+    "holds NaN or infinite values").
     """
-    if ds.ndim != 1 or ds.dtype.kind not in "OSU":
-        return False
-    try:
-        stored = [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
-    except (OSError, UnicodeDecodeError):
-        return False
-    return stored == vocab_dataset(vocab)
+
+    lo: float | str = -math.inf
+    hi: float | str = math.inf
+    lo_open: bool = False  # lo itself excluded (a bin width must be positive)
+    hi_open: bool = False  # hi itself excluded (a symbol id must be below V)
+    slack: float = 0.0  # allowed past a bound: float16's and foreign writers' rounding
+    nan_at_end: bool = False  # NaN allowed at position T-1, which no symbol follows
+    rows_sum_to: str | None = None  # a dimension each row (of counts) must add up to
+    said: str = "holds impossible values"
+
+    @property
+    def dims(self) -> set[str]:
+        """The dimensions the range is written in (``V`` for symbol ids), which a check must know."""
+        return {b for b in (self.lo, self.hi, self.rows_sum_to) if isinstance(b, str)}
+
+    def bounds(self, sizes: Mapping[str, int] | None = None) -> tuple[float, float]:
+        """The range with dimensions resolved, slack not included."""
+        lo, hi = ((sizes or {})[b] if isinstance(b, str) else b for b in (self.lo, self.hi))
+        return float(lo), float(hi)
+
+    @property
+    def bounded(self) -> bool:
+        """Whether both bounds are fixed numbers, as the range of h (and not of c)."""
+        return all(isinstance(b, float | int) and math.isfinite(b) for b in (self.lo, self.hi))
+
+    def impossible(self, values: np.ndarray, sizes: Mapping[str, int] | None = None,
+                   start: int = 0) -> np.ndarray:
+        """Which of ``values`` (read from position ``start`` on) cannot be: NaN, infinity, out of range."""
+        lo, hi = self.bounds(sizes)
+        lo, hi = lo - self.slack, hi + self.slack
+        with np.errstate(invalid="ignore"):
+            good = values > lo if self.lo_open else values >= lo
+            good &= values < hi if self.hi_open else values <= hi
+            if values.dtype.kind == "f":
+                good &= np.isfinite(values)
+        if self.rows_sum_to is not None:
+            good &= (values.sum(axis=-1, keepdims=True) == (sizes or {})[self.rows_sum_to])
+        bad = ~good
+        if self.nan_at_end and len(values) and sizes is not None and start + len(values) == sizes["T"]:
+            bad[-1] &= ~np.isnan(values[-1])
+        return bad
 
 
-@dataclass
-class Predictions:
-    """The model's guesses at positions [start, stop): what it predicts *after* reading each symbol."""
-
-    top_ids: np.ndarray  # (n, K) int32, most likely first; K = top_k(V)
-    top_probs: np.ndarray  # (n, K) float32
-    p_next: np.ndarray  # (n,) float32, probability of the true next symbol; NaN at the text's end
-    loss_nats: np.ndarray  # (n,) float32, -ln p_next
-    loss_bits: np.ndarray  # (n,) float32, -log2 p_next
+FINITE = Values()
+SYMBOL_IDS = Values(0, "V", hi_open=True)
+PROBABILITIES = Values(0, 1 + SLACK)  # rounding can only pass 1
+TANH = Values(-1, 1, slack=SLACK)
+SIGMOID = Values(0, 1, slack=SLACK)
+FRACTIONS = Values(0, 1, said="holds fractions outside [0, 1]")
+COUNTS = Values(0, rows_sum_to="T", said="holds counts that do not add up to the {T} positions")
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of the format, or a family of them: one per activation, or per summary of one.
+
+    ``path`` is written as ``docs/file-format.md`` writes it; :meth:`at` gives a real one.
+    """
+
+    path: str
+    shape: tuple[str | int, ...]  # dimensions (T, H, V, K) or fixed sizes
+    kinds: str  # numpy dtype kinds it may have: "iu" integers, "f" floats, "OSU" strings
+    values: Values | None  # None: strings, not checked
+    since: str = "1.0"  # the format version that introduced it
+    family: str = ""  # "activation" or "summary": one per activation, at :meth:`at`
+    when: str = ""  # the model_config flag without which it is absent
+
+    def at(self, name: str | None = None) -> str:
+        """The path in a file; ``name`` is the activation for the families."""
+        if self.family == "activation":
+            return h5_path(name)
+        if self.family == "summary":
+            return f"{SUMMARY_ROOT}{h5_path(name)}/{self.path.rsplit('/', 1)[1]}"
+        return self.path
+
+    def shape_in(self, sizes: Mapping[str, int]) -> tuple[int, ...]:
+        """The shape with dimensions resolved.
+
+        >>> DATASETS["/predictions/top_ids"].shape_in(dims(100, 16, 3))
+        (100, 3)
+        """
+        return tuple(sizes[d] if isinstance(d, str) else d for d in self.shape)
+
+    @property
+    def wanted(self) -> str:
+        """The dtype kinds in words, as an error message says them."""
+        return "an integer" if self.kinds == "iu" else "a float"
 
 
-def not_hdf5(path: Path) -> str:
-    """What a file h5py cannot open is instead, and what to do: the words after its name."""
-    with open(path, "rb") as f:
-        kind = kind_of(f.read(8))
-    if kind == "hdf5":
-        return "not a readable HDF5 file (truncated or damaged); run `lstmviz extract` again"
-    if kind in ("zip", "pickle"):
-        return "a PyTorch checkpoint, not an extraction; extract it over a text: `lstmviz extract MODEL TEXT`"
-    what = "an empty file" if kind == "empty" else "not an HDF5 file"
-    return f"{what}, not an extraction; make one with `lstmviz extract MODEL TEXT`"
+DATASETS: dict[str, Dataset] = {d.path: d for d in (
+    Dataset(VOCAB, ("V",), "OSU", None),  # the symbols; one holding NUL is stored as ""
+    Dataset(TOKENS, ("T",), "iu", SYMBOL_IDS),
+    Dataset(f"{PREDICTIONS}/top_ids", ("T", "K"), "iu", SYMBOL_IDS),  # most likely first
+    Dataset(f"{PREDICTIONS}/top_probs", ("T", "K"), "f", PROBABILITIES),
+    Dataset(f"{PREDICTIONS}/p_next", ("T",), "f", Values(0, 1 + SLACK, nan_at_end=True)),
+    Dataset(f"{PREDICTIONS}/loss_nats", ("T",), "f", Values(0, nan_at_end=True)),
+    Dataset(f"{PREDICTIONS}/loss_bits", ("T",), "f", Values(0, nan_at_end=True)),
+    Dataset(f"{DECODER}/weight", ("V", "H"), "f", FINITE, since="1.1"),
+    Dataset(f"{DECODER}/bias", ("V",), "f", FINITE, since="1.1", when="decoder_bias"),
+)}
+
+# Every activation kind, after its nonlinearity: h and the candidate g are tanh, the gates i, f, o
+# sigmoids; c has no bound. h and the gates are stored as the ``dtype`` attribute says, c as ``c_dtype``.
+_RANGES = {"h": TANH, "c": FINITE, "gates.i": SIGMOID, "gates.f": SIGMOID, "gates.g": TANH,
+           "gates.o": SIGMOID}
+ACTIVATIONS: dict[str, Dataset] = {
+    kind: Dataset(f"/layer{{L}}/{kind.replace('.', '/')}", ("T", "H"), "f", _RANGES[kind],
+                  family="activation")
+    for kind in KINDS
+}
+
+_PER_UNIT = ("H",)
+SUMMARIES: dict[str, Dataset] = {d.path.rsplit("/", 1)[1]: d for d in (
+    Dataset("/summaries/<activation>/mean", _PER_UNIT, "f", FINITE, family="summary"),
+    Dataset("/summaries/<activation>/std", _PER_UNIT, "f", Values(0, said="holds negative values"),
+            family="summary"),  # population standard deviation
+    Dataset("/summaries/<activation>/min", _PER_UNIT, "f", FINITE, family="summary"),
+    Dataset("/summaries/<activation>/max", _PER_UNIT, "f", FINITE, family="summary"),
+    Dataset("/summaries/<activation>/hist", ("H", N_BINS), "iu", COUNTS, family="summary"),
+    Dataset("/summaries/<activation>/hist_lo", _PER_UNIT, "f", FINITE, family="summary"),
+    Dataset("/summaries/<activation>/hist_hi", _PER_UNIT, "f", FINITE, family="summary"),
+    Dataset("/summaries/<activation>/sat_hi", _PER_UNIT, "f", FRACTIONS, family="summary"),
+    Dataset("/summaries/<activation>/sat_lo", _PER_UNIT, "f", FRACTIONS, family="summary"),
+    Dataset("/summaries/<activation>/top_pos", ("H", N_TOP), "iu",
+            Values(-1, "T", hi_open=True, said="holds positions outside the text"), family="summary"),
+    Dataset("/summaries/<activation>/top_val", ("H", N_TOP), "f", None, family="summary"),
+    Dataset("/summaries/<activation>/bottom_pos", ("H", N_TOP), "iu",
+            Values(-1, "T", hi_open=True, said="holds positions outside the text"), family="summary"),
+    Dataset("/summaries/<activation>/bottom_val", ("H", N_TOP), "f", None, family="summary"),
+    Dataset("/summaries/<activation>/rank_hist", ("H", RANK_BINS), "iu", COUNTS, since="1.2",
+            family="summary"),
+    Dataset("/summaries/<activation>/rank_lo", _PER_UNIT, "f", FINITE, since="1.2", family="summary"),
+    Dataset("/summaries/<activation>/rank_width", _PER_UNIT, "f",
+            Values(0, lo_open=True, said="has bins that are not positive"), since="1.2", family="summary"),
+)}
+SUMMARY_KEYS = tuple(key for key in SUMMARIES if not key.startswith(RANK_PREFIX))
+RANK_KEYS = tuple(key for key in SUMMARIES if key.startswith(RANK_PREFIX))  # all or none (1.2)
+# What the table's ranges cannot say: pairs that must be ordered, and values that need only be
+# finite where their position is used (a text of fewer than N_TOP segments leaves -1 and NaN).
+ORDERED = (("min", "max"), ("hist_lo", "hist_hi"))
+EXTREMES = (("top_pos", "top_val"), ("bottom_pos", "bottom_val"))
+
+
+def fixed_range(kind: str) -> tuple[float, float] | None:
+    """The range of an activation kind's values, or None where each unit has its own (c).
+
+    >>> fixed_range("h"), fixed_range("gates.f"), fixed_range("c")
+    ((-1.0, 1.0), (0.0, 1.0), None)
+    """
+    values = ACTIVATIONS[kind].values
+    return values.bounds() if values.bounded else None
 
 
 def text_attr(attrs: h5py.AttributeManager, key: str, default: str | None = None) -> str | None:
@@ -108,27 +236,6 @@ def is_complete(attrs: h5py.AttributeManager) -> bool:
     """
     flag = attrs.get("complete", False)
     return isinstance(flag, (bool, np.bool_, np.integer)) and bool(flag)
-
-
-def check_header(f: h5py.File) -> None:
-    """Refuse foreign, incomplete and other-major-version files with a message saying what to do."""
-    kind = text_attr(f.attrs, "encoding-type")
-    version = text_attr(f.attrs, "encoding-version", "0")
-    if kind != FORMAT:
-        raise StoreError(
-            f"{f.filename}: not an lstmviz extraction (no '{FORMAT}' header); "
-            "create one with `lstmviz extract MODEL TEXT`"
-        )
-    if version.split(".")[0] != VERSION.split(".")[0]:
-        raise SchemaVersionError(
-            f"{f.filename}: format version {version} is not readable by this lstmviz "
-            f"(reads {VERSION.split('.')[0]}.x); re-run `lstmviz extract` or upgrade lstmviz"
-        )
-    if not is_complete(f.attrs):
-        raise StoreError(
-            f"{f.filename}: the extraction is incomplete (it was interrupted); "
-            "run `lstmviz extract` again"
-        )
 
 
 def config_from_attr(value: Any) -> LSTMConfig:
@@ -156,71 +263,45 @@ def names_from_attr(value: Any) -> list[str]:
     return names
 
 
-def config_problems(config: LSTMConfig, vocab: Vocab) -> list[str]:
-    """What in the model's shape cannot be, in plain words: every dataset's shape follows from it."""
-    problems = []
-    for key in ("vocab_size", "n_layer", "n_hidden"):
-        value = getattr(config, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            problems.append(f"model_config gives {key} = {value!r}, not a positive whole number")
-    if isinstance(config.vocab_size, int) and config.vocab_size != len(vocab):
-        problems.append(f"model_config gives vocab_size = {config.vocab_size}, but the 'vocab' attribute "
-                        f"holds {len(vocab)} symbols")
-    return problems
+@dataclass(frozen=True)
+class Attribute:
+    """One root attribute every file carries; readers check the first three before anything else."""
+
+    key: str
+    parse: Callable[[Any], Any]  # stored value -> meaning; ValueError, TypeError or KeyError if none
+    choices: tuple[str, ...] = ()  # the only values it may take, if so limited
+    since: str = "1.0"
 
 
-def names_problems(names: Sequence[str], n_layer: int) -> list[str]:
-    """What in the ``names`` attribute contradicts the format, in plain words.
+ATTRIBUTES: dict[str, Attribute] = {a.key: a for a in (
+    Attribute("encoding-type", str),  # always FORMAT; checked first (checks.check_header)
+    Attribute("encoding-version", str),  # MAJOR.MINOR
+    Attribute("complete", bool),  # read strictly: :func:`is_complete`
+    Attribute("n_tokens", int),  # T
+    Attribute("model_config", config_from_attr),  # JSON; H is its n_hidden
+    Attribute("vocab", vocab_from_attr),  # JSON; V is its number of symbols
+    Attribute("names", names_from_attr),  # JSON list of the activations stored, in order
+    Attribute("dtype", str, STORAGE_TYPES),  # storage of h and the gates
+    Attribute("c_dtype", str, STORAGE_TYPES),  # storage of c
+)}
+HEADER = ("n_tokens", "model_config", "vocab", "names")  # what a reader parses on opening
 
-    Readers list a file's activations from it: a name that is not one, or names a layer the model
-    lacks, or twice, would reach every reader (the dashboard's lists, the search's tables).
+
+def vocab_dataset(vocab: Vocab) -> list[str]:
+    """The symbols as ``/vocab`` holds them; the ``vocab`` attribute (JSON) holds them exactly.
+
+    HDF5 strings cannot contain NUL, so a symbol that does (byte 0 of a byte-level vocabulary, or a
+    NUL in the text) is stored as the empty string.
     """
-    problems = []
-    for name in dict.fromkeys(names):
-        try:
-            layer, _ = parse_name(name)
-        except LstmvizError:
-            problems.append(f"{name!r} in the 'names' attribute is not an activation name")
-            continue
-        if layer >= n_layer:
-            problems.append(f"{name} names layer {layer}, but the model has {n_layer} layer(s)")
-        if names.count(name) > 1:
-            problems.append(f"{name} is listed {names.count(name)} times in the 'names' attribute")
-    for layer in range(n_layer):
-        for kind in ("h", "c"):
-            if act_name(kind, layer) not in names:
-                problems.append(f"{act_name(kind, layer)} is missing from the 'names' attribute")
-        gates = [act_name("gates", layer, g) in names for g in GATES]
-        if any(gates) and not all(gates):
-            problems.append(f"layer {layer} stores only some of its gates; expected all of i, f, g, o")
-    return problems
+    return ["" if "\0" in s else s for s in vocab.symbols]
 
 
-def impossible_predictions(key: str, values: np.ndarray, start: int, n_tokens: int) -> np.ndarray:
-    """Which of ``values``, read from ``/predictions/<key>`` at positions from ``start``, cannot be.
+@dataclass
+class Predictions:
+    """The model's guesses at positions [start, stop): what it predicts *after* reading each symbol."""
 
-    Probabilities lie in [0, 1] (up to rounding), losses are finite and not negative. Only at the
-    text's last position, which no symbol follows, may ``p_next`` and the losses be NaN.
-    """
-    if key in ("top_probs", "p_next"):
-        bad = ~((values >= 0) & (values <= 1 + SLACK))
-    else:
-        bad = ~(np.isfinite(values) & (values >= 0))
-    if key != "top_probs" and len(values) and start + len(values) == n_tokens:
-        bad[-1] &= not np.isnan(values[-1])
-    return bad
-
-
-def all_finite(block: np.ndarray) -> bool:
-    """Whether a block of activations holds no NaN or infinity, without a temporary of floats.
-
-    float16 (how h and the gates are stored) has no fast reductions in numpy: its bits are
-    checked instead, a non-finite value being one whose exponent bits are all set.
-    """
-    if block.size == 0:
-        return True
-    if block.dtype == np.float16:
-        return int(np.bitwise_and(np.ascontiguousarray(block).view(np.uint16), 0x7FFF).max()) < 0x7C00
-    return bool(np.isfinite(block.min()) and np.isfinite(block.max()))
-
-
+    top_ids: np.ndarray  # (n, K) int32, most likely first; K = top_k(V)
+    top_probs: np.ndarray  # (n, K) float32
+    p_next: np.ndarray  # (n,) float32, probability of the true next symbol; NaN at the text's end
+    loss_nats: np.ndarray  # (n,) float32, -ln p_next
+    loss_bits: np.ndarray  # (n,) float32, -log2 p_next

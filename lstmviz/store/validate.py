@@ -13,34 +13,38 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import LstmvizError
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import h5_path, parse_name
+from lstmviz.store.checks import (
+    config_problems,
+    has_version,
+    layout_problem,
+    names_problems,
+    not_hdf5,
+    summary_problems,
+    vocab_matches,
+)
 from lstmviz.store.spec import (
+    ACTIVATIONS,
+    ATTRIBUTES,
     CHUNK_ROWS,
-    DECODER,
+    DATASETS,
     FORMAT,
-    PREDICTION_KEYS,
+    HEADER,
     PREDICTIONS,
-    SLACK,
+    RANK_KEYS,
+    SUMMARY_KEYS,
     SUMMARY_ROOT,
     TOKENS,
     TOP_K,
     VERSION,
     VOCAB,
-    config_from_attr,
-    config_problems,
-    impossible_predictions,
+    Dataset,
     is_complete,
-    names_from_attr,
-    names_problems,
-    not_hdf5,
     text_attr,
     top_k,
-    vocab_from_attr,
-    vocab_matches,
 )
-from lstmviz.store.summaries import RANK_KEYS, SUMMARY_KEYS, fixed_range, summary_problems
 
 _BLOCK = 16 * CHUNK_ROWS
 
@@ -63,6 +67,8 @@ def validate(path: str | Path) -> list[str]:
 
 
 class _Checker:
+    """Goes through the tables of :mod:`lstmviz.store.spec`, saying every problem of one file."""
+
     def __init__(self, f: h5py.File):
         self.f = f
         self.problems: list[str] = []
@@ -84,31 +90,43 @@ class _Checker:
             said = "false" if isinstance(flag, (bool, np.bool_, np.integer)) else f"{flag!r}, not a boolean"
             self.say(f"the file is incomplete (the 'complete' flag is {said}): "
                      "the extraction was interrupted")
-        T = self._attr("n_tokens", int)
-        cfg = self._attr("model_config", config_from_attr)
-        vocab = self._attr("vocab", vocab_from_attr)
-        names = self._attr("names", names_from_attr)
-        for key in ("dtype", "c_dtype"):
-            if attrs.get(key) not in ("float16", "float32"):
-                self.say(f"attribute {key!r} is {attrs.get(key)!r}, expected 'float16' or 'float32'")
+        header = {key: self._attr(key) for key in HEADER}
+        for attr in ATTRIBUTES.values():
+            if attr.choices and attr.key not in HEADER and attrs.get(attr.key) not in attr.choices:
+                expected = " or ".join(repr(c) for c in attr.choices)
+                self.say(f"attribute {attr.key!r} is {attrs.get(attr.key)!r}, expected {expected}")
+        T, cfg, vocab, names = (header[key] for key in HEADER)
         if vocab is not None:
             self._vocab(vocab)
-        if cfg is not None and vocab is not None and self._config(cfg, vocab):
+        if vocab is not None and cfg is not None and self._config(cfg, vocab):
             cfg = None  # a shape that cannot be: the datasets cannot be checked against it
         if T is None:
             return self.problems
         V = len(vocab) if vocab is not None else None
-        self._tokens(T, V)
-        self._predictions(T, V)
-        if cfg is not None and V is not None and version != "1.0":
-            self._decoder(cfg, V)
+        sizes = {"T": T, "K": top_k(V) if V else TOP_K}  # and what else is known:
+        sizes |= {"V": V} if V is not None else {}
+        sizes |= {"H": cfg.n_hidden} if cfg is not None else {}
+        for entry in DATASETS.values():
+            if self._applies(entry, version, cfg, sizes):
+                self._fixed(entry, sizes)
         if cfg is not None and names is not None:
             for problem in names_problems(names, cfg.n_layer):
                 self.say(problem)
             for name in dict.fromkeys(names):
-                self._activation(name, T, cfg.n_hidden)
-                self._summary(name, cfg.n_hidden, T)
+                self._activation(name, sizes)
+                self._summary(name, sizes)
         return self.problems
+
+    def _applies(self, entry: Dataset, version: str, cfg: LSTMConfig | None, sizes: dict) -> bool:
+        """Whether a file of this version and model must hold ``entry``, and its shape is known.
+
+        ``/vocab`` is left out: it is compared with the attribute first (:meth:`_vocab`).
+        """
+        if entry.path == VOCAB or not has_version(version, entry.since):
+            return False
+        if entry.when and (cfg is None or not getattr(cfg, entry.when)):
+            return False
+        return all(d in sizes for d in entry.shape if isinstance(d, str))
 
     def _config(self, cfg: LSTMConfig, vocab: Vocab) -> bool:
         """Say what in the model's shape cannot be; whether anything was said."""
@@ -117,40 +135,38 @@ class _Checker:
             self.say(problem)
         return bool(problems)
 
-    def _decoder(self, cfg: LSTMConfig, V: int) -> None:
-        """The decoder's weights, which every file from format 1.1 on holds."""
-        weight = self._dataset(f"{DECODER}/weight", (V, cfg.n_hidden), "f")
-        if weight is None:
-            return
-        if (values := self._read(weight)) is not None and not np.isfinite(values).all():
-            self.say(f"dataset {DECODER}/weight holds NaN or infinite values")
-        if cfg.decoder_bias:
-            self._dataset(f"{DECODER}/bias", (V,), "f")
-
-    def _attr(self, key: str, parse):
+    def _attr(self, key: str):
         if key not in self.f.attrs:
             self.say(f"root attribute {key!r} is missing")
             return None
         try:
-            return parse(self.f.attrs[key])
+            return ATTRIBUTES[key].parse(self.f.attrs[key])
         except (ValueError, TypeError, KeyError, LstmvizError) as e:
             self.say(f"root attribute {key!r} cannot be read ({e})")
             return None
 
-    def _dataset(self, path: str, shape: tuple[int, ...], kinds: str) -> h5py.Dataset | None:
-        """The dataset at ``path`` if it exists with that shape and a dtype kind in ``kinds``."""
+    def _dataset(self, entry: Dataset, sizes: dict, name: str | None = None) -> h5py.Dataset | None:
+        """The dataset of ``entry`` (for ``name``) if it exists with its shape and dtype kind."""
+        path = entry.at(name)
         ds = self.f.get(path)
         if not isinstance(ds, h5py.Dataset):
             self.say(f"dataset {path} is missing")
             return None
-        if ds.shape != shape:
-            self.say(f"dataset {path} has shape {ds.shape}, expected {shape}")
-            return None
-        if ds.dtype.kind not in kinds:
-            wanted = "an integer" if kinds == "iu" else "a float"
-            self.say(f"dataset {path} has dtype {ds.dtype}, expected {wanted} type")
+        problem = layout_problem(f"dataset {path}", ds.shape, ds.dtype, entry, sizes)
+        if problem:
+            self.say(problem)
             return None
         return ds
+
+    def _impossible(self, entry: Dataset, ds: h5py.Dataset, sizes: dict) -> tuple[int, int | None]:
+        """How many values of ``ds`` the table rules out, and the position of the first."""
+        bad, first = 0, None
+        for a, block in self._blocks(ds):
+            wrong = entry.values.impossible(block, sizes, a)
+            if first is None and wrong.any():
+                first = a + int(np.argwhere(wrong)[0][0])
+            bad += int(wrong.sum())
+        return bad, first
 
     def _blocks(self, ds: h5py.Dataset):
         try:
@@ -160,51 +176,42 @@ class _Checker:
             self.say(f"dataset {ds.name} cannot be read ({e}): the file is damaged")
 
     def _vocab(self, vocab: Vocab) -> None:
+        """``/vocab``, which must list the symbols of the ``vocab`` attribute."""
         ds = self.f.get(VOCAB)
         if not isinstance(ds, h5py.Dataset):
             self.say(f"dataset {VOCAB} is missing")
-            return
-        if not vocab_matches(ds, vocab):
+        elif not vocab_matches(ds, vocab):
             self.say(f"dataset {VOCAB} does not match the 'vocab' attribute")
 
-    def _tokens(self, T: int, V: int | None) -> None:
-        ds = self._dataset(TOKENS, (T,), "iu")
-        if ds is None or V is None:
+    def _fixed(self, entry: Dataset, sizes: dict) -> None:
+        """One dataset at a fixed path: present, of its shape and type, and with possible values.
+
+        Values are checked where their range is known (symbol ids need the vocabulary's size).
+        """
+        ds = self._dataset(entry, sizes)
+        if ds is None or not entry.values.dims <= sizes.keys():
             return
-        bad, first = 0, None
-        for a, block in self._blocks(ds):
-            wrong = np.flatnonzero((block < 0) | (block >= V))
-            if len(wrong) and first is None:
-                first = a + int(wrong[0])
-            bad += len(wrong)
-        if bad:
-            self.say(f"{bad} token id(s) lie outside the vocabulary of {V} (first at position {first})")
+        bad, first = self._impossible(entry, ds, sizes)
+        if not bad:
+            return
+        if entry.path == TOKENS:
+            self.say(f"{bad} token id(s) lie outside the vocabulary of {sizes['V']} "
+                     f"(first at position {first})")
+        elif entry.path.startswith(PREDICTIONS):
+            what = "token ids outside the vocabulary" if entry.kinds == "iu" else "impossible values"
+            self.say(f"{entry.path} holds {bad} {what}")
+        else:
+            self.say(f"dataset {entry.path} holds NaN or infinite values")
 
-    def _predictions(self, T: int, V: int | None) -> None:
-        for key in PREDICTION_KEYS:
-            shape = (T, top_k(V) if V else TOP_K) if key.startswith("top") else (T,)
-            ds = self._dataset(f"{PREDICTIONS}/{key}", shape, "iu" if key == "top_ids" else "f")
-            if ds is None:
-                continue
-            bad = 0
-            for a, block in self._blocks(ds):
-                if key == "top_ids":
-                    bad += int(((block < 0) | (block >= (V or np.inf))).sum())
-                else:
-                    bad += int(impossible_predictions(key, block, a, T).sum())
-            if bad > 0:
-                what = "token ids outside the vocabulary" if key == "top_ids" else "impossible values"
-                self.say(f"{PREDICTIONS}/{key} holds {bad} {what}")
-
-    def _activation(self, name: str, T: int, H: int) -> None:
+    def _activation(self, name: str, sizes: dict) -> None:
         try:
             kind = parse_name(name)[1]
         except LstmvizError:
             return
-        ds = self._dataset(h5_path(name), (T, H), "f")
+        entry = ACTIVATIONS[kind]
+        ds = self._dataset(entry, sizes, name)
         if ds is None:
             return
-        span = fixed_range(kind)  # None for c, which has no bounds
         nonfinite = outside = 0
         first = None
         for a, block in self._blocks(ds):
@@ -213,22 +220,23 @@ class _Checker:
                 rows, units = np.nonzero(~finite)
                 nonfinite += len(rows)
                 first = first or (a + int(rows[0]), int(units[0]))
-            if span is not None:
-                outside += int((finite & ((block < span[0] - SLACK) | (block > span[1] + SLACK))).sum())
+            if entry.values.bounded:
+                outside += int((finite & entry.values.impossible(block)).sum())
         if nonfinite:
             self.say(f"{name}: {nonfinite} value(s) are NaN or infinite "
                      f"(first at position {first[0]}, unit {first[1]})")
         if outside:
-            lo, hi = span
+            lo, hi = entry.values.bounds()
             self.say(f"{name}: {outside} value(s) lie outside [{lo:g}, {hi:g}], impossible for {kind}")
 
-    def _summary(self, name: str, H: int, T: int) -> None:
+    def _summary(self, name: str, sizes: dict) -> None:
         """Every summary of one activation: present, of its shape and type, and with possible values."""
-        group = self.f.get(SUMMARY_ROOT + h5_path(name))
+        group_path = SUMMARY_ROOT + h5_path(name)
+        group = self.f.get(group_path)
         if not isinstance(group, h5py.Group):
-            self.say(f"summaries of {name} are missing ({SUMMARY_ROOT + h5_path(name)})")
+            self.say(f"summaries of {name} are missing ({group_path})")
             return
-        present = [key for key in RANK_KEYS if key in group]  # rank histograms are optional (1.2)
+        present = [key for key in RANK_KEYS if key in group]  # all or none, from format 1.2 on
         arrays = {}
         for key in SUMMARY_KEYS + (RANK_KEYS if present else ()):
             ds = group.get(key)
@@ -237,7 +245,7 @@ class _Checker:
                 self.say(f"summary {key!r} of {name} is missing{also}")
             elif (values := self._read(ds)) is not None:
                 arrays[key] = values
-        for problem in summary_problems(name, arrays, H, T):
+        for problem in summary_problems(name, arrays, sizes):
             self.say(problem)
 
     def _read(self, ds: h5py.Dataset) -> np.ndarray | None:

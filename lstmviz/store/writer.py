@@ -15,12 +15,14 @@ import h5py
 import numpy as np
 
 from lstmviz.files import final_target, temporary_sibling
-from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import h5_path, parse_name
 from lstmviz.store.spec import (
+    ACTIVATIONS,
     CHUNK_ROWS,
     CHUNK_UNITS,
+    DATASETS,
     DECODER,
     FORMAT,
     PREDICTION_KEYS,
@@ -31,7 +33,7 @@ from lstmviz.store.spec import (
     VERSION,
     VOCAB,
     Predictions,
-    top_k,
+    dims,
     vocab_dataset,
 )
 
@@ -85,23 +87,20 @@ class StatesWriter:
         f.attrs["names"] = json.dumps(list(names))
         self.set_attrs(attrs)
         f.create_dataset(VOCAB, data=np.array(vocab_dataset(vocab), dtype=h5py.string_dtype()))
+        sizes = dims(n_tokens, config.n_hidden, len(vocab))
         rows = min(n_tokens, CHUNK_ROWS)
-        long_rows = min(n_tokens, 1 << 16)
-        f.create_dataset(TOKENS, shape=(n_tokens,), dtype="i4", chunks=(long_rows,))
-        g = f.create_group(PREDICTIONS)
-        K = top_k(len(vocab))
-        g.create_dataset("top_ids", shape=(n_tokens, K), dtype="i4", chunks=(rows, K))
-        g.create_dataset("top_probs", shape=(n_tokens, K), dtype="f4", chunks=(rows, K))
-        for key in ("p_next", "loss_nats", "loss_bits"):
-            g.create_dataset(key, shape=(n_tokens,), dtype="f4", chunks=(long_rows,))
-        H = config.n_hidden
+        for path in (TOKENS, *(f"{PREDICTIONS}/{key}" for key in PREDICTION_KEYS)):
+            entry = DATASETS[path]  # 32-bit; a 1-D one in longer chunks
+            shape = entry.shape_in(sizes)
+            f.create_dataset(entry.path, shape=shape, dtype="i4" if entry.kinds == "iu" else "f4",
+                             chunks=(rows, *shape[1:]) if len(shape) > 1 else (min(n_tokens, 1 << 16),))
         for name in names:
             kind = parse_name(name)[1]
             f.create_dataset(
-                h5_path(name),
-                shape=(n_tokens, H),
+                ACTIVATIONS[kind].at(name),
+                shape=ACTIVATIONS[kind].shape_in(sizes),
                 dtype=c_dtype if kind == "c" else dtype,
-                chunks=(rows, min(H, CHUNK_UNITS)),
+                chunks=(rows, min(config.n_hidden, CHUNK_UNITS)),
             )
 
     def write_tokens(self, start: int, tokens: np.ndarray) -> None:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import torch
 
 from lstmviz.errors import CheckpointError, UnsupportedModelError
-from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.charlstm import CharLSTM
+from lstmviz.model.config import LSTMConfig
 
 _RNN_PARAM = re.compile(r"^(weight|bias)_(ih|hh|hr)(_l(?P<layer>\d+))?(?P<rev>_reverse)?$")
 _GATE_KINDS = {4: "LSTM", 3: "GRU", 1: "RNN"}

@@ -2,6 +2,8 @@
 
 The dashboard's unit profiles (mean, spread, histogram, saturation, strongest contexts) would
 otherwise need a pass over the whole file each time; computed once here, they open instantly.
+Their shapes and allowed values are in the format's table (:data:`lstmviz.store.spec.SUMMARIES`);
+this module (the only one of the summaries that needs torch) computes them.
 
 Keys (each array indexed by unit first; see ``docs/file-format.md``):
 
@@ -26,40 +28,17 @@ Keys (each array indexed by unit first; see ``docs/file-format.md``):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 import torch
 
-from lstmviz.search.histograms import DEFAULT_BINS as RANK_BINS
 from lstmviz.search.histograms import bin_factors, padded_bins
+from lstmviz.store.spec import N_BINS, N_TOP, RANK_BINS, SAT, SEGMENT, SUMMARY_KEYS, fixed_range
 
-N_BINS = 50
-N_TOP = 20
-SEGMENT = 256  # characters per segment; top/bottom keep one position per segment
-SAT = 0.9
 C_SAT = math.atanh(SAT)  # tanh(c) > 0.9  <=>  c > atanh(0.9)
-SUMMARY_KEYS = ("mean", "std", "min", "max", "hist", "hist_lo", "hist_hi", "sat_hi", "sat_lo",
-                "top_pos", "top_val", "bottom_pos", "bottom_val")
-RANK_KEYS = ("rank_hist", "rank_lo", "rank_width")  # format 1.2; see the module docstring
-_PER_UNIT = ("mean", "std", "min", "max", "hist_lo", "hist_hi", "sat_hi", "sat_lo", "rank_lo", "rank_width")
-_EXTREMES = (("top_pos", "top_val"), ("bottom_pos", "bottom_val"))
 # Rows handled at once on CPU: ~8 MB of float32 at H = 512, so temporaries stay in cache and below
 # the allocator's mmap threshold (measured: several times faster than whole 16k-row blocks).
 _CPU_PIECE_ELEMENTS = 1 << 21
-
-
-def fixed_range(kind: str) -> tuple[float, float] | None:
-    """The histogram range of an activation kind, or None where each unit's own range is used (c).
-
-    >>> fixed_range("h"), fixed_range("gates.f"), fixed_range("c")
-    ((-1.0, 1.0), (0.0, 1.0), None)
-    """
-    if kind == "c":
-        return None
-    if kind in ("h", "gates.g"):
-        return -1.0, 1.0
-    return 0.0, 1.0
 
 
 class UnitSummary:
@@ -279,66 +258,3 @@ def _padded(pos: torch.Tensor, val: torch.Tensor) -> tuple[torch.Tensor, torch.T
     pos = torch.cat([pos, pos.new_full((missing, H), -1)])
     val = torch.cat([val.float(), val.new_full((missing, H), math.nan, dtype=torch.float32)])
     return pos.T.contiguous(), val.T.contiguous()
-
-
-def summary_shape(key: str, n_units: int) -> tuple[tuple[int, ...], str]:
-    """The shape of a summary dataset and the dtype kinds it may have (numpy's ``dtype.kind``).
-
-    >>> summary_shape("hist", 8), summary_shape("top_val", 8), summary_shape("mean", 8)
-    (((8, 50), 'iu'), ((8, 20), 'f'), ((8,), 'f'))
-    """
-    if key in ("hist", "rank_hist"):
-        return (n_units, N_BINS if key == "hist" else RANK_BINS), "iu"
-    if key[:3] in ("top", "bot"):
-        return (n_units, N_TOP), "iu" if key.endswith("_pos") else "f"
-    return (n_units,), "f"
-
-
-def summary_problems(name: str, arrays: Mapping[str, np.ndarray], n_units: int, n_tokens: int) -> list[str]:
-    """What makes one activation's summaries (as read from a file) impossible, in plain words.
-
-    Readers show these numbers as they are: a profile's statistics, histogram and strongest
-    contexts, the colour range of raw c, the ranks of cell search. A value damaged on disk would
-    show as nonsense there (a NaN mean, a histogram of negative counts, a context past the text's
-    end), so readers refuse summaries with any of these problems and ``lstmviz validate`` lists them.
-    Checks only the keys present in ``arrays``; each is a few numbers per unit, so this costs little.
-    """
-    problems, whole = [], {}
-    for key, values in arrays.items():
-        shape, kinds = summary_shape(key, n_units)
-        if values.shape != shape:
-            problems.append(f"summary {key!r} of {name} has shape {values.shape}, expected {shape}")
-        elif values.dtype.kind not in kinds:
-            wanted = "an integer" if kinds == "iu" else "a float"
-            problems.append(f"summary {key!r} of {name} has dtype {values.dtype}, expected {wanted} type")
-        else:
-            whole[key] = values
-    return problems + _value_problems(name, whole, n_tokens)
-
-
-def _value_problems(name: str, arrays: Mapping[str, np.ndarray], n_tokens: int) -> list[str]:
-    """The checks of :func:`summary_problems` on values, for the keys of the right shape and type."""
-    bad: dict[str, str] = {}  # key -> what is wrong with it; the first problem of each key
-
-    def check(key: str, wrong, what: str) -> None:
-        if key in arrays and key not in bad and np.any(wrong(arrays[key])):
-            bad[key] = what
-
-    for key in _PER_UNIT:
-        check(key, lambda v: ~np.isfinite(v), "holds NaN or infinite values")
-    check("std", lambda v: v < 0, "holds negative values")
-    for key in ("sat_hi", "sat_lo"):
-        check(key, lambda v: (v < 0) | (v > 1), "holds fractions outside [0, 1]")
-    check("rank_width", lambda v: v <= 0, "has bins that are not positive")
-    for low, high in (("min", "max"), ("hist_lo", "hist_hi")):
-        if high in arrays:
-            check(low, lambda v, high=high: v > arrays[high], f"lies above {high!r}")
-    for key in ("hist", "rank_hist"):
-        check(key, lambda v: (v < 0).any(axis=1) | (v.sum(axis=1) != n_tokens),
-              f"holds counts that do not add up to the {n_tokens} positions")
-    for pos, val in _EXTREMES:
-        check(pos, lambda v: (v < -1) | (v >= n_tokens), "holds positions outside the text")
-        if pos in arrays:
-            used = arrays[pos] >= 0  # unused entries of a short text hold NaN by design
-            check(val, lambda v, used=used: used & ~np.isfinite(v), "holds NaN or infinite values")
-    return [f"summary {key!r} of {name} {what}" for key, what in bad.items()]
