@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from lstmviz.kinds import GATES, KINDS
 from lstmviz.model.vocab import visible
 from lstmviz.names import Neuron, act_name
 from lstmviz.render import style
@@ -24,7 +25,6 @@ from lstmviz.render.snippet import display_chars
 from lstmviz.search import hypotheses
 from lstmviz.store.reader import States
 
-SWITCH_GATES = ("i", "f", "o")
 CONTEXT_BEFORE = 40  # characters shown before a top-activating position
 CONTEXT_AFTER = 12
 
@@ -239,26 +239,27 @@ def context(states: States, pos: int, value: float = float("nan")) -> Context:
 
 
 def saturation(states: States) -> pd.DataFrame:
-    """Per gate unit, the fraction of time it is right- (> 0.9) and left-saturated (< 0.1).
+    """Per gate unit, the fraction of time it is right- (>= 0.9) and left-saturated (< 0.1).
 
-    One row per (layer, gate, unit) of the sigmoid gates i, f and o, from the summaries; the
-    candidate g is a tanh, not a switch, and is left out. Empty when the file holds no gates.
+    One row per (layer, gate, unit) of the sigmoid gates i, f and o (the kinds that are switches),
+    from the summaries; the cell input g is a tanh, not a switch, and is left out. Empty when the
+    file holds no gates.
     Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent Networks", fig. 3.
     """
     frames = []
     for layer in range(states.n_layer):
-        for gate in SWITCH_GATES:
-            name = act_name("gates", layer, gate)
+        for gate in (g for g in GATES if KINDS[g].switch):
+            name = act_name(layer, gate)
             if name not in states.names:
                 continue
             s = summary(states, name)
-            units = np.arange(states.n_hidden)
+            units = range(states.n_hidden)
             frames.append(pd.DataFrame({
-                "layer": layer, "gate": gate, "unit": units,
+                "layer": layer, "kind": gate, "gate": KINDS[gate].symbol, "unit": units,
                 "sat_hi": s["sat_hi"], "sat_lo": s["sat_lo"],
-                "neuron": [f"{name}.{u}" for u in units],
+                "neuron": [str(Neuron(layer, gate, u)) for u in units],
             }))
-    columns = ["layer", "gate", "unit", "sat_hi", "sat_lo", "neuron"]
+    columns = ["layer", "kind", "gate", "unit", "sat_hi", "sat_lo", "neuron"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

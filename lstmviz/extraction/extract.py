@@ -31,10 +31,11 @@ from lstmviz.errors import OptionError, StoreError
 from lstmviz.extraction.streams import burn_in, measure_deviation, plan_streams, token_rows
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
+from lstmviz.kinds import KINDS
 from lstmviz.model.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
 from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.runner import Hidden, State, UnrolledLSTM
-from lstmviz.names import GATES, act_name, parse_name
+from lstmviz.names import act_name, parse_name
 from lstmviz.progress import progress_bar
 from lstmviz.store.spec import CHUNK_ROWS, PREDICTION_KEYS, Predictions, top_k
 from lstmviz.store.summaries import SEGMENT, UnitSummary
@@ -68,12 +69,8 @@ def activation_names(n_layer: int, gates: bool) -> list[str]:
     >>> activation_names(1, True)
     ['layer0.h', 'layer0.c', 'layer0.gates.i', 'layer0.gates.f', 'layer0.gates.g', 'layer0.gates.o']
     """
-    names = []
-    for layer in range(n_layer):
-        names += [act_name("h", layer), act_name("c", layer)]
-        if gates:
-            names += [act_name("gates", layer, g) for g in GATES]
-    return names
+    return [act_name(layer, key) for layer in range(n_layer) for key, kind in KINDS.items()
+            if gates or not kind.is_gate]
 
 
 def default_output(model_path: str | Path, text_path: str | Path) -> Path:

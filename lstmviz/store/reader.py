@@ -11,7 +11,8 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import StoreError, UnknownActivation, VocabError
-from lstmviz.names import KINDS, h5_path, parse_name
+from lstmviz.kinds import GATES, KINDS
+from lstmviz.names import Neuron, act_name, h5_path, parse_name
 from lstmviz.store.spec import (
     CHUNK_ROWS,
     DECODER,
@@ -154,7 +155,7 @@ class States:
     @property
     def has_gates(self) -> bool:
         """Whether the gates were stored (``lstmviz extract --gates``)."""
-        return any(".gates." in n for n in self.names)
+        return any(k in GATES for k in self.kinds())
 
     def kinds(self) -> list[str]:
         """Activation kinds present, in canonical order: h, c, then gates i, f, g, o."""
@@ -205,8 +206,8 @@ class States:
             bad |= (values < span[0] - SLACK) | (values > span[1] + SLACK)
         if bad.any():
             at = int(np.argmax(bad))
-            raise self._damaged(f"{name}.{unit} holds the impossible value {values[at]} at position "
-                                f"{start + at}")
+            raise self._damaged(f"{Neuron(*parse_name(name), unit)} holds the impossible value "
+                                f"{values[at]} at position {start + at}")
         return values
 
     def _finite(self, name: str, block: np.ndarray, start: int) -> np.ndarray:
@@ -285,7 +286,7 @@ class States:
         """
         if DECODER not in self.file:
             return None
-        self._check_unit(f"layer{self.n_layer - 1}.h", unit)
+        self._check_unit(act_name(self.n_layer - 1, "h"), unit)
         ds = self._checked(f"{DECODER}/weight", (len(self.vocab), self.n_hidden), "f")
         column = _read(ds, np.s_[:, unit]).astype(np.float32)
         if not np.isfinite(column).all():
