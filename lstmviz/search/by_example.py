@@ -27,11 +27,10 @@ import numpy as np
 import pandas as pd
 
 from lstmviz.errors import SearchError
+from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron, act_name, parse_name
 from lstmviz.search.scoring import BLOCK_ROWS, Progress, ProgressBar
 from lstmviz.store.reader import States
-
-SYMMETRIC_KINDS = ("h", "c", "gates.g")
 
 
 @dataclass
@@ -119,7 +118,7 @@ def example_units(
                           "part of the text, with at least one position before or after it")
     name = name or act_name(states.n_layer - 1, "h")
     layer, kind = parse_name(name)
-    signs = (1.0, -1.0) if kind in SYMMETRIC_KINDS else (1.0,)
+    signs = (1.0, -1.0) if KINDS[kind].symmetric else (1.0,)
     lo, hi = max(0, start - margin), min(N, stop + margin)
     window = states.window(name, lo, hi)  # (n, H)
     inside = window[start - lo : stop - lo]

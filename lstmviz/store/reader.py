@@ -36,7 +36,7 @@ from lstmviz.store.spec import (
     vocab_from_attr,
     vocab_matches,
 )
-from lstmviz.store.summaries import RANK_KEYS, SUMMARY_KEYS, fixed_range, summary_problems
+from lstmviz.store.summaries import RANK_KEYS, SUMMARY_KEYS, summary_problems
 
 
 class States:
@@ -200,7 +200,7 @@ class States:
         from damage, never from an LSTM. A viewer can show such a value as missing; a figure made
         for others (an export) must not pass it off as an activation.
         """
-        span = fixed_range(parse_name(name)[1])
+        span = KINDS[parse_name(name)[1]].value_range
         bad = ~np.isfinite(values)
         if span is not None:
             bad |= (values < span[0] - SLACK) | (values > span[1] + SLACK)

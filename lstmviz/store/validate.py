@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import LstmvizError
+from lstmviz.kinds import KINDS
 from lstmviz.model.charlstm import LSTMConfig
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import h5_path, parse_name
@@ -40,7 +41,7 @@ from lstmviz.store.spec import (
     vocab_from_attr,
     vocab_matches,
 )
-from lstmviz.store.summaries import RANK_KEYS, SUMMARY_KEYS, fixed_range, summary_problems
+from lstmviz.store.summaries import RANK_KEYS, SUMMARY_KEYS, summary_problems
 
 _BLOCK = 16 * CHUNK_ROWS
 
@@ -204,7 +205,7 @@ class _Checker:
         ds = self._dataset(h5_path(name), (T, H), "f")
         if ds is None:
             return
-        span = fixed_range(kind)  # None for c, which has no bounds
+        span = KINDS[kind].value_range  # None for c, which has no bounds
         nonfinite = outside = 0
         first = None
         for a, block in self._blocks(ds):
