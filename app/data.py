@@ -85,24 +85,28 @@ def values_payload(states: States, neuron: str, start: int, length: int, *, pale
     the whole file), so colours do not change as the window moves.
     """
     n = Neuron.parse(neuron)
-    kind = n.kind
+    kind = KINDS[n.kind]
     stop = min(start + length, states.n_tokens)
     raw = states.window(n.name, start, stop, n.unit)  # (n,) float32, only this window is read
-    shown = display_values(kind, raw, raw_c)
+    shown = display_values(n.kind, raw, raw_c)
     lo, hi = colour_range(states, n, raw_c)
     return {
         "start": start,
         "stop": stop,
-        "neuron": neuron,
+        "neuron": str(n),  # for people to read; the browser works with layer, kind and unit
+        "layer": n.layer,
+        "kind": n.kind,
+        "unit": n.unit,
         "n_hidden": states.n_hidden,  # for the browser's [ ] keys, which wrap around
         "palette": palette,
         "values": _floats(raw, 4),
-        "tanh": kind == "c" and not raw_c,
+        "kind_label": kind.label,
+        "display": None if raw_c else kind.display,  # its value is shown beside the value (tanh(c))
         "idx": lut_index(shown, lo, hi).tolist(),
         "lo": lo,
         "hi": hi,
         "ticks": [style.tick(lo), style.tick(hi)],  # the legend's ends, written as exports write them
-        "label": f"{neuron}: {style.quantity(kind, raw_c)}",
+        "label": f"{n}: {style.quantity(n.kind, raw_c)}",
     }
 
 

@@ -4,6 +4,7 @@ The app runs in a background thread on a free 127.0.0.1 port, on a small real ex
 test ends by checking that the browser logged no console errors.
 """
 
+import math
 import re
 from pathlib import Path
 
@@ -120,6 +121,17 @@ def test_hover_shows_exact_numbers(page, server, h5):
     assert "position 345" in text
     assert f"value {value:.4f}" in text
     assert f"p = {p_next:.4f}" in text
+
+
+def test_hover_on_c_shows_it_and_its_tanh(page, server, h5):
+    page.goto(server + "?neuron=layer1.c.3&pos=300")
+    shown(page, "layer1.c.3", 300)
+    page.hover('.lv-ch[data-i="345"]')
+    tip = page.locator("#lv-tip")
+    tip.wait_for(state="visible")
+    with h5py.File(h5, "r") as f:
+        c = float(f["/layer1/c"][345, 3])
+    assert f"layer1.c.3: c = {c:.4f}, tanh(c) = {math.tanh(c):.4f}" in tip.inner_text()
 
 
 def test_profile_lists_contexts_that_jump_to_the_text(page, server):

@@ -5,6 +5,9 @@ table through one consumer (extraction, storage, summaries, colours, legends, me
 browser), on a real extraction of a tiny model that stores every kind.
 """
 
+import re
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -84,6 +87,7 @@ def test_colours_legends_and_labels_name_every_kind(states, kind):
     assert figures.saturation_labels(kind)["sat_hi"].endswith(f"≥ {row.saturation[1]:g})")
     v = data.values_payload(states, f"{act_name(0, kind)}.3", 0, 50, palette="blog", raw_c=False)
     assert (v["lo"], v["hi"]) == row.display_range
+    assert (v["layer"], v["kind"], v["unit"], v["display"]) == (0, kind, 3, row.display)
     assert v["label"] == f"{act_name(0, kind)}.3: {row.shown()}"
 
 
@@ -112,6 +116,9 @@ def test_search_accepts_every_kind_and_all_gates_at_once():
 
 def test_every_display_function_is_known_wherever_values_are_shown():
     displays = {k.display for k in KINDS.values()} - {None}
+    js = (Path(__file__).parents[1] / "assets" / "lstmviz.js").read_text()
+    known_js = set(re.search(r"const DISPLAY = \{([^}]*)\}", js)[1].replace(" ", "").split(","))
     for display in displays:
         assert display in palette.DISPLAY_FUNCTIONS
         assert display in summaries._INVERSE
+        assert f"{display}:Math.{display}" in known_js
