@@ -17,13 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TANH_RANGE = (-1.0, 1.0)  # what tanh maps every real number into
+TANH_RANGE = (-1.0, 1.0)
 SIGMOID_RANGE = (0.0, 1.0)
+DISPLAY_RANGES = {"tanh": TANH_RANGE}  # what each display function maps every real number into
 
 
 @dataclass(frozen=True)
 class Kind:
     """One kind of activation.
+
+    >>> KINDS["gates.f"].label, KINDS["gates.f"].value_range, KINDS["c"].value_range
+    ('forget gate', (0.0, 1.0), None)
 
     Attributes:
         key: the kind's part of an activation name: ``h``, ``c``, ``gates.i``, ...
@@ -64,9 +68,10 @@ class Kind:
         >>> KINDS["c"].display_range, KINDS["gates.f"].display_range
         ((-1.0, 1.0), (0.0, 1.0))
         """
-        if self.display == "tanh":
-            return TANH_RANGE
-        assert self.value_range is not None, f"{self.key} is unbounded, so it needs a display function"
+        if self.display is not None:
+            return DISPLAY_RANGES[self.display]
+        if self.value_range is None:
+            raise ValueError(f"kind {self.key} is unbounded, so it needs a display function to be coloured")
         return self.value_range
 
     @property

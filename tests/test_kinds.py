@@ -20,7 +20,7 @@ from app.control import controls
 from app.state import View
 from lstmviz.cli.searching import search
 from lstmviz.extraction.extract import activation_names
-from lstmviz.kinds import CHOICES, GATES, KINDS, kinds_named
+from lstmviz.kinds import CHOICES, DISPLAY_RANGES, GATES, KINDS, kinds_named
 from lstmviz.names import Neuron, act_name
 from lstmviz.render import palette, style
 from lstmviz.store import summaries
@@ -119,6 +119,6 @@ def test_every_display_function_is_known_wherever_values_are_shown():
     js = (Path(__file__).parents[1] / "assets" / "lstmviz.js").read_text()
     known_js = set(re.search(r"const DISPLAY = \{([^}]*)\}", js)[1].replace(" ", "").split(","))
     for display in displays:
-        assert display in palette.DISPLAY_FUNCTIONS
+        assert display in DISPLAY_RANGES and display in palette.DISPLAY_FUNCTIONS
         assert display in summaries._INVERSE
         assert f"{display}:Math.{display}" in known_js
