@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lstmviz.errors import StoreError
+from lstmviz.kinds import KINDS
 from lstmviz.store.reader import States, open_states
 
 EXTENSIONS = (".h5", ".hdf5")
@@ -49,7 +50,7 @@ def describe(states: States) -> str:
 
 def details(states: States) -> str:
     """The facts the file list leaves out: stored activations, vocabulary, when it was extracted."""
-    kinds = ", ".join(k.replace("gates.", "gate ") for k in states.kinds())
+    kinds = ", ".join(KINDS[k].label for k in states.kinds())
     vocab = states.vocab
     parts = [f"stores {kinds}", f"{len(vocab)}-{'byte' if vocab.byte_level else 'symbol'} vocabulary"]
     created = states.attrs.get("created")

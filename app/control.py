@@ -17,11 +17,9 @@ from app.catalog import Catalog, cached_states, details
 from app.requests import view_of
 from app.state import PageError, View, fit, from_query, reduce, to_query
 from lstmviz.errors import LstmvizError
+from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.store.reader import States
-
-KIND_LABELS = {"h": "h (hidden)", "c": "c (cell)", "gates.i": "input gate", "gates.f": "forget gate",
-               "gates.g": "cell input g", "gates.o": "output gate"}
 
 # control id -> event name, for controls whose value is the event's value
 _VALUE_EVENTS = {ids.LAYER: "layer", ids.KIND: "kind", ids.UNIT: "unit", ids.MODE: "mode",
@@ -150,7 +148,7 @@ def controls(view: View, states: States, catalog: Catalog) -> dict:
         "file_info": details(states),
         "layer_options": [{"label": f"layer {k}", "value": k} for k in range(states.n_layer)],
         "layer": n.layer,
-        "kind_options": [{"label": KIND_LABELS[k], "value": k} for k in states.kinds()],
+        "kind_options": [{"label": KINDS[k].menu_label, "value": k} for k in states.kinds()],
         "kind": n.kind,
         "unit": n.unit,
         "mode": view.mode,

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from lstmviz.kinds import GATES, KINDS
 from lstmviz.model.vocab import visible
 from lstmviz.names import Neuron, act_name
 from lstmviz.render import style
@@ -25,7 +26,6 @@ from lstmviz.render.spec import ExportSpec
 from lstmviz.search import hypotheses
 from lstmviz.store.reader import States
 
-SWITCH_GATES = ("i", "f", "o")
 CONTEXT_BEFORE = 40  # characters shown before a top-activating position
 CONTEXT_AFTER = 12
 
@@ -86,24 +86,28 @@ def values_payload(states: States, neuron: str, start: int, length: int, *, pale
     the whole file), so colours do not change as the window moves.
     """
     n = Neuron.parse(neuron)
-    kind = n.kind
+    kind = KINDS[n.kind]
     stop = min(start + length, states.n_tokens)
     raw = states.window(n.name, start, stop, n.unit)  # (n,) float32, only this window is read
-    shown = display_values(kind, raw, raw_c)
+    shown = display_values(n.kind, raw, raw_c)
     lo, hi = colour_range(states, n, raw_c)
     return {
         "start": start,
         "stop": stop,
-        "neuron": neuron,
+        "neuron": str(n),  # for people to read; the browser works with layer, kind and unit
+        "layer": n.layer,
+        "kind": n.kind,
+        "unit": n.unit,
         "n_hidden": states.n_hidden,  # for the browser's [ ] keys, which wrap around
         "palette": palette,
         "values": _floats(raw, 4),
-        "tanh": kind == "c" and not raw_c,
+        "kind_label": kind.label,
+        "display": None if raw_c else kind.display,  # its value is shown beside the value (tanh(c))
         "idx": lut_index(shown, lo, hi).tolist(),
         "lo": lo,
         "hi": hi,
         "ticks": [style.tick(lo), style.tick(hi)],  # the legend's ends, written as exports write them
-        "label": f"{neuron}: {style.quantity(kind, raw_c)}",
+        "label": f"{n}: {style.quantity(n.kind, raw_c)}",
     }
 
 
@@ -240,26 +244,27 @@ def context(states: States, pos: int, value: float = float("nan")) -> Context:
 
 
 def saturation(states: States) -> pd.DataFrame:
-    """Per gate unit, the fraction of time it is right- (> 0.9) and left-saturated (< 0.1).
+    """Per gate unit, the fraction of time it is right- (>= 0.9) and left-saturated (< 0.1).
 
-    One row per (layer, gate, unit) of the sigmoid gates i, f and o, from the summaries; the
-    candidate g is a tanh, not a switch, and is left out. Empty when the file holds no gates.
+    One row per (layer, gate, unit) of the sigmoid gates i, f and o (the kinds that are switches),
+    from the summaries; the cell input g is a tanh, not a switch, and is left out. Empty when the
+    file holds no gates.
     Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent Networks", fig. 3.
     """
     frames = []
     for layer in range(states.n_layer):
-        for gate in SWITCH_GATES:
-            name = act_name("gates", layer, gate)
+        for gate in (g for g in GATES if KINDS[g].switch):
+            name = act_name(layer, gate)
             if name not in states.names:
                 continue
             s = summary(states, name)
-            units = np.arange(states.n_hidden)
+            units = range(states.n_hidden)
             frames.append(pd.DataFrame({
-                "layer": layer, "gate": gate, "unit": units,
+                "layer": layer, "kind": gate, "gate": KINDS[gate].symbol, "unit": units,
                 "sat_hi": s["sat_hi"], "sat_lo": s["sat_lo"],
-                "neuron": [f"{name}.{u}" for u in units],
+                "neuron": [str(Neuron(layer, gate, u)) for u in units],
             }))
-    columns = ["layer", "gate", "unit", "sat_hi", "sat_lo", "neuron"]
+    columns = ["layer", "kind", "gate", "unit", "sat_hi", "sat_lo", "neuron"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

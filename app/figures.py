@@ -15,18 +15,26 @@ from plotly.subplots import make_subplots
 
 from app import ids
 from app.data import Context, Profile
+from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.search.by_example import ExampleSearch
 
-GATE_COLOURS = {"i": "#1f77b4", "f": "#2ca02c", "g": "#9467bd", "o": "#d62728"}
-GATE_NAMES = {"i": "input", "f": "forget", "g": "cell input (g)", "o": "output"}
-# What the summaries count as saturated, per kind (lstmviz/extraction/summarize.py)
-SATURATION_LABELS = {
-    "h": {"sat_hi": "saturated high (≥ 0.9)", "sat_lo": "saturated low (< -0.9)"},
-    "gates.g": {"sat_hi": "saturated high (≥ 0.9)", "sat_lo": "saturated low (< -0.9)"},
-    "c": {"sat_hi": "saturated high (tanh(c) > 0.9)", "sat_lo": "saturated low (tanh(c) < -0.9)"},
-}
 _MARGIN = {"l": 40, "r": 10, "t": 30, "b": 40}
+
+
+def saturation_labels(kind: str) -> dict[str, str]:
+    """What the summaries count as saturated for a kind (its thresholds in lstmviz.kinds), in words.
+
+    >>> saturation_labels("gates.f")["sat_lo"], saturation_labels("c")["sat_hi"]
+    ('left-saturated (< 0.1)', 'saturated high (tanh(c) ≥ 0.9)')
+    """
+    row = KINDS[kind]
+    lo, hi = row.saturation
+    shown = f"{row.shown()} " if row.display else ""
+    high, low = "saturated high", "saturated low"
+    if not row.symmetric:  # a sigmoid gate, saturated open or closed
+        high, low = "right-saturated", "left-saturated"
+    return {"sat_hi": f"{high} ({shown}≥ {hi:g})", "sat_lo": f"{low} ({shown}< {lo:g})"}
 
 
 def histogram(p: Profile) -> dict:
@@ -57,26 +65,28 @@ def histogram(p: Profile) -> dict:
 def saturation(df: pd.DataFrame, n_layer: int) -> go.Figure:
     """Karpathy, Johnson & Fei-Fei's gate saturation plot: a point per gate unit and layer.
 
-    x: fraction of the text where the gate is right-saturated (> 0.9); y: left-saturated (< 0.1).
+    x: fraction of the text where the gate is right-saturated (>= 0.9); y: left-saturated (< 0.1).
     Units near the axes' far ends are gates that act as switches; clicking a point opens the unit.
     """
+    switches = list(df["kind"].unique()) or [k for k, row in KINDS.items() if row.switch]
+    axes = saturation_labels(switches[0])  # the sigmoid gates share their thresholds
     fig = make_subplots(rows=1, cols=max(n_layer, 1), subplot_titles=[f"layer {k}" for k in range(n_layer)],
                         shared_yaxes=True, horizontal_spacing=0.04)
-    for (layer, gate), rows in df.groupby(["layer", "gate"], sort=True):
+    for (layer, kind), rows in df.groupby(["layer", "kind"], sort=False):
         fig.add_trace(
             go.Scatter(
                 x=rows["sat_hi"], y=rows["sat_lo"], mode="markers",
-                marker={"color": GATE_COLOURS[gate], "size": 6, "opacity": 0.7},
-                name=GATE_NAMES[gate], legendgroup=gate, showlegend=bool(layer == 0),
+                marker={"color": KINDS[kind].colour, "size": 6, "opacity": 0.7},
+                name=KINDS[kind].label, legendgroup=kind, showlegend=bool(layer == 0),
                 customdata=rows["neuron"],
                 hovertemplate="%{customdata}<br>right-saturated %{x:.1%}<br>left-saturated %{y:.1%}"
                               "<extra></extra>",
             ),
             row=1, col=int(layer) + 1,
         )
-    fig.update_xaxes(range=[-0.02, 1.02], title_text="fraction right-saturated (> 0.9)")
+    fig.update_xaxes(range=[-0.02, 1.02], title_text=f"fraction {axes['sat_hi']}")
     fig.update_yaxes(range=[-0.02, 1.02])
-    fig.update_yaxes(title_text="fraction left-saturated (< 0.1)", col=1)
+    fig.update_yaxes(title_text=f"fraction {axes['sat_lo']}", col=1)
     fig.update_layout(height=340, margin=_MARGIN, template="plotly_white", clickmode="event",
                       legend={"orientation": "h", "y": -0.25})
     return fig
@@ -108,9 +118,8 @@ def contexts(items: list[Context], which: str) -> html.Ol:
 
 def stats_table(p: Profile) -> html.Table:
     """Mean, spread, range and saturation of the neuron."""
-    kind = Neuron.parse(p.neuron).kind
-    labels = {"mean": "mean", "std": "std", "min": "min", "max": "max", **SATURATION_LABELS.get(
-        kind, {"sat_hi": "right-saturated (> 0.9)", "sat_lo": "left-saturated (< 0.1)"})}
+    labels = {"mean": "mean", "std": "std", "min": "min", "max": "max",
+              **saturation_labels(Neuron.parse(p.neuron).kind)}
     rows = []
     for key, label in labels.items():
         if key in p.stats:

@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlencode
 
 from app import data
 from lstmviz.errors import LstmvizError, UnknownActivation
-from lstmviz.names import Neuron, act_name
+from lstmviz.kinds import KINDS
+from lstmviz.names import Neuron, act_name, parse_name
 from lstmviz.render.palette import PALETTES
 from lstmviz.store.reader import States
 
@@ -171,8 +172,8 @@ def from_query(search: str | None, default_file: str) -> tuple[View, list[str]]:
 
 def default_neuron(states: States) -> str:
     """Unit 0 of the top layer's cell state (the post's favourite), or the first stored activation."""
-    name = act_name("c", states.n_layer - 1)
-    return f"{name if name in states.names else states.names[0]}.0"
+    name = act_name(states.n_layer - 1, "c")
+    return str(Neuron(*parse_name(name if name in states.names else states.names[0]), 0))
 
 
 def fit(view: View, states: States) -> tuple[View, list[str]]:
@@ -209,7 +210,7 @@ def fit(view: View, states: States) -> tuple[View, list[str]]:
         notes.append(f"position {pos:,} is past the end of the text ({n_tokens:,} characters); "
                      f"showing the last page, from {last:,}")
         pos = last
-    raw_c = view.raw_c and Neuron.parse(neuron).kind == "c"  # raw applies to c only; keep URLs honest
+    raw_c = view.raw_c and KINDS[Neuron.parse(neuron).kind].display is not None  # c only; keep URLs honest
     view = replace(view, neuron=neuron, length=length, pos=min(pos, last), raw_c=raw_c)
     if marked_on_screen(view, n_tokens):  # cut to the text, as `?mark=10-99999999` asks for more
         return replace(view, mark_len=min(view.mark_len, n_tokens - view.mark)), notes
@@ -260,12 +261,11 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
         unit = n.unit
         if event == "unit":
             unit, notes = _unit(value, n.unit, states.n_hidden)
-        name = _name(kind, layer)
-        if name not in states.names:  # e.g. gates in a layer switch of a file without gates
-            name = _name("h", layer)
-        view = replace(view, neuron=f"{name}.{unit}")
+        if act_name(layer, kind) not in states.names:  # e.g. gates in a layer switch of a file without gates
+            kind = "h"
+        view = replace(view, neuron=str(Neuron(layer, kind, unit)))
     elif event == "unit_step":
-        view = replace(view, neuron=f"{n.name}.{(n.unit + _step(value)) % states.n_hidden}")
+        view = replace(view, neuron=str(replace(n, unit=(n.unit + _step(value)) % states.n_hidden)))
     elif event == "neuron":
         if not isinstance(value, str):
             return view, [f"{value!r} is not a neuron; pick one from the lists"]
@@ -355,12 +355,6 @@ def _unit(value, current: int, n_hidden: int) -> tuple[int, list[str]]:
     if unit is not None and 0 <= unit < n_hidden:
         return unit, []
     return current, [_not_whole("unit", value, n_hidden - 1)]
-
-
-def _name(kind: str, layer: int) -> str:
-    if kind.startswith("gates."):
-        return act_name("gates", layer, kind.split(".")[1])
-    return act_name(kind, layer)
 
 
 def _find(view: View, states: States, query: str, direction: int) -> tuple[View, list[str]]:

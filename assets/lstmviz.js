@@ -187,6 +187,7 @@
   }
 
   const num = (v, d) => (v === null || v === undefined ? "–" : v.toFixed(d));
+  const DISPLAY = { tanh: Math.tanh }; // the display functions of lstmviz/kinds.py, by name
 
   function details(pos) {
     const { win, vals } = shown;
@@ -199,8 +200,10 @@
       rows.push("<tr" + (id === next ? ' class="lv-hit"' : "") + "><td>" + esc(win.vocab[id]) + "</td><td>" +
         (100 * win.p[i * win.guesses + j]).toFixed(2) + "%</td><td>" + (id === next ? "✓ true next" : "") + "</td></tr>");
     }
-    const value = vals.tanh
-      ? "c = " + num(v, 4) + ", tanh(c) = " + num(v === null ? null : Math.tanh(v), 4)
+    const name = esc(vals.kind_label);
+    const value = vals.display
+      ? name + " = " + num(v, 4) + ", " + esc(vals.display) + "(" + name + ") = " +
+        num(v === null ? null : DISPLAY[vals.display](v), 4)
       : "value " + num(v, 4);
     const nextLine = next < 0
       ? "end of text: no next character"
@@ -285,7 +288,7 @@
 
   function stepUnit(by) {
     const n = shown.vals.n_hidden;
-    setBox(shown.cfg.unit, Number(shown.vals.neuron.split(".").pop()), n - 1, (unit) => (unit + by + n) % n);
+    setBox(shown.cfg.unit, shown.vals.unit, n - 1, (unit) => (unit + by + n) % n);
   }
 
   function stepPage(by) {

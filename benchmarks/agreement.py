@@ -15,6 +15,7 @@ import torch
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.runner import UnrolledLSTM
+from lstmviz.names import act_name
 
 
 def stepped_reference(model: CharLSTM, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -31,8 +32,8 @@ def stepped_reference(model: CharLSTM, tokens: torch.Tensor) -> dict[str, torch.
             _, state = lstm(x[:, t : t + 1], state)
             hs.append(state[0][0])
             cs.append(state[1][0])
-        out[f"layer{layer}.h"], out[f"layer{layer}.c"] = torch.stack(hs, 1), torch.stack(cs, 1)
-        x = out[f"layer{layer}.h"]
+        out[act_name(layer, "h")], out[act_name(layer, "c")] = torch.stack(hs, 1), torch.stack(cs, 1)
+        x = out[act_name(layer, "h")]
     return out
 
 

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -45,7 +46,7 @@ from app.control import respond
 from app.state import View
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
-from lstmviz.names import act_name, h5_path
+from lstmviz.names import Neuron, act_name, h5_path
 from lstmviz.store.spec import N_BINS, N_TOP, TOP_K, Predictions
 from lstmviz.store.writer import StatesWriter
 
@@ -69,7 +70,7 @@ def build(path: Path, n: int, n_layer: int, n_hidden: int, seed: int = 0) -> Pat
     rng = np.random.default_rng(seed)
     text = source_text(n)
     vocab = Vocab.from_text(text)
-    names = [act_name(k, layer) for layer in range(n_layer) for k in ("h", "c")]
+    names = [act_name(layer, k) for layer in range(n_layer) for k in ("h", "c")]
     config = LSTMConfig(vocab_size=len(vocab), n_layer=n_layer, n_hidden=n_hidden)
     writer = StatesWriter(path, n_tokens=n, config=config, vocab=vocab, names=names, c_dtype="float16",
                           attrs={"model_path": "random.pt", "text_path": "stdlib.txt"})
@@ -157,8 +158,8 @@ class Interactions:
 
     def bare_column(self, neuron: str, start: int) -> None:
         """Baseline: h5py reads one unit's column over the window."""
-        name, unit = neuron.rsplit(".", 1)
-        self.f[h5_path(name)][start : start + WINDOW, int(unit)]
+        n = Neuron.parse(neuron)
+        self.f[h5_path(n.name)][start : start + WINDOW, n.unit]
 
     def bare_window(self, neuron: str, start: int) -> None:
         """Baseline: h5py reads the window's tokens, predictions and one unit's column."""
@@ -173,9 +174,9 @@ class Interactions:
 
     def bare_summary(self, neuron: str) -> None:
         """Baseline: h5py reads the unit's histogram and extreme positions."""
-        name, unit = neuron.rsplit(".", 1)
+        n = Neuron.parse(neuron)
         for key in ("hist", "top_pos", "bottom_pos"):
-            self.f[f"/summaries{h5_path(name)}/{key}"][int(unit)]
+            self.f[f"/summaries{h5_path(n.name)}/{key}"][n.unit]
 
 
 def server_side(path: Path, samples: int, seed: int) -> None:
@@ -186,7 +187,7 @@ def server_side(path: Path, samples: int, seed: int) -> None:
 
     def random_view() -> View:
         layer, kind, unit = int(rng.integers(L)), str(rng.choice(["h", "c"])), int(rng.integers(H))
-        return View(run.key, f"{act_name(kind, layer)}.{unit}", pos=int(rng.integers(0, n - WINDOW)))
+        return View(run.key, str(Neuron(layer, kind, unit)), pos=int(rng.integers(0, n - WINDOW)))
 
     rows: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in
                                                         ("change neuron", "move window", "open profile",
@@ -194,9 +195,9 @@ def server_side(path: Path, samples: int, seed: int) -> None:
     first_find = timed(run.find, "isinstance(", 0)
     for _ in range(samples):
         v = random_view()
-        name, unit = v.neuron.rsplit(".", 1)
+        n = Neuron.parse(v.neuron)
         rows["change neuron"][0].append(timed(run.change_neuron, v))
-        rows["change neuron"][1].append(timed(run.bare_column, f"{name}.{(int(unit) + 1) % H}", v.pos))
+        rows["change neuron"][1].append(timed(run.bare_column, str(replace(n, unit=(n.unit + 1) % H)), v.pos))
         target = int(rng.integers(0, n - WINDOW))
         rows["move window"][0].append(timed(run.move_window, v, target))
         rows["move window"][1].append(timed(run.bare_window, v.neuron, target))

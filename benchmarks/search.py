@@ -37,6 +37,7 @@ from lstmviz.devices import resolve_device
 from lstmviz.extraction.extract import activation_names, extract
 from lstmviz.extraction.options import Options
 from lstmviz.extraction.summarize import UnitSummary
+from lstmviz.kinds import KINDS, SIGMOID_RANGE, TANH_RANGE
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
@@ -99,25 +100,24 @@ def build_synthetic(out: Path, chars: int, hidden: int, layers: int, gates: bool
     writer = StatesWriter(out, n_tokens=chars, config=config, vocab=vocab, names=names)
     writer.write_tokens(0, vocab.encode(text).astype(np.int32))
     rows = 16 * CHUNK_ROWS
-    summaries = {name: UnitSummary(parse_name(name)[1], hidden,
-                                   stored=torch.float32 if parse_name(name)[1] == "c" else torch.float16)
-                 for name in names}  # as the extraction computes them, rank histograms included
+    kinds = {name: KINDS[parse_name(name)[1]] for name in names}
+    summaries = {name: UnitSummary(kind.key, hidden, stored=getattr(torch, kind.storage_dtype()))
+                 for name, kind in kinds.items()}  # as the extraction computes them, rank histograms included
     for start in range(0, chars, rows):
         n = min(rows, chars - start)
         acts = {}
         for name in names:
-            kind = parse_name(name)[1]
             x = rng.standard_normal((n, hidden), dtype=np.float32)
-            if kind in ("h", "gates.g"):
+            if kinds[name].value_range == TANH_RANGE:
                 x = np.tanh(x)
-            elif kind != "c":
+            elif kinds[name].value_range == SIGMOID_RANGE:
                 x = 1 / (1 + np.exp(-x))
             acts[name] = x
             summaries[name].update(torch.from_numpy(x), start)
         writer.write_activations(start, acts)
         log(f"  {start + n:,} / {chars:,}")
     for name in names:
-        if parse_name(name)[1] == "c":  # c's histograms need its range: a second pass, as extraction
+        if kinds[name].value_range is None:  # c's histograms need its range: a second pass, as extraction
             for start in range(0, chars, rows):
                 rows_of_c = writer.read_rows(name, start, min(start + rows, chars))
                 summaries[name].update_hist(torch.from_numpy(rows_of_c))

@@ -1,46 +1,54 @@
 """Canonical activation names and their HDF5 paths; the only place either is spelled out.
 
-Grammar (``L`` is 0-based like torch's ``weight_ih_l0``; gate order is torch.nn.LSTM's)::
+Grammar (``L`` is 0-based like torch's ``weight_ih_l0``; the kinds are the rows of
+:data:`lstmviz.kinds.KINDS`, gate order torch.nn.LSTM's)::
 
     layer{L}.h   layer{L}.c              [T, H]
     layer{L}.gates.{i,f,g,o}             [T, H]  after the nonlinearity
 
-A *neuron* is a name plus a unit: ``layer1.c.117``.
+:func:`act_name` and :func:`parse_name` are each other's inverse: ``act_name(*parse_name(n)) == n``.
+A *neuron* is a name plus a unit, ``layer1.c.117``: a :class:`Neuron` is the only thing that
+writes or reads one.
 """
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass
 
 from lstmviz.errors import UnknownActivation
+from lstmviz.kinds import KINDS
 
-GATES = ("i", "f", "g", "o")
-KINDS = ("h", "c", *(f"gates.{g}" for g in GATES))
-
-_NAME = re.compile(r"^layer(?P<layer>\d+)\.(?P<kind>h|c|gates\.[ifgo])$")
-_NEURON = re.compile(r"^(?P<name>layer\d+\.(?:h|c|gates\.[ifgo]))\.(?P<unit>\d+)$")
+_KIND = "|".join(re.escape(k) for k in KINDS)
+_NAME = re.compile(rf"^layer(?P<layer>\d+)\.(?P<kind>{_KIND})$")
+_NEURON = re.compile(rf"^layer(?P<layer>\d+)\.(?P<kind>{_KIND})\.(?P<unit>\d+)$")
 
 
-def act_name(kind: str, layer: int, gate: str | None = None) -> str:
-    """Build the dotted activation name.
+def act_name(layer: int, kind: str) -> str:
+    """Build the dotted activation name of one kind (a key of ``KINDS``) in one layer.
 
-    >>> act_name("c", 1)
+    >>> act_name(1, "c")
     'layer1.c'
-    >>> act_name("gates", 0, "f")
+    >>> act_name(0, "gates.f")
     'layer0.gates.f'
     """
-    if kind == "gates":
-        if gate not in GATES:
-            raise ValueError(f"gate must be one of {GATES}, not {gate!r}")
-        return f"layer{layer}.gates.{gate}"
-    if kind not in ("h", "c"):
-        raise ValueError(f"kind must be 'h', 'c' or 'gates', not {kind!r}")
+    if kind not in KINDS:
+        raise UnknownActivation(f"{kind!r} is not a kind of activation; use one of {', '.join(KINDS)}")
+    if _whole(layer) is None:
+        raise UnknownActivation(f"layer {layer!r} is not a layer number; layers count 0, 1, 2, ...")
     return f"layer{layer}.{kind}"
 
 
+def _whole(value: object) -> int | None:
+    """A count (a layer or unit number) as an int, numpy's integers included; None for anything else."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    return None
+
+
 def parse_name(name: str) -> tuple[int, str]:
-    """Split an activation name into (layer, kind), kind being ``h``, ``c`` or ``gates.f`` etc.
+    """Split an activation name into (layer, kind), kind being a key of ``KINDS``.
 
     >>> parse_name("layer2.gates.o")
     (2, 'gates.o')
@@ -64,20 +72,30 @@ def h5_path(name: str) -> str:
 
 @dataclass(frozen=True)
 class Neuron:
-    """One unit of one activation, written ``layer1.c.117``."""
+    """One unit of one activation, written ``layer1.c.117``.
 
-    name: str
+    >>> n = Neuron(1, "c", 117)
+    >>> str(n), n.name
+    ('layer1.c.117', 'layer1.c')
+    >>> Neuron(*parse_name("layer0.gates.f"), 3)
+    Neuron(layer=0, kind='gates.f', unit=3)
+    """
+
+    layer: int
+    kind: str
     unit: int
 
-    @property
-    def layer(self) -> int:
-        """The 0-based layer the unit lives in."""
-        return parse_name(self.name)[0]
+    def __post_init__(self) -> None:
+        if _whole(self.unit) is None:
+            raise UnknownActivation(f"unit {self.unit!r} is not a unit number; units count 0, 1, 2, ...")
+        object.__setattr__(self, "unit", _whole(self.unit))  # numpy's integers become int: JSON-ready
+        object.__setattr__(self, "layer", _whole(self.layer))
+        act_name(self.layer, self.kind)  # refuses a kind or layer that does not exist
 
     @property
-    def kind(self) -> str:
-        """``h``, ``c`` or ``gates.i`` / ``gates.f`` / ``gates.g`` / ``gates.o``."""
-        return parse_name(self.name)[1]
+    def name(self) -> str:
+        """The activation the unit belongs to, e.g. ``layer1.c``."""
+        return act_name(self.layer, self.kind)
 
     def __str__(self) -> str:
         return f"{self.name}.{self.unit}"
@@ -87,7 +105,7 @@ class Neuron:
         """Read ``layer1.c.117`` (or ``layer0.gates.f.3``).
 
         >>> Neuron.parse("layer1.c.117")
-        Neuron(name='layer1.c', unit=117)
+        Neuron(layer=1, kind='c', unit=117)
         """
         m = _NEURON.match(text.strip())
         if not m:
@@ -95,4 +113,4 @@ class Neuron:
                 f"{text!r} is not a neuron; write layer.kind.unit, e.g. 'layer1.c.117' or "
                 "'layer0.gates.f.3'"
             )
-        return cls(m["name"], int(m["unit"]))
+        return cls(int(m["layer"]), m["kind"], int(m["unit"]))

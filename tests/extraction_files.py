@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lstmviz.kinds import GATES
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import save_checkpoint
 from lstmviz.model.config import LSTMConfig
@@ -76,8 +77,8 @@ def stepped(model: CharLSTM, tokens: np.ndarray, state=None) -> dict[str, np.nda
     h, c = torch.stack(hs, 1), torch.stack(cs, 1)  # (L, T, H)
     out = {}
     for layer in range(L):
-        out[act_name("h", layer)] = h[layer].numpy()
-        out[act_name("c", layer)] = c[layer].numpy()
+        out[act_name(layer, "h")] = h[layer].numpy()
+        out[act_name(layer, "c")] = c[layer].numpy()
     return out
 
 
@@ -87,14 +88,14 @@ def gates_from_torch(model: CharLSTM, tokens: np.ndarray, ref: dict[str, np.ndar
     x = model.inputs(torch.as_tensor(np.asarray(tokens), dtype=torch.long)[None])[0]
     out = {}
     for layer in range(model.config.n_layer):
-        h = torch.from_numpy(ref[act_name("h", layer)])
+        h = torch.from_numpy(ref[act_name(layer, "h")])
         h_prev = torch.cat([torch.zeros(1, h.shape[1]), h[:-1]])
         lstm = model.lstm
         w = {k: getattr(lstm, f"{k}_l{layer}") for k in ("weight_ih", "bias_ih", "weight_hh", "bias_hh")}
         z = F.linear(x, w["weight_ih"], w["bias_ih"]) + F.linear(h_prev, w["weight_hh"], w["bias_hh"])
         i, f, g, o = z.chunk(4, dim=1)
-        for name, value in zip("ifgo", (i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()), strict=True):
-            out[act_name("gates", layer, name)] = value.numpy()
+        for gate, value in zip(GATES, (i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()), strict=True):
+            out[act_name(layer, gate)] = value.numpy()
         x = h
     return out
 

@@ -4,6 +4,7 @@ The app runs in a background thread on a free 127.0.0.1 port, on a small real ex
 test ends by checking that the browser logged no console errors.
 """
 
+import math
 import re
 from pathlib import Path
 
@@ -108,19 +109,31 @@ def test_moving_the_window_and_finding_text(page, server):
     assert len(cells(page)) == min(5000, len(TEXT) - start)
 
 
-def test_hover_shows_exact_numbers(page, server, h5):
-    page.goto(server + "?neuron=layer0.gates.f.2&pos=300")
-    shown(page, "layer0.gates.f.2", 300)
-    page.hover('.lv-ch[data-i="345"]')
+def tip_at(page, server, neuron: str, pos: int) -> str:
+    """The details box of position ``pos`` (hovered) in the window from 300 of ``neuron``."""
+    page.goto(server + f"?neuron={neuron}&pos=300")
+    shown(page, neuron, 300)
+    page.hover(f'.lv-ch[data-i="{pos}"]')
     tip = page.locator("#lv-tip")
     tip.wait_for(state="visible")
+    return tip.inner_text()
+
+
+def test_hover_shows_exact_numbers(page, server, h5):
+    text = tip_at(page, server, "layer0.gates.f.2", 345)
     with h5py.File(h5, "r") as f:
         value = float(f["/layer0/gates/f"][345, 2])
         p_next = float(f["predictions/p_next"][345])
-    text = tip.inner_text()
     assert "position 345" in text
     assert f"value {value:.4f}" in text
     assert f"p = {p_next:.4f}" in text
+
+
+def test_hover_on_c_shows_it_and_its_tanh(page, server, h5):
+    text = tip_at(page, server, "layer1.c.3", 345)
+    with h5py.File(h5, "r") as f:
+        c = float(f["/layer1/c"][345, 3])
+    assert f"layer1.c.3: c = {c:.4f}, tanh(c) = {math.tanh(c):.4f}" in text
 
 
 def test_profile_lists_contexts_that_jump_to_the_text(page, server):

@@ -268,7 +268,7 @@ def test_the_spec_is_the_one_list_of_options_the_cli_and_the_command_share(h5):
     assert export_command("f.h5", spec) == (
         "lstmviz export f.h5 --neuron layer0.h.1 --start 0 --length 5 --fragment --width 7 --raw-c "
         "--format svg")
-    assert spec.neurons == (Neuron("layer0.h", 1),)
+    assert spec.neurons == (Neuron(0, "h", 1),)
     with pytest.raises(FrozenInstanceError):
         spec.width = 9
 

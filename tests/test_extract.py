@@ -21,13 +21,13 @@ from extraction_files import (
 from lstmviz.extraction.extract import extract, extract_file
 from lstmviz.extraction.options import Options
 from lstmviz.extraction.streams import plan_streams
-from lstmviz.extraction.summarize import C_SAT
 from lstmviz.model.loading import load_model
 from lstmviz.model.vocab import Vocab
 from lstmviz.store.reader import open_states
 from lstmviz.store.spec import N_TOP, SEGMENT
 from lstmviz.store.validate import validate
 
+C_SAT = math.atanh(0.9)  # tanh(c) > 0.9  <=>  c > atanh(0.9)
 TOKENS = VOCAB.encode(TEXT)  # 10,000 characters: blocks of 4,096 meet twice
 
 

@@ -33,8 +33,8 @@ def states(tmp_path_factory):
 
 
 def test_a_neuron_resolves_against_the_file(states):
-    assert states.neuron("layer1.c.015") == Neuron("layer1.c", 15)
-    assert states.neuron(Neuron("layer0.gates.f", 0)) == Neuron("layer0.gates.f", 0)
+    assert states.neuron("layer1.c.015") == Neuron(1, "c", 15)
+    assert states.neuron(Neuron(0, "gates.f", 0)) == Neuron(0, "gates.f", 0)
     with pytest.raises(UnknownActivation, match="'layer1.q.1' is not a neuron"):
         states.neuron("layer1.q.1")
 

@@ -57,7 +57,8 @@ def test_values_mark_what_cannot_be():
     assert h.impossible(np.array([-1.0, 1.0009, 1.002, np.inf])).tolist() == [False, False, True, True]
     counts = spec.SUMMARIES["hist"].values
     assert counts.impossible(np.array([[1, 3], [5, -1]]), sizes).any(axis=1).tolist() == [False, True]
-    assert spec.fixed_range("gates.g") == (-1.0, 1.0) and spec.fixed_range("c") is None
+    assert spec.ACTIVATIONS["gates.g"].values.bounds() == (-1.0, 1.0)
+    assert not spec.ACTIVATIONS["c"].values.bounded
 
 
 def test_a_dataset_added_to_the_table_is_required_by_validate(good, monkeypatch):

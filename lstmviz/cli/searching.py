@@ -8,14 +8,14 @@ import math
 import click
 import pandas as pd
 
+from lstmviz.kinds import CHOICES
 from lstmviz.model.vocab import visible
-from lstmviz.names import GATES, act_name
+from lstmviz.names import act_name
 from lstmviz.search.by_example import ExampleSearch, search_by_example
 from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis
 from lstmviz.search.rank import rank_all, rank_units, select_names
 from lstmviz.store.reader import States, open_states
 
-KIND_CHOICES = ["h", "c", "gates", *(f"gates.{g}" for g in GATES)]
 _SNIPPET = 60  # characters of text shown per match
 _TOP = 20  # rows shown by default: units of one hypothesis, or places found by example
 
@@ -42,7 +42,7 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
                    "with --all (default 1).")
 @click.option("--layer", type=int,
               help="Only this layer (0-based). Default: all layers (the last for --span).")
-@click.option("--kind", type=click.Choice(KIND_CHOICES),
+@click.option("--kind", type=click.Choice(CHOICES),
               help="Only this activation kind. Default: all (h for --span).")
 @click.option("--threshold", type=float, help="With --span: level that counts as on. Default: from the data.")
 @click.option("--min-on", type=click.FloatRange(0, 1, min_open=True),
@@ -89,7 +89,7 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
                 raise click.BadParameter("--span searches one activation: give one gate, e.g. gates.f",
                                          param_hint="--kind")
             select_names(states, layer=layer, kind=kind)  # a clear error for a missing layer or kind
-            name = act_name("gates", layer, kind[-1]) if kind.startswith("gates.") else act_name(kind, layer)
+            name = act_name(layer, kind)
             result = search_by_example(states, start, stop, name=name, threshold=threshold,
                                        min_on=1.0 if min_on is None else min_on, progress=True)
             _show_example(states, result, top or _TOP, as_json)

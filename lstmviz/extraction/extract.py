@@ -32,10 +32,11 @@ from lstmviz.extraction.streams import burn_in, measure_deviation, plan_streams,
 from lstmviz.extraction.summarize import UnitSummary
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
+from lstmviz.kinds import KINDS, Kind
 from lstmviz.model.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
 from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.runner import Hidden, State, UnrolledLSTM
-from lstmviz.names import GATES, act_name, parse_name
+from lstmviz.names import act_name, parse_name
 from lstmviz.progress import progress_bar
 from lstmviz.store.spec import CHUNK_ROWS, PREDICTION_KEYS, SEGMENT, Predictions, top_k
 from lstmviz.store.writer import BackgroundWrites, StatesWriter
@@ -55,12 +56,8 @@ def activation_names(n_layer: int, gates: bool) -> list[str]:
     >>> activation_names(1, True)
     ['layer0.h', 'layer0.c', 'layer0.gates.i', 'layer0.gates.f', 'layer0.gates.g', 'layer0.gates.o']
     """
-    names = []
-    for layer in range(n_layer):
-        names += [act_name("h", layer), act_name("c", layer)]
-        if gates:
-            names += [act_name("gates", layer, g) for g in GATES]
-    return names
+    return [act_name(layer, key) for layer in range(n_layer) for key, kind in KINDS.items()
+            if gates or not kind.is_gate]
 
 
 def default_output(model_path: str | Path, text_path: str | Path) -> Path:
@@ -196,8 +193,16 @@ def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
 
 def _size_estimate(n_tokens: int, n_hidden: int, names: list[str], dtype: str) -> int:
     """Bytes the activations of a file take (uncompressed)."""
-    size = np.dtype(dtype).itemsize
-    return sum(n_tokens * n_hidden * (4 if parse_name(n)[1] == "c" else size) for n in names)
+    return sum(n_tokens * n_hidden * np.dtype(_kind(n).storage_dtype(dtype)).itemsize for n in names)
+
+
+def _kind(name: str) -> Kind:
+    return KINDS[parse_name(name)[1]]
+
+
+def _unbounded(names: list[str]) -> list[str]:
+    """The activations with no fixed range (c), whose histograms need a second pass over them."""
+    return [n for n in names if _kind(n).value_range is None]
 
 
 class _Pass:
@@ -221,7 +226,7 @@ class _Pass:
         self.summaries = {n: UnitSummary(parse_name(n)[1], self.H, self.device, self._stored(n))
                           for n in names}
         # c's histograms need a second pass over c; keep it in memory when it fits the budget
-        c_names = [n for n in names if parse_name(n)[1] == "c"]
+        c_names = _unbounded(names)
         fits = n_tokens * self.H * 4 * len(c_names) <= (budget if self.device.type == "cuda" else _CPU_C_KEEP)
         self.c_kept: dict[str, list[torch.Tensor]] | None = {n: [] for n in c_names} if fits else None
         log.debug("blocks of %d rows; c %s for its histograms", self.rows,
@@ -231,8 +236,7 @@ class _Pass:
 
     def _stored(self, name: str) -> torch.dtype:
         """The dtype an activation is written in (c stays float32)."""
-        half = self.opt.dtype == "float16" and parse_name(name)[1] != "c"
-        return torch.float16 if half else torch.float32
+        return getattr(torch, _kind(name).storage_dtype(self.opt.dtype))
 
     def execute(self) -> dict[str, Any]:
         """Process every block, then the second pass over c; returns attributes for the file."""
@@ -301,7 +305,7 @@ class _Pass:
             for s, (a, b) in enumerate(spans):
                 if b > a and not full:
                     self.summaries[name].update(x[s, : b - a], a)
-                if b > a and kind == "c" and self.c_kept is not None:
+                if b > a and self.c_kept is not None and name in self.c_kept:
                     self.c_kept[name].append(x[s, : b - a])
         for s, (a, b) in enumerate(spans):
             if b > a:
@@ -311,7 +315,7 @@ class _Pass:
 
     def _second_pass(self) -> None:
         """Histogram c over each unit's own [min, max], now that the first pass has found them."""
-        c_names = [n for n in self.names if parse_name(n)[1] == "c"]
+        c_names = _unbounded(self.names)
         bar = progress_bar(total=self.T * len(c_names), unit="char", unit_scale=True,
                            desc="c histograms", enabled=self.opt.progress, leave=False)
         with bar:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lstmviz.kinds import KINDS
 from lstmviz.model.runner import Activations, State, UnrolledLSTM
 from lstmviz.names import parse_name
 from lstmviz.store.spec import CHUNK_ROWS, SEGMENT
@@ -112,7 +113,7 @@ def measure_deviation(run: UnrolledLSTM, writer: StatesWriter, *, n_tokens: int,
                 want = exact.acts[name][0, p : p + span]
             else:
                 want = torch.from_numpy(writer.read_rows(name, p, p + span).astype(np.float32))
-                if dtype == "float16" and kind != "c":
+                if KINDS[kind].storage_dtype(dtype) == "float16":
                     got = got.half().float()  # compare what the file would hold
             diff = (got - want.to(got.device)).abs()
             (dc if kind == "c" else dh).append(diff.max().item())

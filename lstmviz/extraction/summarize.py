@@ -8,12 +8,14 @@ this module (the only one of the summaries that needs torch) computes them.
 Keys (each array indexed by unit first; see ``docs/file-format.md``):
 
 * ``mean``, ``std`` (population), ``min``, ``max``: (H,) float64, accumulated in float64.
-* ``hist``: (H, 50) int64 counts over ``[hist_lo, hist_hi]`` ((H,) each): [-1, 1] for h and the g
-  "gate" (both tanh), [0, 1] for the sigmoid gates i, f, o, and each unit's own [min, max] for c,
-  which needs a second pass (:meth:`UnitSummary.update_hist`) once the range is known.
-* ``sat_hi``, ``sat_lo``: (H,) fraction of positions saturated, as in Karpathy et al. (2015),
-  "Visualizing and Understanding Recurrent Networks", section 4.2: gates > 0.9 and < 0.1; h (and g)
-  >= 0.9 and < -0.9; c where tanh(c) > 0.9 and < -0.9.
+* ``hist``: (H, 50) int64 counts over ``[hist_lo, hist_hi]`` ((H,) each): the kind's value range
+  (:mod:`lstmviz.kinds`: [-1, 1] for h and the g "gate", [0, 1] for the sigmoid gates i, f, o), or
+  where it has none (c) each unit's own [min, max], which needs a second pass
+  (:meth:`UnitSummary.update_hist`) once the range is known.
+* ``sat_hi``, ``sat_lo``: (H,) fraction of positions saturated, by the kind's thresholds on its
+  shown value (:attr:`lstmviz.kinds.Kind.saturation`, after Karpathy et al. (2015), "Visualizing
+  and Understanding Recurrent Networks", section 4.2): gates >= 0.9 and < 0.1; h (and g) >= 0.9
+  and < -0.9; c where tanh(c) >= 0.9 and < -0.9.
 * ``top_pos``/``top_val`` and ``bottom_pos``/``bottom_val``: (H, 20) positions and values of the
   highest (lowest) activations, strongest first, at most one per 256-character segment so they show
   distinct contexts. A text shorter than 20 segments leaves position -1 and value NaN at the end.
@@ -32,10 +34,11 @@ import math
 import numpy as np
 import torch
 
+from lstmviz.kinds import KINDS
 from lstmviz.search.histograms import bin_factors, padded_bins
-from lstmviz.store.spec import N_BINS, N_TOP, RANK_BINS, SAT, SEGMENT, SUMMARY_KEYS, fixed_range
+from lstmviz.store.spec import N_BINS, N_TOP, RANK_BINS, SEGMENT, SUMMARY_KEYS
 
-C_SAT = math.atanh(SAT)  # tanh(c) > 0.9  <=>  c > atanh(0.9)
+_INVERSE = {"tanh": math.atanh}  # of each display function (lstmviz.kinds.Kind.display)
 # Rows handled at once on CPU: ~8 MB of float32 at H = 512, so temporaries stay in cache and below
 # the allocator's mmap threshold (measured: several times faster than whole 16k-row blocks).
 _CPU_PIECE_ELEMENTS = 1 << 21
@@ -62,9 +65,13 @@ class UnitSummary:
         self.kind = kind
         self.H = n_units
         self.device = torch.device(device)
-        self.range = fixed_range(kind)
-        # h and g use 100 fine bins so that +-0.9 falls on a bin edge; pairs are summed to 50.
-        self.fine = 2 * N_BINS if self.range == (-1.0, 1.0) else N_BINS
+        row = KINDS[kind]
+        self.range = row.value_range
+        if self.range is not None:  # fine bins, summed to N_BINS, with the thresholds on bin edges
+            self.fine, self.sat_bins = _saturation_bins(self.range, row.saturation)
+        else:  # counted on the stored value: the thresholds through the inverse of the display function
+            self.fine = N_BINS
+            self.sat_cuts = tuple(_INVERSE[row.display](t) for t in row.saturation)
         dev, f64 = self.device, torch.float64
         self.n = 0
         self.shift: torch.Tensor | None = None  # first row; sums of (x - shift) avoid cancellation
@@ -122,8 +129,8 @@ class UnitSummary:
                 self._histogram(flat, *self.range)
                 self._rank_histogram(flat)
             else:
-                self.hi_count += (flat > C_SAT).sum(0)
-                self.lo_count += (flat < -C_SAT).sum(0)
+                self.hi_count += (flat >= self.sat_cuts[1]).sum(0)
+                self.lo_count += (flat < self.sat_cuts[0]).sum(0)
 
     @torch.no_grad()
     def update_hist(self, x: torch.Tensor) -> None:
@@ -194,8 +201,8 @@ class UnitSummary:
         counts = self.counts.view(self.H, self.fine)
         if self.range is not None:
             lo, hi = (torch.full((self.H,), v, dtype=torch.float64) for v in self.range)
-            edge = N_BINS // 10  # fine bins are 0.02 wide: 5 lie below 0.1 (or -0.9), 5 from 0.9 up
-            sat_lo, sat_hi = counts[:, :edge].sum(1), counts[:, -edge:].sum(1)
+            low, high = self.sat_bins
+            sat_lo, sat_hi = counts[:, :low].sum(1), counts[:, high:].sum(1)
         else:
             lo, hi = (r.double() for r in self.hist_range) if self.hist_range else (shift, shift)
             sat_lo, sat_hi = self.lo_count, self.hi_count
@@ -222,6 +229,24 @@ class UnitSummary:
             arrays["rank_hist"] = self.rank_counts.view(self.H, RANK_BINS).cpu().numpy()
             arrays["rank_lo"], arrays["rank_width"] = self.rank_edges
         return arrays
+
+
+def _saturation_bins(span: tuple[float, float],
+                     thresholds: tuple[float, float]) -> tuple[int, tuple[int, int]]:
+    """Fine bins over ``span`` whose edges hold both saturation thresholds: (bins, (low, high)).
+
+    Values in the ``low`` first bins lie below the low threshold, those from bin ``high`` on at or
+    above the high one. The fewest bins that are a multiple of :data:`N_BINS` are used.
+
+    >>> _saturation_bins((-1.0, 1.0), (-0.9, 0.9)), _saturation_bins((0.0, 1.0), (0.1, 0.9))
+    ((100, (5, 95)), (50, (5, 45)))
+    """
+    lo, hi = span
+    for fine in range(N_BINS, 11 * N_BINS, N_BINS):
+        edges = [(t - lo) / (hi - lo) * fine for t in thresholds]
+        if all(abs(e - round(e)) < 1e-9 for e in edges):
+            return fine, (round(edges[0]), round(edges[1]))
+    raise ValueError(f"saturation thresholds {thresholds} fall on no bin edge of {span}")
 
 
 def _segments(x: torch.Tensor, S: int, fill: float) -> torch.Tensor:

@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from lstmviz.devices import full_float32
+from lstmviz.kinds import GATES
 from lstmviz.model.charlstm import CharLSTM
-from lstmviz.names import GATES, act_name
+from lstmviz.names import act_name
 
 State = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: (h, c), each (B, H)
 
@@ -137,10 +138,10 @@ class UnrolledLSTM:
         c, gate_vals = self._cells(hidden, gates)
         acts: dict[str, torch.Tensor] = {}
         for layer, h in enumerate(hidden.h):
-            acts[act_name("h", layer)] = h
-            acts[act_name("c", layer)] = c[layer]
+            acts[act_name(layer, "h")] = h
+            acts[act_name(layer, "c")] = c[layer]
             for gate, value in gate_vals.items():
-                acts[act_name("gates", layer, gate)] = value[layer]
+                acts[act_name(layer, gate)] = value[layer]
         return Activations(acts, self.model.decoder(hidden.h[-1]))
 
     def _cells(self, hidden: Hidden, gates: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -244,8 +245,8 @@ def reference_steps(model: CharLSTM, tokens: torch.Tensor) -> dict[str, torch.Te
             cs[layer] = f * cs[layer] + i * g
             hs[layer] = o * cs[layer].tanh()
             for name, value in (("h", hs[layer]), ("c", cs[layer])):
-                out.setdefault(act_name(name, layer), []).append(value)
+                out.setdefault(act_name(layer, name), []).append(value)
             for gate, value in zip(GATES, (i, f, g, o), strict=True):
-                out.setdefault(act_name("gates", layer, gate), []).append(value)
+                out.setdefault(act_name(layer, gate), []).append(value)
             x = hs[layer]
     return {name: torch.stack(values, dim=1) for name, values in out.items()}

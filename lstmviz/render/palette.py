@@ -2,7 +2,8 @@
 
 Both draw from the same 256-entry lookup tables sampled from plotly colour scales, so a character
 exported to a blog has exactly the colour it had on screen. Values are first mapped to a fixed
-range per activation kind (h and tanh(c) in [-1, 1], gates in [0, 1], raw c in its own range).
+range per activation kind, from :mod:`lstmviz.kinds` (h and tanh(c) in [-1, 1], gates in [0, 1]),
+or raw c to its own range.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from functools import cache
 
 import numpy as np
 import plotly.colors as pc
+
+from lstmviz.kinds import KINDS
 
 LUT_SIZE = 256
 
@@ -22,6 +25,7 @@ PALETTES: dict[str, list[list]] = {
     "colorblind": pc.get_colorscale("cividis"),
 }
 STRIP = [[0.0, "rgb(255, 255, 255)"], [1.0, "rgb(214, 39, 40)"]]  # probability 0 -> 1, white -> red
+DISPLAY_FUNCTIONS = {"tanh": np.tanh}  # lstmviz.kinds.Kind.display, for arrays
 
 
 @cache
@@ -76,28 +80,28 @@ def text_colour(background: str) -> str:
 
 
 def display_range(kind: str, raw_c: bool = False, c_abs_max: float = 1.0) -> tuple[float, float]:
-    """The fixed colour range of an activation kind.
+    """The fixed colour range of an activation kind: the range of what is shown of it.
 
-    h, tanh(c) and the candidate gate g (a tanh) use [-1, 1], the sigmoid gates i, f, o [0, 1];
+    h, tanh(c) and the cell input g (a tanh) use [-1, 1], the sigmoid gates i, f, o [0, 1];
     raw c a symmetric range from its largest magnitude.
 
     >>> display_range("gates.f"), display_range("gates.g"), display_range("c", raw_c=True, c_abs_max=40.0)
     ((0.0, 1.0), (-1.0, 1.0), (-40.0, 40.0))
     """
-    if kind.startswith("gates.") and kind != "gates.g":
-        return 0.0, 1.0
-    if kind == "c" and raw_c:
+    row = KINDS[kind]
+    if raw_c and row.display is not None:
         m = max(float(c_abs_max), 1e-6)
         return -m, m
-    return -1.0, 1.0
+    return row.display_range
 
 
 def display_values(kind: str, values: np.ndarray, raw_c: bool = False) -> np.ndarray:
-    """What is coloured: tanh(c) for the cell state unless raw c is asked for, else the value.
+    """What is coloured: the kind's display function of the values (tanh(c)), or with raw c the values.
 
     An infinite c (a damaged file) stays without a value, as it is in raw c, rather than
     becoming tanh's saturated end.
     """
-    if kind == "c" and not raw_c:
-        return np.where(np.isinf(values), np.nan, np.tanh(values))
+    display = KINDS[kind].display
+    if display is not None and not raw_c:
+        return np.where(np.isinf(values), np.nan, DISPLAY_FUNCTIONS[display](values))
     return values

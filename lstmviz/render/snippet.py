@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstmviz.errors import StoreError
+from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.render.palette import colours, display_range, display_values, strip_colours
 from lstmviz.render.spec import ExportSpec
@@ -88,7 +89,7 @@ def colour_range(states: States, neuron: Neuron, raw_c: bool = False) -> tuple[f
     The dashboard colours a neuron over the same range, so a snippet matches the screen.
     """
     kind = neuron.kind
-    if kind == "c" and raw_c:
+    if raw_c and KINDS[kind].display is not None:
         return display_range(kind, raw_c=True, c_abs_max=unit_abs_max(states, neuron))
     return display_range(kind)
 

@@ -23,7 +23,7 @@ def as_neuron(neuron: Neuron | str) -> Neuron:
     """Accept ``Neuron`` objects and ``"layer1.c.117"`` strings alike.
 
     >>> as_neuron("layer1.c.117")
-    Neuron(name='layer1.c', unit=117)
+    Neuron(layer=1, kind='c', unit=117)
     """
     return neuron if isinstance(neuron, Neuron) else Neuron.parse(str(neuron))
 
@@ -57,7 +57,7 @@ class ExportSpec:
 
     >>> spec = ExportSpec(["layer1.c.117"], 1200, 400, strips=True)
     >>> spec.neurons, spec.palette
-    ((Neuron(name='layer1.c', unit=117),), 'blog')
+    ((Neuron(layer=1, kind='c', unit=117),), 'blog')
     """
 
     neurons: Sequence[Neuron | str]

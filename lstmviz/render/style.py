@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from lstmviz.kinds import KINDS
+
 FONT_STACK = (
     'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", '
     '"Liberation Mono", "Courier New", monospace'
@@ -121,11 +123,7 @@ def quantity(kind: str, raw_c: bool = False) -> str:
     >>> quantity("c"), quantity("c", raw_c=True), quantity("gates.f")
     ('tanh(c)', 'c', 'forget gate')
     """
-    names = {"h": "h", "gates.i": "input gate", "gates.f": "forget gate",
-             "gates.g": "candidate g", "gates.o": "output gate"}
-    if kind == "c":
-        return "c" if raw_c else "tanh(c)"
-    return names[kind]
+    return KINDS[kind].shown(raw=raw_c)
 
 
 def tick(value: float) -> str:

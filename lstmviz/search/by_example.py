@@ -27,11 +27,10 @@ import numpy as np
 import pandas as pd
 
 from lstmviz.errors import SearchError
-from lstmviz.names import act_name, parse_name
+from lstmviz.kinds import KINDS
+from lstmviz.names import Neuron, act_name, parse_name
 from lstmviz.search.scoring import BLOCK_ROWS, Progress, ProgressBar
 from lstmviz.store.reader import States
-
-SYMMETRIC_KINDS = ("h", "c", "gates.g")
 
 
 @dataclass
@@ -116,8 +115,9 @@ def example_units(
     if start == 0 and stop == N:
         raise SearchError(f"span 0:{N} is the whole text, so no unit can be off around it; select a "
                           "part of the text, with at least one position before or after it")
-    name = name or act_name("h", states.n_layer - 1)
-    signs = (1.0, -1.0) if parse_name(name)[1] in SYMMETRIC_KINDS else (1.0,)
+    name = name or act_name(states.n_layer - 1, "h")
+    layer, kind = parse_name(name)
+    signs = (1.0, -1.0) if KINDS[kind].symmetric else (1.0,)
     lo, hi = max(0, start - margin), min(N, stop + margin)
     window = states.window(name, lo, hi)  # (n, H)
     inside = window[start - lo : stop - lo]
@@ -136,7 +136,7 @@ def example_units(
                           f"after it{at}; select a span where something switches on and off (a whole "
                           "quotation, say), set the threshold, or search another activation")
     units = pd.DataFrame(
-        [{"neuron": f"{name}.{u}", "unit": u, "sign": "+" if s > 0 else "-",
+        [{"neuron": str(Neuron(layer, kind, u)), "unit": u, "sign": "+" if s > 0 else "-",
           "inside_min": a, "around_max": b} for u, s, a, b in chosen])
     return name, float(threshold), units
 

@@ -49,7 +49,8 @@ import torch
 
 from lstmviz.devices import resolve_device
 from lstmviz.errors import SearchError, StoreError, UnknownActivation
-from lstmviz.names import parse_name
+from lstmviz.kinds import kinds_named
+from lstmviz.names import Neuron, parse_name
 from lstmviz.search import cache as result_cache
 from lstmviz.search.histograms import DEFAULT_BINS, UnitHistograms
 from lstmviz.search.hypotheses import HYPOTHESES, Hypothesis, resolve, symbol_string
@@ -104,7 +105,7 @@ class UnitScores:
         for name, s in self.stats.items():
             layer, kind = parse_name(name)
             H = len(s["score"])
-            frame = pd.DataFrame({"neuron": [f"{name}.{u}" for u in range(H)], "name": name,
+            frame = pd.DataFrame({"neuron": [str(Neuron(layer, kind, u)) for u in range(H)], "name": name,
                                   "layer": layer, "kind": kind, "unit": np.arange(H)})
             for key, arr in s.items():
                 frame[key] = arr
@@ -145,7 +146,7 @@ def select_names(states: States, *, layer: int | None = None, kind: str | None =
                                     f"(layers: 0..{states.n_layer - 1})")
         names = [n for n in names if parse_name(n)[0] == layer]
     if kind is not None:
-        names = [n for n in names if parse_name(n)[1] == kind or parse_name(n)[1].startswith(kind + ".")]
+        names = [n for n in names if parse_name(n)[1] in kinds_named(kind)]
         if not names:
             raise UnknownActivation(f"{states.path.name} holds no {kind!r} activations; it has "
                                     f"{', '.join(states.kinds())} (gates need `lstmviz extract --gates`)")

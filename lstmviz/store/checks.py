@@ -15,9 +15,10 @@ import numpy as np
 
 from lstmviz.errors import LstmvizError, SchemaVersionError, SpanError, StoreError
 from lstmviz.files import kind_of
+from lstmviz.kinds import GATES, KINDS
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
-from lstmviz.names import GATES, act_name, parse_name
+from lstmviz.names import act_name, parse_name
 from lstmviz.store.spec import (
     EXTREMES,
     FORMAT,
@@ -141,12 +142,13 @@ def names_problems(names: Sequence[str], n_layer: int) -> list[str]:
         if names.count(name) > 1:
             problems.append(f"{name} is listed {names.count(name)} times in the 'names' attribute")
     for layer in range(n_layer):
-        for kind in ("h", "c"):
-            if act_name(kind, layer) not in names:
-                problems.append(f"{act_name(kind, layer)} is missing from the 'names' attribute")
-        gates = [act_name("gates", layer, g) in names for g in GATES]
+        for kind in (k for k in KINDS.values() if not k.is_gate):
+            if act_name(layer, kind.key) not in names:
+                problems.append(f"{act_name(layer, kind.key)} is missing from the 'names' attribute")
+        gates = [act_name(layer, g) in names for g in GATES]
         if any(gates) and not all(gates):
-            problems.append(f"layer {layer} stores only some of its gates; expected all of i, f, g, o")
+            problems.append(f"layer {layer} stores only some of its gates; expected all of "
+                            f"{', '.join(KINDS[g].symbol for g in GATES)}")
     return problems
 
 

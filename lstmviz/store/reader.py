@@ -11,7 +11,8 @@ import h5py
 import numpy as np
 
 from lstmviz.errors import StoreError, UnknownActivation, VocabError
-from lstmviz.names import KINDS, Neuron, act_name, h5_path, parse_name
+from lstmviz.kinds import GATES, KINDS
+from lstmviz.names import Neuron, h5_path, parse_name
 from lstmviz.store.checks import (
     all_finite,
     check_header,
@@ -141,7 +142,7 @@ class States:
     @property
     def has_gates(self) -> bool:
         """Whether the gates were stored (``lstmviz extract --gates``)."""
-        return any(".gates." in n for n in self.names)
+        return any(k in GATES for k in self.kinds())
 
     def kinds(self) -> list[str]:
         """Activation kinds present, in canonical order: h, c, then gates i, f, g, o."""
@@ -196,12 +197,12 @@ class States:
         start, stop = self.span(start, stop, empty=True)
         ds = self._dataset(name)
         if isinstance(units, int | np.integer):
-            self.neuron(Neuron(name, int(units)))
+            self.neuron(Neuron(*parse_name(name), int(units)))
             return _read(ds, np.s_[start:stop, int(units)]).astype(np.float32)
         block = _read(ds, np.s_[start:stop])  # one contiguous slice; units picked in numpy
         if units is not None:
             for u in units:
-                self.neuron(Neuron(name, int(u)))
+                self.neuron(Neuron(*parse_name(name), int(u)))
             block = block[:, list(units)]
         return block.astype(np.float32)
 
@@ -215,8 +216,8 @@ class States:
         bad = ACTIVATIONS[parse_name(name)[1]].values.impossible(values)
         if bad.any():
             at = int(np.argmax(bad))
-            raise self._damaged(f"{name}.{unit} holds the impossible value {values[at]} at position "
-                                f"{start + at}")
+            raise self._damaged(f"{Neuron(*parse_name(name), unit)} holds the impossible value "
+                                f"{values[at]} at position {start + at}")
         return values
 
     def _finite(self, name: str, block: np.ndarray, start: int) -> np.ndarray:
@@ -288,7 +289,7 @@ class States:
         """
         if DECODER not in self.file:
             return None
-        self.neuron(Neuron(act_name("h", self.n_layer - 1), unit))
+        self.neuron(Neuron(self.n_layer - 1, "h", unit))
         entry = DATASETS[f"{DECODER}/weight"]
         column = _read(self._checked(entry), np.s_[:, unit]).astype(np.float32)
         if entry.values.impossible(column).any():

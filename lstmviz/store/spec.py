@@ -22,9 +22,10 @@ from typing import Any
 import h5py
 import numpy as np
 
+from lstmviz.kinds import KINDS
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
-from lstmviz.names import KINDS, h5_path
+from lstmviz.names import h5_path
 from lstmviz.search.histograms import DEFAULT_BINS as RANK_BINS  # a default search reads them as stored
 
 FORMAT = "lstmviz-states"
@@ -44,7 +45,6 @@ STORAGE_TYPES = ("float16", "float32")
 N_BINS = 50  # bins of the ``hist`` summary
 N_TOP = 20  # strongest positions kept per unit, at most one per segment
 SEGMENT = 256  # positions per segment of the ``top_*`` and ``bottom_*`` summaries
-SAT = 0.9  # saturation threshold (Karpathy et al. 2015, section 4.2)
 
 
 def top_k(vocab_size: int) -> int:
@@ -114,8 +114,6 @@ class Values:
 FINITE = Values()
 SYMBOL_IDS = Values(0, "V", hi_open=True)
 PROBABILITIES = Values(0, 1 + SLACK)  # rounding can only pass 1
-TANH = Values(-1, 1, slack=SLACK)
-SIGMOID = Values(0, 1, slack=SLACK)
 FRACTIONS = Values(0, 1, said="holds fractions outside [0, 1]")
 COUNTS = Values(0, rows_sum_to="T", said="holds counts that do not add up to the {T} positions")
 
@@ -169,14 +167,12 @@ DATASETS: dict[str, Dataset] = {d.path: d for d in (
     Dataset(f"{DECODER}/bias", ("V",), "f", FINITE, since="1.1", when="decoder_bias"),
 )}
 
-# Every activation kind, after its nonlinearity: h and the candidate g are tanh, the gates i, f, o
-# sigmoids; c has no bound. h and the gates are stored as the ``dtype`` attribute says, c as ``c_dtype``.
-_RANGES = {"h": TANH, "c": FINITE, "gates.i": SIGMOID, "gates.f": SIGMOID, "gates.g": TANH,
-           "gates.o": SIGMOID}
+# Every kind of activation, in the range the kinds' table gives (stored values may pass it by the
+# rounding SLACK); h and the gates are stored as the ``dtype`` attribute says, c as ``c_dtype``.
 ACTIVATIONS: dict[str, Dataset] = {
-    kind: Dataset(f"/layer{{L}}/{kind.replace('.', '/')}", ("T", "H"), "f", _RANGES[kind],
-                  family="activation")
-    for kind in KINDS
+    key: Dataset(f"/layer{{L}}/{key.replace('.', '/')}", ("T", "H"), "f",
+                 Values(*kind.value_range, slack=SLACK) if kind.value_range else FINITE, family="activation")
+    for key, kind in KINDS.items()
 }
 
 _PER_UNIT = ("H",)
@@ -210,15 +206,6 @@ RANK_KEYS = tuple(key for key in SUMMARIES if key.startswith(RANK_PREFIX))  # al
 ORDERED = (("min", "max"), ("hist_lo", "hist_hi"))
 EXTREMES = (("top_pos", "top_val"), ("bottom_pos", "bottom_val"))
 
-
-def fixed_range(kind: str) -> tuple[float, float] | None:
-    """The range of an activation kind's values, or None where each unit has its own (c).
-
-    >>> fixed_range("h"), fixed_range("gates.f"), fixed_range("c")
-    ((-1.0, 1.0), (0.0, 1.0), None)
-    """
-    values = ACTIVATIONS[kind].values
-    return values.bounds() if values.bounded else None
 
 
 def text_attr(attrs: h5py.AttributeManager, key: str, default: str | None = None) -> str | None:
