@@ -12,6 +12,7 @@ import click
 from app.catalog import Catalog
 from app.state import View, to_query
 from lstmviz.errors import StoreError
+from lstmviz.files import temporaries
 
 
 def catalog_for(paths: tuple[Path, ...]) -> Catalog:
@@ -56,6 +57,10 @@ def serve(paths: tuple[Path, ...], host: str, port: int, debug: bool) -> None:
     for entry in catalog.entries:
         if entry.error is not None:
             click.echo(f"Skipping {entry.error}", err=True)  # the error starts with the path
+    for path in paths:  # what killed runs left behind, with the command that removes it
+        found = temporaries(path) if path.is_dir() else temporaries(path.parent, path.name)
+        for temporary in found:
+            click.echo(f"Temporary file {temporary.describe()}", err=True)
     run_dashboard(catalog, host, port, debug=debug)
 
 
