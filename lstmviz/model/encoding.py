@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ import numpy as np
 
 from lstmviz.errors import OptionError, TextError, VocabError
 from lstmviz.model.vocab import Vocab, describe_missing
-from lstmviz.textio import not_utf8
+from lstmviz.textio import BOM, bom_note, not_utf8
+
+log = logging.getLogger(__name__)
 
 PIECE_BYTES = 1 << 20
 MIN_TOKENS = 2  # the first prediction needs a next character to score
@@ -59,7 +62,7 @@ class TextScan:
     """What the first pass learned about a text file."""
 
     n_bytes: int
-    n_chars: int
+    n_chars: int  # without a leading byte-order mark
     n_tokens: int  # after the unknown-character policy
     n_unknown: int  # characters skipped or replaced
     sha256: str
@@ -113,14 +116,17 @@ class Encoder:
 
 
 def text_pieces(path: str | Path, piece_bytes: int = PIECE_BYTES) -> Iterator[tuple[bytes, str]]:
-    """(raw bytes, decoded text) pieces of a UTF-8 file; a bad byte is an error naming its offset."""
+    """(raw bytes, decoded text) pieces of a UTF-8 file; a bad byte is an error naming its offset.
+
+    A leading byte-order mark is left out of the text (not of the bytes): it is not text.
+    """
     path = Path(path)
     if not path.exists():
         raise TextError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise TextError(f"{path}: is a folder, not a text file")
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset, start = 0, b""
+    offset, start, began = 0, b"", False
     with open(path, "rb") as f:
         while True:
             raw = f.read(piece_bytes)
@@ -132,6 +138,9 @@ def text_pieces(path: str | Path, piece_bytes: int = PIECE_BYTES) -> Iterator[tu
                 bad = (pending + raw)[e.start]
                 raise not_utf8(path, offset - len(pending) + e.start, bad, start) from None
             offset += len(raw)
+            if text and not began:
+                began = True
+                text = text.removeprefix(BOM)
             if raw or text:
                 yield raw, text
             if not raw:
@@ -160,6 +169,9 @@ def scan_text(path: str | Path, encoder: Encoder) -> TextScan:
             f"{path}: the text has {n_tokens} usable character(s){skipped}; at least {MIN_TOKENS} are "
             "needed (each position is scored on the character after it)"
         )
+    with open(path, "rb") as f:
+        if f.read(3) == BOM.encode():
+            log.warning(bom_note(path))
     return TextScan(n_bytes, n_chars, n_tokens, sum(lacking.values()), digest.hexdigest())
 
 
