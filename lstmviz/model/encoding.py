@@ -68,6 +68,14 @@ class TextScan:
     sha256: str
 
 
+class UnknownCharacters(VocabError):
+    """Characters the vocabulary lacks, under the ``error`` policy; ``lacking`` counts them."""
+
+    def __init__(self, lacking: Counter):
+        self.lacking = lacking
+        super().__init__(describe_missing(lacking))
+
+
 class Encoder:
     """Maps text pieces to token ids with numpy, applying the unknown-character policy.
 
@@ -87,7 +95,7 @@ class Encoder:
         order = np.argsort(codes)
         self._codes = codes[order]
         self._ids = np.array([i for _, i in singles], dtype=np.int32)[order]
-        self._replacement = -1
+        self._replacement: int | None = None  # only "replace" writes replacement ids
         if policy.action == "replace":
             if policy.replacement not in vocab.symbols:
                 raise OptionError(
@@ -97,7 +105,12 @@ class Encoder:
             self._replacement = vocab.symbols.index(policy.replacement)
 
     def encode(self, piece: str) -> tuple[np.ndarray, Counter]:
-        """Token ids (int32) of a piece of text, and the characters it lacked (counted)."""
+        """Token ids (int32) of a piece of text, and the characters it lacked (counted).
+
+        Raises:
+            UnknownCharacters: the policy is ``error`` and the piece has characters the
+                vocabulary lacks (there is no id to give them).
+        """
         if self.vocab.byte_level:
             codes = np.frombuffer(piece.encode("utf-8"), dtype=np.uint8).astype(np.int64)
         else:
@@ -109,6 +122,8 @@ class Encoder:
             return ids, Counter()
         values, counts = np.unique(codes[~known], return_counts=True)
         lacking = Counter({chr(int(v)): int(n) for v, n in zip(values, counts, strict=True)})
+        if self.policy.action == "error":
+            raise UnknownCharacters(lacking)
         if self.policy.action == "skip":
             return ids[known], lacking
         ids[~known] = self._replacement
@@ -156,13 +171,16 @@ def scan_text(path: str | Path, encoder: Encoder) -> TextScan:
         digest.update(raw)
         n_bytes += len(raw)
         n_chars += len(text)
-        ids, missing = encoder.encode(text)
+        try:
+            ids, missing = encoder.encode(text)
+        except UnknownCharacters as e:  # go on counting: the error lists every such character
+            ids, missing = (), e.lacking
         n_tokens += len(ids)
         lacking.update(missing)
     if n_chars == 0:
         raise TextError(f"{path}: the file is empty; give a text with at least {MIN_TOKENS} characters")
     if lacking and encoder.policy.action == "error":
-        raise VocabError(describe_missing(lacking))
+        raise UnknownCharacters(lacking)
     if n_tokens < MIN_TOKENS:
         skipped = f" ({n_chars - n_tokens:,} skipped by --unknown skip)" if n_tokens < n_chars else ""
         raise TextError(
