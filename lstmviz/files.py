@@ -23,7 +23,6 @@ is *stale* when both:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -139,7 +138,8 @@ def temporaries(folder: str | Path, target: str | None = None) -> list[Temporary
         except OSError:
             continue  # finished or removed meanwhile
         pid = int(m["pid"])
-        stale = not _writer_alive(pid, item) and not _open_elsewhere(item, st)
+        # Only where PIDs, /proc and advisory locks mean what is said above (on Windows, os.kill kills).
+        stale = os.name == "posix" and not _writer_alive(pid, item) and not _open_elsewhere(item, st)
         found.append(Temporary(item, folder / m["target"], pid, st.st_size, stale))
     return found
 
@@ -170,6 +170,8 @@ def _writer_alive(pid: int, path: Path) -> bool:
 
 def _open_elsewhere(path: Path, st: os.stat_result) -> bool:
     """Whether a writer this machine's PIDs do not show may still have ``path`` open."""
+    import fcntl  # POSIX only, as this check is
+
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

@@ -61,7 +61,8 @@ def may_write_beside(path: str | Path) -> bool:
             continue  # the .search folder, not made yet
         except OSError:
             return False
-        if st.st_uid != os.geteuid() or not os.access(folder, os.W_OK | os.X_OK):
+        foreign = hasattr(os, "geteuid") and st.st_uid != os.geteuid()  # no owners to compare on Windows
+        if foreign or not os.access(folder, os.W_OK | os.X_OK):
             return False
     return True
 
