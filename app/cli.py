@@ -6,7 +6,9 @@ the reader, torch) only inside the commands.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 import webbrowser
 from pathlib import Path
@@ -14,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lstmviz.errors import StoreError
+from lstmviz.errors import OptionError, StoreError
+from lstmviz.files import temporaries
 
 if TYPE_CHECKING:
     from app.catalog import Catalog
@@ -64,6 +67,10 @@ def serve(paths: tuple[Path, ...], host: str, port: int, debug: bool) -> None:
     for entry in catalog.entries:
         if entry.error is not None:
             click.echo(f"Skipping {entry.error}", err=True)  # the error starts with the path
+    for path in paths:  # what killed runs left behind, with the command that removes it
+        found = temporaries(path) if path.is_dir() else temporaries(path.parent, path.name)
+        for temporary in found:
+            click.echo(f"Temporary file {temporary.describe()}", err=True)
     run_dashboard(catalog, host, port, debug=debug)
 
 
@@ -90,6 +97,7 @@ def demo(host: str, port: int, cache_dir: Path, no_browser: bool) -> None:
     from app.state import View, to_query
     from lstmviz.demo import demo_extraction, showcase
 
+    check_port(host, port)  # before the first run's extraction, not only after it
     path = demo_extraction(cache_dir)
     click.echo(f"Extraction: {path}")
     cell = showcase(path)
@@ -100,6 +108,33 @@ def demo(host: str, port: int, cache_dir: Path, no_browser: bool) -> None:
     run_dashboard(catalog, host, port, query=to_query(view), open_browser=not no_browser)
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail in one line when the dashboard cannot listen on ``host:port``, before saying it serves.
+
+    Binds the address as the server will (werkzeug's choice of address family, ``SO_REUSEADDR``)
+    and lets it go; the server binds it again a moment later.
+
+    Raises:
+        OptionError: the port is taken or reserved, or the host is not an address of this machine.
+    """
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(get_sockaddr(host, port, family))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise OptionError(f"port {port} is in use by another program (another dashboard?); stop "
+                                  f"it, or choose another port, e.g. --port {port % 65535 + 1}") from None
+            if e.errno == errno.EACCES:
+                raise OptionError(f"port {port} is reserved for the administrator; choose one above 1023, "
+                                  "e.g. --port 8050") from None
+            raise OptionError(f"cannot listen on {host}:{port} ({e.strerror or e}); give an address of "
+                              "this machine with --host, e.g. 127.0.0.1") from None
+
+
 def run_dashboard(catalog: Catalog, host: str, port: int, *, debug: bool = False, query: str = "",
                   open_browser: bool = False) -> None:
     """Serve the catalog, printing the URL (and opening it in a browser if asked)."""
@@ -107,6 +142,7 @@ def run_dashboard(catalog: Catalog, host: str, port: int, *, debug: bool = False
 
     app = create_app(catalog)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+    check_port(host, port)  # "Serving at" only once the address is known to be free
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/{query}"
     click.echo(f"Serving {len(catalog.usable)} file(s) at {url}  (Ctrl+C to stop)")

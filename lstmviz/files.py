@@ -4,16 +4,41 @@ Every file lstmviz writes (checkpoints, extractions, snippets, caches) goes thro
 interrupted run never leaves a half-written file under the final name. ``tempfile.mkstemp`` would
 create the file private to its owner (mode 0600); output files get the usual mode that the user's
 umask allows, like any file the user creates.
+
+A temporary is named ``.NAME.PID.N.tmp`` after its target and the process writing it. A process
+killed outright (``kill -9``, a crash, a lost machine) cannot remove its own, and an extraction's
+can hold gigabytes, so the next run for the same output removes those whose writer is gone, and
+``lstmviz info FOLDER`` and ``lstmviz serve FOLDER`` list them (:func:`temporaries`). A temporary
+is *stale* when both:
+
+* no process with its PID is alive here, or the one alive does not have the file open (its PID
+  was reused; seen in ``/proc/PID/fd``; where that cannot be read, a live PID counts as the writer);
+* nothing has it open elsewhere: the PID says nothing about a writer in another container or on
+  another machine sharing the folder, so an HDF5 file must not be locked (HDF5 locks a file while
+  it is open, and the kernel drops the lock when its process dies, even by ``kill -9``; unless
+  ``HDF5_USE_FILE_LOCKING=FALSE``), and any other file must not have been written to for
+  :data:`QUIET_S` seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import shlex
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from lstmviz.errors import OptionError
+
+log = logging.getLogger(__name__)
+
+QUIET_S = 60  # a temporary other than HDF5 not written for this long may be stale (see above)
+_TEMPORARY = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.\d+\.tmp$")
 
 
 def kind_of(head: bytes) -> str:
@@ -36,11 +61,20 @@ def kind_of(head: bytes) -> str:
 def temporary_sibling(path: str | Path) -> Path:
     """Create an empty, uniquely named hidden file beside ``path`` and return its path.
 
+    Stale temporaries of earlier runs for the same ``path`` are removed first (see the module
+    docstring), each with a logged warning.
+
     >>> import tempfile; d = Path(tempfile.mkdtemp())
     >>> tmp = temporary_sibling(d / "out.h5"); tmp.name.startswith(".out.h5."), tmp.exists()
     (True, True)
     """
     path = Path(path)
+    for old in temporaries(path.parent, path.name):
+        if old.stale:
+            with contextlib.suppress(FileNotFoundError):  # another run removed it first
+                old.path.unlink()
+                log.warning("removed %s (%s), left by process %d, which is gone", old.path,
+                            human_size(old.size), old.pid)
     for attempt in range(100):
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{attempt}.tmp")
         try:
@@ -66,6 +100,122 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+
+@dataclass(frozen=True)
+class Temporary:
+    """A temporary output file found in a folder.
+
+    Attributes:
+        path: the temporary itself.
+        target: the file it becomes once complete.
+        pid: the process that created it.
+        size: its size in bytes.
+        stale: its writer is gone (see the module docstring): it can be removed.
+    """
+
+    path: Path
+    target: Path
+    pid: int
+    size: int
+    stale: bool
+
+    def describe(self) -> str:
+        """One line for a person: what the file is, and the command that removes it when stale.
+
+        >>> Temporary(Path("c/.a.h5.7.0.tmp"), Path("c/a.h5"), 7, 3_900_000_000, True).describe()
+        'c/.a.h5.7.0.tmp (3.9 GB): left by process 7, which is gone; remove it with `rm c/.a.h5.7.0.tmp`'
+        """
+        if self.stale:
+            return (f"{self.path} ({human_size(self.size)}): left by process {self.pid}, which is gone; "
+                    f"remove it with `rm {shlex.quote(str(self.path))}`")
+        return f"{self.path} ({human_size(self.size)}): still being written"
+
+
+def temporaries(folder: str | Path, target: str | None = None) -> list[Temporary]:
+    """The temporary output files in ``folder`` (only those for the file named ``target`` if given).
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); _ = temporary_sibling(d / "x.h5")
+    >>> [(t.target.name, t.pid == os.getpid(), t.stale) for t in temporaries(d)]
+    [('x.h5', True, False)]
+    """
+    folder = Path(folder)
+    found = []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    for item in entries:
+        m = _TEMPORARY.match(item.name)
+        if m is None or (target is not None and m["target"] != target):
+            continue
+        try:
+            st = item.stat()
+        except OSError:
+            continue  # finished or removed meanwhile
+        pid = int(m["pid"])
+        # Only where PIDs, /proc and advisory locks mean what is said above (on Windows, os.kill kills).
+        stale = os.name == "posix" and not _writer_alive(pid, item) and not _open_elsewhere(item, st)
+        found.append(Temporary(item, folder / m["target"], pid, st.st_size, stale))
+    return found
+
+
+def _writer_alive(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` is alive here and has ``path`` open (a reused PID has not)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, and another user's
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return not Path("/proc/self/fd").exists()  # exited meanwhile; or no /proc: trust the PID
+    except OSError:
+        return True  # another user's process: trust the PID
+    real = str(path.resolve())
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            if os.readlink(fd) == real:
+                return True
+    return False
+
+
+def _open_elsewhere(path: Path, st: os.stat_result) -> bool:
+    """Whether a writer this machine's PIDs do not show may still have ``path`` open."""
+    import fcntl  # POSIX only, as this check is
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True  # cannot tell: keep it
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True  # locked: HDF5 (or another writer) holds it open
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        if kind_of(os.pread(fd, 8, 0)) == "hdf5":
+            return False  # an HDF5 writer would hold its lock
+    finally:
+        os.close(fd)
+    return time.time() - st.st_mtime < QUIET_S
+
+
+def human_size(n: int) -> str:
+    """A byte count as a person reads it.
+
+    >>> human_size(3_900_000_000), human_size(512), human_size(2_500_000)
+    ('3.9 GB', '512 B', '2.5 MB')
+    """
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def check_output(path: str | Path, inputs: tuple[str | Path, ...] = (), *, example: str,

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from lstmviz.errors import TextError
+
+log = logging.getLogger(__name__)
+
+BOM = "\ufeff"  # a byte-order mark: some editors start UTF-8 files with it; it is not text
+
+
+def bom_note(path: str | Path) -> str:
+    """What to tell a user whose text starts with a byte-order mark, which was left out."""
+    return f"{path}: starts with a byte-order mark (U+FEFF), which is not text; it was left out"
 
 
 def not_utf8(path: Path, offset: int, byte: int, start: bytes) -> TextError:
@@ -22,8 +32,11 @@ def not_utf8(path: Path, offset: int, byte: int, start: bytes) -> TextError:
 def read_text(path: str | Path, *, min_chars: int = 1) -> str:
     """Read a UTF-8 text file, naming the byte offset of the first bad byte if it is not UTF-8.
 
+    A leading byte-order mark is left out, with a logged warning: it would otherwise be a character
+    no vocabulary has, or one a model learns as the start of every text.
+
     >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "t.txt"); _ = open(p, "w").write("abc")
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.txt"); _ = open(p, "w").write("\ufeffabc")
     >>> read_text(p)
     'abc'
     """
@@ -40,6 +53,9 @@ def read_text(path: str | Path, *, min_chars: int = 1) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise not_utf8(path, e.start, data[e.start], data[:2]) from None
+    if text.startswith(BOM):
+        log.warning(bom_note(path))
+        text = text[1:]
     if not text:
         raise TextError(f"{path}: the file is empty; give a text with at least {min_chars} character(s)")
     if len(text) < min_chars:

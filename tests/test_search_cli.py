@@ -85,7 +85,7 @@ def test_span_search_by_example(austen):
     (["--pattern", "("], "Error: the pattern '(' is not a valid regular expression"),
     (["--pattern", ""], "Error: the pattern is empty; give a regular expression"),
     (["--pattern", "^"], "Error: hypothesis 'pattern ^' is never true in this text (matches of no "
-                         "characters, such as ^ or a lookahead, mark no position)"),
+                         "characters, such as ^ or \\b, mark no position)"),
     (["--span", "5:2"], "Error: span 5:2 is not within the text"),
     (["--span", "0:5", "--threshold", "5"], "Error: no unit of layer0.h is on throughout 0:5"),
     (["--all", "--device", "tpu"], "Error: --device 'tpu' is not a torch device; use auto, cpu or cuda"),

@@ -1,3 +1,4 @@
+import errno
 import math
 import os
 import re
@@ -420,3 +421,76 @@ def test_vocabulary_flags_on_a_resume_are_ignored_and_not_recorded(text, trained
     assert "--byte-level and --min-count do nothing with --resume" in caplog.text
     hyper = load_model(out).training["hyperparameters"]
     assert (hyper["min_count"], hyper["byte_level"]) == (1, False)
+
+
+class _FillingFile:
+    """A real file on a disk that fills up after ``budget`` bytes, as open() returns it."""
+
+    def __init__(self, path, mode, budget):
+        self.file, self.left = open(path, mode), budget
+
+    def write(self, data):
+        if len(data) > self.left:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.left -= len(data)
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+def test_a_full_disk_ends_in_one_line_and_keeps_the_best_checkpoint(text, tmp_path, monkeypatch):
+    import lstmviz.model.checkpoint as checkpoint_module
+
+    scripted = iter([3.0, 2.0])
+    monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: next(scripted))
+    opened = []
+
+    def filling_open(path, mode="r", *args, **kwargs):
+        opened.append(path)
+        return _FillingFile(path, mode, budget=math.inf if len(opened) <= 2 else 1000)  # step 5 fits
+
+    monkeypatch.setattr(checkpoint_module, "open", filling_open, raising=False)
+    out = tmp_path / "best.pt"
+    result = CliRunner().invoke(cli, ["train", str(text), "-o", str(out), *TINY_CLI, "--steps", "20",
+                                      "--eval-every", "5"])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: no space left on the device while writing best.pt at step 10; {out} "
+                             "holds the best checkpoint so far (step 5, validation 3.0000 bits/char); free "
+                             f"some space, then continue with --resume {out}\n")
+    monkeypatch.undo()
+    saved = load_model(out)
+    assert saved.training["steps"] == 5 and saved.training["best_val_bpc"] == 3.0
+    assert torch.load(state_path(out), weights_only=True)["steps"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "best.pt.resume"]
+
+
+def test_a_really_full_disk_ends_in_one_line(text, tmp_path):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", str(folder)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:  # a checkpoint of 0.5 MB and a resume state of 1.4 MB: the second save does not fit
+        out = folder / "m.pt"
+        run = subprocess.run([sys.executable, "-m", "lstmviz", "train", str(text), "-o", str(out), "--layers",
+                              "1", "--hidden", "128", "--seq-len", "32", "--batch-size", "8", "--steps", "30",
+                              "--eval-every", "10", "--quiet"], env={**os.environ, "PYTHONPATH": str(REPO)},
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 1, run.stderr[-3000:]
+        last = run.stderr.splitlines()[-1]
+        assert re.fullmatch(rf"Error: no space left on the device while writing m\.pt(\.resume)? at step "
+                            rf"\d+; {re.escape(str(out))} holds the best checkpoint so far \(step \d+, "
+                            rf"validation [\d.]+ bits/char\); free some space, then continue with --resume "
+                            rf"{re.escape(str(out))}", last), last
+        assert "Traceback" not in run.stderr
+        assert load_model(out).training["steps"] >= 10
+        assert sorted(p.name for p in folder.iterdir()) == ["m.pt", "m.pt.resume"]
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

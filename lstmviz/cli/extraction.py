@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ import numpy as np
 from lstmviz.cli import INTERRUPTED
 from lstmviz.errors import StoreError
 from lstmviz.extraction.options import DEFAULT_BURN_IN, Options
+from lstmviz.files import human_size, temporaries
 from lstmviz.store.reader import open_states
 from lstmviz.store.spec import CHUNK_ROWS
 from lstmviz.store.validate import validate as validate_file
@@ -82,17 +84,48 @@ def extract(checkpoint: str, text: str, output: str | None, gates: bool, dtype: 
 
 
 @click.command()
-@click.argument("states", type=click.Path(exists=True, dir_okay=False))
+@click.argument("states", type=click.Path(exists=True))
 def info(states: str) -> None:
     """Show what an extraction file holds: model, text, sizes, precision, timing.
 
+    Given a folder, list the extraction files in it, and any temporary files
+    that runs killed while writing left behind, with the command to remove them.
+
     \b
-    Example:
+    Examples:
         lstmviz info cache/model__wiki_val.h5
+        lstmviz info cache/
     """
+    if Path(states).is_dir():
+        _folder_info(Path(states))
+        return
     with open_states(states) as s:
         for label, value in describe(s):
             click.echo(f"{label + ':':<13}{value}")
+
+
+def _folder_info(folder: Path) -> None:
+    """One line per extraction file in ``folder``, then its temporary files."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".h5", ".hdf5") and not p.name.startswith("."))
+    example = folder / "X.h5"
+    click.echo(f"{folder}: {len(files)} extraction file(s)" if files else
+               f"{folder}: no extraction files; make one with `lstmviz extract MODEL TEXT -o {example}`")
+    width = max((len(p.name) for p in files), default=0)
+    for path in files:
+        size = human_size(path.stat().st_size)
+        try:
+            with open_states(path) as s:
+                cfg = s.config
+                what = (f"{s.n_tokens:,} positions, {cfg.n_layer} layer(s) x {cfg.n_hidden} units, "
+                        f"{s.attrs.get('model_path', '?')} on {s.attrs.get('text_path', '(tokens)')}")
+        except StoreError as e:
+            what = f"cannot be read: {str(e).removeprefix(f'{path}: ')}"
+        click.echo(f"  {path.name:<{width}}  {size:>8}  {what}")
+    found = temporaries(folder)
+    if found:
+        click.echo(f"temporary files ({human_size(sum(t.size for t in found))}):")
+        for temporary in found:
+            click.echo(f"  {temporary.describe()}")
 
 
 def _num(value: Any, spec: str) -> str:

@@ -7,11 +7,13 @@ Only plain Python values and tensors, so loading never runs code.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from lstmviz.errors import OptionError
 from lstmviz.files import atomic_path
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.config import LSTMConfig
@@ -40,8 +42,38 @@ def save_checkpoint(
         "training": dict(training or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_atomic(payload, path)
+
+
+class DiskFull(OptionError):
+    """No space was left for a file: the file at ``path`` is as it was before."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        super().__init__(f"no space left on the device while writing {path}; the file there is unchanged; "
+                         "free some space or write elsewhere")
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file renamed into place; a full disk is one clear error.
+
+    Torch writes through its own C++ stream when given a path, and reports a full disk as a
+    ``RuntimeError`` ("iostream error", "unexpected pos") with no errno. Given a Python file, its
+    writes raise the real ``OSError``, which the ``RuntimeError`` then carries as its context.
+
+    Raises:
+        DiskFull: the disk (or the user's quota) filled up; the file at ``path`` is unchanged.
+    """
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(obj, f)
+    except (OSError, RuntimeError) as e:
+        cause: BaseException | None = e
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None or cause.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFull(path) from None
 
 
 def model_from_checkpoint(obj: dict) -> tuple[CharLSTM, Vocab, dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ import numpy as np
 
 from lstmviz.errors import OptionError, TextError, VocabError
 from lstmviz.model.vocab import Vocab, describe_missing
-from lstmviz.textio import not_utf8
+from lstmviz.textio import BOM, bom_note, not_utf8
+
+log = logging.getLogger(__name__)
 
 PIECE_BYTES = 1 << 20
 MIN_TOKENS = 2  # the first prediction needs a next character to score
@@ -59,10 +62,18 @@ class TextScan:
     """What the first pass learned about a text file."""
 
     n_bytes: int
-    n_chars: int
+    n_chars: int  # without a leading byte-order mark
     n_tokens: int  # after the unknown-character policy
     n_unknown: int  # characters skipped or replaced
     sha256: str
+
+
+class UnknownCharacters(VocabError):
+    """Characters the vocabulary lacks, under the ``error`` policy; ``lacking`` counts them."""
+
+    def __init__(self, lacking: Counter):
+        self.lacking = lacking
+        super().__init__(describe_missing(lacking))
 
 
 class Encoder:
@@ -84,7 +95,7 @@ class Encoder:
         order = np.argsort(codes)
         self._codes = codes[order]
         self._ids = np.array([i for _, i in singles], dtype=np.int32)[order]
-        self._replacement = -1
+        self._replacement: int | None = None  # only "replace" writes replacement ids
         if policy.action == "replace":
             if policy.replacement not in vocab.symbols:
                 raise OptionError(
@@ -94,7 +105,12 @@ class Encoder:
             self._replacement = vocab.symbols.index(policy.replacement)
 
     def encode(self, piece: str) -> tuple[np.ndarray, Counter]:
-        """Token ids (int32) of a piece of text, and the characters it lacked (counted)."""
+        """Token ids (int32) of a piece of text, and the characters it lacked (counted).
+
+        Raises:
+            UnknownCharacters: the policy is ``error`` and the piece has characters the
+                vocabulary lacks (there is no id to give them).
+        """
         if self.vocab.byte_level:
             codes = np.frombuffer(piece.encode("utf-8"), dtype=np.uint8).astype(np.int64)
         else:
@@ -106,6 +122,8 @@ class Encoder:
             return ids, Counter()
         values, counts = np.unique(codes[~known], return_counts=True)
         lacking = Counter({chr(int(v)): int(n) for v, n in zip(values, counts, strict=True)})
+        if self.policy.action == "error":
+            raise UnknownCharacters(lacking)
         if self.policy.action == "skip":
             return ids[known], lacking
         ids[~known] = self._replacement
@@ -113,14 +131,17 @@ class Encoder:
 
 
 def text_pieces(path: str | Path, piece_bytes: int = PIECE_BYTES) -> Iterator[tuple[bytes, str]]:
-    """(raw bytes, decoded text) pieces of a UTF-8 file; a bad byte is an error naming its offset."""
+    """(raw bytes, decoded text) pieces of a UTF-8 file; a bad byte is an error naming its offset.
+
+    A leading byte-order mark is left out of the text (not of the bytes): it is not text.
+    """
     path = Path(path)
     if not path.exists():
         raise TextError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise TextError(f"{path}: is a folder, not a text file")
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset, start = 0, b""
+    offset, start, began = 0, b"", False
     with open(path, "rb") as f:
         while True:
             raw = f.read(piece_bytes)
@@ -132,6 +153,9 @@ def text_pieces(path: str | Path, piece_bytes: int = PIECE_BYTES) -> Iterator[tu
                 bad = (pending + raw)[e.start]
                 raise not_utf8(path, offset - len(pending) + e.start, bad, start) from None
             offset += len(raw)
+            if text and not began:
+                began = True
+                text = text.removeprefix(BOM)
             if raw or text:
                 yield raw, text
             if not raw:
@@ -147,19 +171,25 @@ def scan_text(path: str | Path, encoder: Encoder) -> TextScan:
         digest.update(raw)
         n_bytes += len(raw)
         n_chars += len(text)
-        ids, missing = encoder.encode(text)
+        try:
+            ids, missing = encoder.encode(text)
+        except UnknownCharacters as e:  # go on counting: the error lists every such character
+            ids, missing = (), e.lacking
         n_tokens += len(ids)
         lacking.update(missing)
     if n_chars == 0:
         raise TextError(f"{path}: the file is empty; give a text with at least {MIN_TOKENS} characters")
     if lacking and encoder.policy.action == "error":
-        raise VocabError(describe_missing(lacking))
+        raise UnknownCharacters(lacking)
     if n_tokens < MIN_TOKENS:
         skipped = f" ({n_chars - n_tokens:,} skipped by --unknown skip)" if n_tokens < n_chars else ""
         raise TextError(
             f"{path}: the text has {n_tokens} usable character(s){skipped}; at least {MIN_TOKENS} are "
             "needed (each position is scored on the character after it)"
         )
+    with open(path, "rb") as f:
+        if f.read(3) == BOM.encode():
+            log.warning(bom_note(path))
     return TextScan(n_bytes, n_chars, n_tokens, sum(lacking.values()), digest.hexdigest())
 
 

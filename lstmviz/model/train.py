@@ -28,10 +28,10 @@ from torch import nn
 from lstmviz import __version__
 from lstmviz.devices import resolve_device
 from lstmviz.errors import CheckpointError, OptionError, TextError, VocabError
-from lstmviz.files import atomic_path, check_output
+from lstmviz.files import check_output
 from lstmviz.model.batches import StreamBatches, evaluate, split_validation
 from lstmviz.model.charlstm import CharLSTM
-from lstmviz.model.checkpoint import save_checkpoint
+from lstmviz.model.checkpoint import DiskFull, save_atomic, save_checkpoint
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import load_model
 from lstmviz.model.vocab import Vocab, describe_missing
@@ -142,11 +142,6 @@ def state_path(output: str | Path) -> Path:
     """The sidecar holding the latest weights, Adam state and step: ``<output>.resume``."""
     output = Path(output)
     return output.with_name(output.name + STATE_SUFFIX)
-
-
-def _save_atomic(obj: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def _use_available_cores() -> None:
@@ -312,17 +307,25 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
         seen = [*history, [step, train_bpc, round(val_bpc, 4)]]
         seconds = round(seconds_before + time.monotonic() - start, 1)
         improved = val_bpc < best
-        if improved:
-            save_checkpoint(output, model, vocab, meta | {
-                "steps": step, "epochs": round(step / batches.steps_per_epoch, 3),
-                "best_val_bpc": round(val_bpc, 4), "best_step": step, "train_bpc": train_bpc,
-                "hyperparameters": hyper, "device": str(device), "seconds": seconds,
-                "torch_version": str(torch.__version__), "lstmviz_version": __version__,
-                "history": seen})
-        _save_atomic({
-            "format": STATE_FORMAT, "version": 1, "steps": step, "seconds": seconds,
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "history": seen}, state_path(output))
+        try:
+            if improved:
+                save_checkpoint(output, model, vocab, meta | {
+                    "steps": step, "epochs": round(step / batches.steps_per_epoch, 3),
+                    "best_val_bpc": round(val_bpc, 4), "best_step": step, "train_bpc": train_bpc,
+                    "hyperparameters": hyper, "device": str(device), "seconds": seconds,
+                    "torch_version": str(torch.__version__), "lstmviz_version": __version__,
+                    "history": seen})
+            save_atomic({
+                "format": STATE_FORMAT, "version": 1, "steps": step, "seconds": seconds,
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict(), "history": seen}, state_path(output))
+        except DiskFull as e:
+            kept = (f"{output} holds the best checkpoint so far (step {best_step}, validation {best:.4f} "
+                    f"bits/{symbol}); free some space, then continue with --resume {output}"
+                    if math.isfinite(best) and output.exists() else
+                    "no checkpoint was written; free some space or write elsewhere with -o")
+            raise OptionError(f"no space left on the device while writing {e.path.name} at step {step}; "
+                              f"{kept}") from None
         history, last_val, evaluated_at = seen, val_bpc, step
         if improved:
             best, best_step = val_bpc, step

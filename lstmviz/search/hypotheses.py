@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lstmviz.errors import SearchError
+from lstmviz.search.patterns import compile_pattern
 from lstmviz.store.checks import check_span
 
 if TYPE_CHECKING:
@@ -289,26 +290,21 @@ def pattern_hypothesis(pattern: str, *, byte_level: bool = False) -> Hypothesis:
     """Binary hypothesis: inside any match of the regular expression (every matched position).
 
     Unlike the built-ins this is not shifted to the end of a delimiter: a user's pattern marks
-    exactly the positions it matches. In byte mode the pattern's non-ASCII characters are matched
+    exactly the positions it matches. Patterns are matched by RE2, in time linear in the text (see
+    :mod:`lstmviz.search.patterns`). In byte mode the pattern's non-ASCII characters are matched
     as their UTF-8 bytes.
 
     >>> pattern_hypothesis("ab+").fn("xabbyab").tolist()
     [False, True, True, True, False, True, True]
     """
-    if not pattern:
-        raise SearchError("the pattern is empty; give a regular expression, e.g. 'https?://'")
-    source = pattern.encode("utf-8").decode("latin-1") if byte_level else pattern
-    try:
-        compiled = re.compile(source)
-    except re.error as e:
-        raise SearchError(f"the pattern {pattern!r} is not a valid regular expression ({e}); "
-                          "fix it, e.g. escape special characters with a backslash") from None
+    compiled = compile_pattern(pattern, byte_level=byte_level)
 
     def fn(symbols: str) -> np.ndarray:
-        spans = [(m.start(), m.end()) for m in compiled.finditer(symbols) if m.end() > m.start()]
-        return _regions(len(symbols), [a for a, _ in spans], [b for _, b in spans])
+        return _regions(len(symbols), *compiled.spans(symbols))
 
-    key = "pattern-" + hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+    # RE2 in the key: results cached when patterns were matched by ``re`` may differ (\w, \b, $).
+    digest = hashlib.sha1(f"re2 {byte_level} {pattern}".encode("utf-8", "surrogatepass"))
+    key = "pattern-" + digest.hexdigest()[:16]
     return Hypothesis(f"pattern {pattern}", f"inside a match of /{pattern}/", True, fn, key=key)
 
 

@@ -33,7 +33,8 @@ close to the speed of the read. Files from before 1.2 first get a histogram pass
 Hypothesis values are held in memory: 1 byte per position for a binary one, 8 for a numeric one.
 
 Results are cached per file and hypothesis (:mod:`lstmviz.search.cache`): a second call returns
-at once, and a changed file is rescored.
+at once, and a changed file is rescored. The results of a user's own hypotheses are bounded in
+number and bytes, the least recently used removed first; the built-ins' are always kept.
 """
 
 from __future__ import annotations
@@ -372,7 +373,7 @@ def _compute(
 def _constant_message(hyp: Hypothesis, values: np.ndarray) -> str:
     if hyp.binary:
         state = "never" if not values.any() else "always"
-        empty = " (matches of no characters, such as ^ or a lookahead, mark no position)" if \
+        empty = " (matches of no characters, such as ^ or \\b, mark no position)" if \
             state == "never" and hyp.cache_key.startswith("pattern-") else ""
         return (f"hypothesis {hyp.name!r} is {state} true in this text{empty}, so no unit can track it; "
                 "choose another hypothesis or another text")
@@ -387,7 +388,14 @@ def _store(folder: Path | None, key: str, expect: dict, arrays: dict[str, np.nda
     old = (result_cache.load(folder, "scores-" + key, expect) or {}) if merge else {}
     merged = {**{k: v for k, v in old.items() if k != "constant"}, **arrays}
     result_cache.save(folder, "scores-" + key, expect, merged)
+    if key not in HYPOTHESES:
+        result_cache.trim(folder, _users_own)
     return merged
+
+
+def _users_own(stem: str) -> bool:
+    """A cached result of a user's own hypothesis (pattern, spans, values): bounded, unlike the built-ins'."""
+    return stem.startswith("scores-") and stem.removeprefix("scores-") not in HYPOTHESES
 
 
 def _profiles(states: States, names: list[str], folder: Path | None, expect: dict, *, bins: int,

@@ -23,7 +23,7 @@ from safetensors import safe_open
 
 from lstmviz.errors import CheckpointError
 from lstmviz.files import kind_of
-from lstmviz.model.importers.pickles import load_pickled
+from lstmviz.model.importers.pickles import BLOCKED_MODULES, blocked, load_pickled
 
 TORCH = "torch"
 SAFETENSORS = "safetensors"
@@ -31,7 +31,8 @@ PICKLE = "pickle"
 
 _SAFE_GLOBALS = [argparse.Namespace]
 _SAFE_NAMES = {f"{c.__module__}.{c.__qualname__}" for c in _SAFE_GLOBALS}
-_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+# "Unsupported global: GLOBAL train.CharRNN …"; "… unsupported GLOBAL posix.system whose module … is blocked"
+_UNSUPPORTED_GLOBAL = re.compile(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)")
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,9 @@ def _open_torch(path: Path, trust_pickle: bool) -> Opened:
             raise _not_torch(path) from None
     except Exception:  # torch raises many error types for a file that is not a checkpoint
         raise _not_torch(path) from None
+    for name in needed:
+        if name.split(".")[0] in BLOCKED_MODULES:
+            raise blocked(name, path)
     if not trust_pickle:
         shown = ", ".join(needed[:3]) + (", …" if len(needed) > 3 else "")
         raise CheckpointError(
@@ -136,6 +140,8 @@ def _open_torch(path: Path, trust_pickle: bool) -> Opened:
         )
     try:
         return Opened(load_pickled(path), PICKLE)
+    except CheckpointError:
+        raise
     except Exception as e:  # unpickling foreign objects can fail in any of their own methods
         reason = (str(e).splitlines() or [""])[0]
         raise CheckpointError(

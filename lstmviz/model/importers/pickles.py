@@ -8,7 +8,9 @@ module's ``__dict__``, with ``_parameters``, ``_buffers`` and ``_modules``, whic
 :func:`module_state_dict` needs to rebuild a state dict with the original attribute names.
 
 Unpickling still runs whatever code the file names, so callers only use this with the user's
-explicit ``--trust-pickle``.
+explicit ``--trust-pickle``. Even then, names from the modules torch's safe loader blocks (``os``,
+``posix``, ``nt``, ``sys``, whose functions run commands and change the process) are refused: no
+model needs them, and a file that names one is built to run something on load.
 """
 
 from __future__ import annotations
@@ -21,7 +23,24 @@ from typing import Any
 
 import torch
 
+from lstmviz.errors import CheckpointError
+
 log = logging.getLogger(__name__)
+
+BLOCKED_MODULES = ("os", "posix", "nt", "sys")  # as torch's weights-only unpickler blocks them
+
+
+def blocked(name: str, path: str | Path) -> CheckpointError:
+    """The error for a file that names ``module.name`` from a blocked module.
+
+    >>> str(blocked("posix.system", "m.pt")).split(";")[0]
+    'm.pt: names posix.system, from the module posix, which can run commands on this machine'
+    """
+    module = name.split(".")[0]
+    return CheckpointError(
+        f"{path}: names {name}, from the module {module}, which can run commands on this machine; no "
+        "model needs it, so lstmviz does not load the file, even with --trust-pickle (if you made it, "
+        "save model.state_dict() instead)")
 
 
 class Missing:
@@ -61,27 +80,36 @@ def _stand_in(module: str, name: str) -> type:
 
 
 class _PermissiveUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` that answers an import failure with a stand-in class."""
+    """``pickle.Unpickler`` that answers an import failure with a stand-in class.
+
+    Anything from :data:`BLOCKED_MODULES` is refused; ``path`` names the file in that error.
+    """
+
+    path: str | Path = "the file"
 
     def find_class(self, module: str, name: str) -> Any:
+        if module.split(".")[0] in BLOCKED_MODULES:
+            raise blocked(f"{module}.{name}", self.path)
         try:
             return super().find_class(module, name)
         except (ImportError, AttributeError):
             return _stand_in(module, name)
 
 
-_PICKLE_MODULE = types.ModuleType("lstmviz_permissive_pickle")
-_PICKLE_MODULE.Unpickler = _PermissiveUnpickler  # type: ignore[attr-defined]
-_PICKLE_MODULE.load = pickle.load  # type: ignore[attr-defined]  # legacy header fields only
-
-
 def load_pickled(path: str | Path) -> Any:
     """``torch.load`` with full unpickling, classes that cannot be imported replaced by stand-ins.
 
     Runs code named by the file: call only for files the user said they trust.
+
+    Raises:
+        CheckpointError: the file names something from :data:`BLOCKED_MODULES`.
     """
+    unpickler = type("Unpickler", (_PermissiveUnpickler,), {"path": path})
+    module = types.ModuleType("lstmviz_permissive_pickle")
+    module.Unpickler = unpickler  # type: ignore[attr-defined]
+    module.load = lambda f, **kwargs: unpickler(f, **kwargs).load()  # type: ignore[attr-defined]  # legacy headers
     with open(path, "rb") as f:  # a file, not a path: torch.load would pick its reader by the suffix
-        return torch.load(f, map_location="cpu", weights_only=False, pickle_module=_PICKLE_MODULE)
+        return torch.load(f, map_location="cpu", weights_only=False, pickle_module=module)
 
 
 def is_module_like(obj: Any) -> bool:
