@@ -25,8 +25,11 @@ def _vocab_line(loaded: LoadedModel) -> str:
 
 
 def _parts_line(parts: dict[str, str]) -> str:
+    """The parts in the order data flows: ``layer0``, ``layer1`` … are LSTM layers held apart."""
     names = {"embedding": "embedding", "lstm": "LSTM", "decoder": "decoder"}
-    return " → ".join(f"{names[r]} '{parts[r]}'" for r in names if r in parts)
+    layers = sorted((r for r in parts if r.startswith("layer")), key=lambda r: int(r[5:]))
+    order = [r for r in ("embedding", "lstm") if r in parts] + layers + ["decoder"]
+    return " → ".join(f"{names.get(r, 'layer ' + r[5:])} '{parts[r]}'" for r in order if r in parts)
 
 
 def describe(loaded: LoadedModel) -> list[str]:
@@ -40,7 +43,7 @@ def describe(loaded: LoadedModel) -> list[str]:
     biases = [n for n, on in (("LSTM", cfg.lstm_bias), ("decoder", cfg.decoder_bias)) if not on]
     lines = [
         f"checkpoint:  {loaded.path}",
-        f"layout:      {loaded.layout}",
+        f"layout:      {loaded.layout}" + (f" ({loaded.stack})" if loaded.stack else ""),
         f"parts:       {_parts_line(loaded.parts)}",
         f"layers:      {cfg.n_layer}",
         f"hidden size: {cfg.n_hidden}",

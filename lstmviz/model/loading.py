@@ -38,6 +38,7 @@ class LoadedModel:
     training: dict[str, Any] = field(default_factory=dict)
     vocab_source: str = ""  # in words, e.g. "checkpoint key 'chars'" or "file runs/vocab.json"
     parts: dict[str, str] = field(default_factory=dict)  # role -> module path in the checkpoint
+    stack: str = ""  # LSTM layers held apart, in words ("2 LSTMCell layers"); "" for one nn.LSTM
 
 
 def load_model(
@@ -46,8 +47,9 @@ def load_model(
     """Load any supported checkpoint layout into a :class:`CharLSTM` with its vocabulary.
 
     Layouts: lstmviz's own checkpoint, a bare state dict (``.pt``/``.pth``/``.safetensors``) of
-    any embedding/one-hot → ``nn.LSTM`` → Linear module, a dict wrapping one with metadata, and a
-    whole pickled model (only with ``trust_pickle``).
+    any embedding/one-hot → LSTM → Linear module, a dict wrapping one with metadata, and a whole
+    pickled model (only with ``trust_pickle``). The LSTM may be one ``nn.LSTM``, ``nn.LSTMCell``
+    layers, or a stack of one-layer ``nn.LSTM`` modules.
 
     Args:
         path: the checkpoint file.
@@ -112,7 +114,7 @@ def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedMod
     log.info("%s: %s layout, parts %s, vocabulary from %s", path, layout, parts, found.source)
     return LoadedModel(
         rebuilt.model, found.vocab, layout, path, sha256_file(path),
-        training_metadata(settings, weights.key), found.source, parts,
+        training_metadata(settings, weights.key), found.source, parts, rebuilt.stack,
     )  # fmt: skip
 
 
