@@ -159,7 +159,7 @@ def _write(tmp_path, case):
         torch.save(char_net().state_dict(), path)
         return path, extra, (
             f"{path}: no vocabulary found: the checkpoint holds none (keys like vocab, chars, itos, "
-            "stoi) and there is no model.vocab.json, model.json, vocab.json beside it; pass one "
+            "stoi) and there is no JSON file or meta.pkl beside it; pass one "
             "with --vocab FILE: a JSON list of the 13 symbols in id order, or the training text")
     if case == "missing vocab file":
         torch.save(char_net().state_dict(), path)

@@ -440,7 +440,7 @@ def test_no_vocabulary_found(bare):
         load_model(bare)
     assert str(e.value) == (
         f"{bare}: no vocabulary found: the checkpoint holds none (keys like vocab, chars, itos, "
-        "stoi) and there is no bare.vocab.json, bare.json, vocab.json beside it; pass one with "
+        "stoi) and there is no JSON file or meta.pkl beside it; pass one with "
         "--vocab FILE: a JSON list of the 33 symbols in id order, or the training text"
     )
 

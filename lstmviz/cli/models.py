@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lstmviz.cli import cli
-from lstmviz.model.importers.vocab_discovery import ALL_BYTES
+from lstmviz.model.importers.vocab_forms import ALL_BYTES
 from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.vocab import visible
 
@@ -57,6 +57,7 @@ def describe(loaded: LoadedModel) -> list[str]:
     if settings:
         more = ", …" if len(settings) > _SETTINGS else ""
         lines.append(f"training:    {', '.join(settings[:_SETTINGS])}{more}")
+    lines += [f"note:        {note}" for note in loaded.notes]
     return lines
 
 

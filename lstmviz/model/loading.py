@@ -39,6 +39,7 @@ class LoadedModel:
     vocab_source: str = ""  # in words, e.g. "checkpoint key 'chars'" or "file runs/vocab.json"
     parts: dict[str, str] = field(default_factory=dict)  # role -> module path in the checkpoint
     stack: str = ""  # LSTM layers held apart, in words ("2 LSTMCell layers"); "" for one nn.LSTM
+    notes: list[str] = field(default_factory=list)  # files beside the weights skipped, and why
 
 
 def load_model(
@@ -61,7 +62,8 @@ def load_model(
         CheckpointError: the file is missing, not a checkpoint, not a char-LSTM, has NaN or infinite
             weights, or is pickled without ``trust_pickle``.
         UnsupportedModelError: a GRU, vanilla RNN, bidirectional LSTM or ``proj_size``.
-        VocabError: no vocabulary, or one whose size differs from the decoder's outputs.
+        VocabError: no vocabulary, one whose size differs from the decoder's outputs, or two
+            of the right size that disagree.
 
     >>> import tempfile, torch
     >>> from torch import nn
@@ -115,6 +117,7 @@ def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedMod
     return LoadedModel(
         rebuilt.model, found.vocab, layout, path, sha256_file(path),
         training_metadata(settings, weights.key), found.source, parts, rebuilt.stack,
+        list(found.notes),
     )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from lstmviz.errors import CheckpointError
 from lstmviz.model.importers import PICKLED, STATE_DICT, WRAPPED
 from lstmviz.model.importers.containers import children, walk
 from lstmviz.model.importers.pickles import is_module_like, module_state_dict
-from lstmviz.model.importers.vocab_discovery import is_vocab_key
+from lstmviz.model.importers.vocab_forms import is_vocab_key
 
 WEIGHT_KEYS = (
     "state_dict", "model_state_dict", "model_state", "model", "net", "network", "module",
@@ -130,3 +130,4 @@ def _is_scalar(value: Any) -> bool:
     if isinstance(value, str):
         return len(value) <= _MAX_STR
     return isinstance(value, (bool, int, float))
+
