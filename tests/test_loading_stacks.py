@@ -308,6 +308,8 @@ def test_inspect_char_rnn_cells(tmp_path):
         "input:       embedding, 10 wide",
         "vocabulary:  33 symbols: ↵␣!',.?abcdefghijklmnopqrstuvwxyz (from checkpoint key 'char_to_ix')",
     ]
+    assert result.output.splitlines()[-2:] == ["training:    epoch=3",
+                                               "ignored:     optimizer state 'optimizer_state_dict'"]
 
 
 def test_inspect_stack_of_lstms(tmp_path):

@@ -170,6 +170,7 @@ def test_meta_pkl_beside_a_wrapped_checkpoint(tmp_path):
         "key 'itos')",
         f"parameters:  {sum(p.numel() for p in net.parameters()):,}",
         "training:    iter_num=2000, best_val_loss=1.47, config.dataset=shakespeare_char",
+        "ignored:     optimizer state 'optimizer'",
     ]
 
 

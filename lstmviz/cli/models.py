@@ -57,6 +57,8 @@ def describe(loaded: LoadedModel) -> list[str]:
     if settings:
         more = ", …" if len(settings) > _SETTINGS else ""
         lines.append(f"training:    {', '.join(settings[:_SETTINGS])}{more}")
+    if loaded.ignored:
+        lines.append(f"ignored:     {', '.join(loaded.ignored)}")
     lines += [f"note:        {note}" for note in loaded.notes]
     return lines
 

@@ -19,7 +19,7 @@ from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import is_lstmviz_checkpoint, model_from_checkpoint
 from lstmviz.model.importers import LSTMVIZ, SAFETENSORS, opening, vocab_discovery
 from lstmviz.model.importers.state_dicts import rebuild
-from lstmviz.model.importers.wrapped import find_weights, training_metadata
+from lstmviz.model.importers.wrapped import find_weights, ignored_entries, training_metadata
 from lstmviz.model.vocab import Vocab
 from lstmviz.textio import sha256_file
 
@@ -39,6 +39,7 @@ class LoadedModel:
     vocab_source: str = ""  # in words, e.g. "checkpoint key 'chars'" or "file runs/vocab.json"
     parts: dict[str, str] = field(default_factory=dict)  # role -> module path in the checkpoint
     stack: str = ""  # LSTM layers held apart, in words ("2 LSTMCell layers"); "" for one nn.LSTM
+    ignored: list[str] = field(default_factory=list)  # unused entries: "optimizer state 'opt'"
     notes: list[str] = field(default_factory=list)  # files beside the weights skipped, and why
 
 
@@ -117,7 +118,7 @@ def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedMod
     return LoadedModel(
         rebuilt.model, found.vocab, layout, path, sha256_file(path),
         training_metadata(settings, weights.key), found.source, parts, rebuilt.stack,
-        list(found.notes),
+        ignored_entries(opened.obj, weights.key), list(found.notes),
     )  # fmt: skip
 
 
