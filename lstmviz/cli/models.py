@@ -81,8 +81,10 @@ def inspect(checkpoint: str, vocab_path: str | None, trust_pickle: bool) -> None
     """Show what CHECKPOINT holds (layout, parts, sizes, vocabulary), or why it cannot be used.
 
     Reads lstmviz checkpoints, bare state dicts (.pt, .pth, .safetensors) of any
-    embedding/one-hot -> nn.LSTM -> Linear model, dicts wrapping one with a
-    vocabulary, and whole pickled models (with --trust-pickle).
+    embedding/one-hot -> LSTM -> Linear model (one nn.LSTM, LSTMCell layers, or a
+    stack of one-layer nn.LSTMs), dicts wrapping one, and whole pickled models
+    (with --trust-pickle). The vocabulary is looked for in the checkpoint, in
+    every JSON file beside it, and in nanoGPT's meta.pkl.
 
     \b
     Examples:
