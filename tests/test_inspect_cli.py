@@ -160,7 +160,7 @@ def _write(tmp_path, case):
         torch.save(char_net().state_dict(), path)
         return path, extra, (
             f"{path}: no vocabulary found: the checkpoint holds none (keys like vocab, chars, itos, "
-            "stoi) and there is no model.vocab.json, model.json, vocab.json beside it; pass one "
+            "stoi) and there is no JSON file or meta.pkl beside it; pass one "
             "with --vocab FILE: a JSON list of the 13 symbols in id order, or the training text")
     if case == "missing vocab file":
         torch.save(char_net().state_dict(), path)
@@ -186,3 +186,20 @@ def test_inspect_bad_input_is_one_line(tmp_path, case):
     result = inspect(path, *extra)
     assert result.exit_code == 1
     assert result.output == f"Error: {message}\n"
+
+
+def test_inspect_lists_what_the_checkpoint_holds_beside_the_model(tmp_path):
+    net = char_net()
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10)
+    path = tmp_path / "ckpt.pt"
+    torch.save({"state_dict": net.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "ema": {"fc.weight": torch.zeros(V, 8)},
+                "losses": [2.5, 2.1, 1.9], "epoch": 7, "chars": CHARS}, path)
+    result = inspect(path)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-2:] == [
+        "training:    epoch=7",
+        "ignored:     optimizer state 'optimizer', scheduler state 'scheduler', other weights 'ema', "
+        "other data 'losses'",
+    ]

@@ -441,7 +441,7 @@ def test_no_vocabulary_found(bare):
         load_model(bare)
     assert str(e.value) == (
         f"{bare}: no vocabulary found: the checkpoint holds none (keys like vocab, chars, itos, "
-        "stoi) and there is no bare.vocab.json, bare.json, vocab.json beside it; pass one with "
+        "stoi) and there is no JSON file or meta.pkl beside it; pass one with "
         "--vocab FILE: a JSON list of the 33 symbols in id order, or the training text"
     )
 
@@ -602,7 +602,7 @@ def recurrent_state_dict(rnn):
     (nn.LSTM(6, 8, bidirectional=True), "a bidirectional LSTM"),
     (nn.LSTM(6, 8, proj_size=4), "an LSTM with proj_size=4"),
     (nn.GRU(6, 8, bidirectional=True), "a bidirectional GRU"),
-    (nn.LSTMCell(6, 8), "an LSTMCell"),
+    (nn.GRUCell(6, 8), "a GRUCell"),  # LSTMCell models load: tests/test_loading_stacks.py
 ])
 def test_unsupported_recurrent_modules(tmp_path, rnn, found):
     path = tmp_path / "rnn.pt"
@@ -626,8 +626,8 @@ def test_extra_layers_are_refused(tmp_path):
     )
 
 
-def test_two_lstms_are_refused(tmp_path):
-    net = nn.ModuleDict({"a": nn.LSTM(V, 8), "b": nn.LSTM(8, 8), "fc": nn.Linear(8, V)})
+def test_an_lstm_and_a_gru_are_refused(tmp_path):
+    net = nn.ModuleDict({"a": nn.LSTM(V, 8), "b": nn.GRU(8, 8), "fc": nn.Linear(8, V)})
     path = tmp_path / "two.pt"
     torch.save(net.state_dict(), path)
     with pytest.raises(UnsupportedModelError, match=r"found 2 recurrent modules \(an LSTM at 'a', "):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lstmviz.model.importers.vocab_discovery import ALL_BYTES
+from lstmviz.model.importers.vocab_forms import ALL_BYTES
 from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.vocab import visible
 
@@ -24,8 +24,11 @@ def _vocab_line(loaded: LoadedModel) -> str:
 
 
 def _parts_line(parts: dict[str, str]) -> str:
+    """The parts in the order data flows: ``layer0``, ``layer1`` … are LSTM layers held apart."""
     names = {"embedding": "embedding", "lstm": "LSTM", "decoder": "decoder"}
-    return " → ".join(f"{names[r]} '{parts[r]}'" for r in names if r in parts)
+    layers = sorted((r for r in parts if r.startswith("layer")), key=lambda r: int(r[5:]))
+    order = [r for r in ("embedding", "lstm") if r in parts] + layers + ["decoder"]
+    return " → ".join(f"{names.get(r, 'layer ' + r[5:])} '{parts[r]}'" for r in order if r in parts)
 
 
 def describe(loaded: LoadedModel) -> list[str]:
@@ -39,7 +42,7 @@ def describe(loaded: LoadedModel) -> list[str]:
     biases = [n for n, on in (("LSTM", cfg.lstm_bias), ("decoder", cfg.decoder_bias)) if not on]
     lines = [
         f"checkpoint:  {loaded.path}",
-        f"layout:      {loaded.layout}",
+        f"layout:      {loaded.layout}" + (f" ({loaded.stack})" if loaded.stack else ""),
         f"parts:       {_parts_line(loaded.parts)}",
         f"layers:      {cfg.n_layer}",
         f"hidden size: {cfg.n_hidden}",
@@ -53,6 +56,9 @@ def describe(loaded: LoadedModel) -> list[str]:
     if settings:
         more = ", …" if len(settings) > _SETTINGS else ""
         lines.append(f"training:    {', '.join(settings[:_SETTINGS])}{more}")
+    if loaded.ignored:
+        lines.append(f"ignored:     {', '.join(loaded.ignored)}")
+    lines += [f"note:        {note}" for note in loaded.notes]
     return lines
 
 
@@ -74,8 +80,10 @@ def inspect(checkpoint: str, vocab_path: str | None, trust_pickle: bool) -> None
     """Show what CHECKPOINT holds (layout, parts, sizes, vocabulary), or why it cannot be used.
 
     Reads lstmviz checkpoints, bare state dicts (.pt, .pth, .safetensors) of any
-    embedding/one-hot -> nn.LSTM -> Linear model, dicts wrapping one with a
-    vocabulary, and whole pickled models (with --trust-pickle).
+    embedding/one-hot -> LSTM -> Linear model (one nn.LSTM, LSTMCell layers, or a
+    stack of one-layer nn.LSTMs), dicts wrapping one, and whole pickled models
+    (with --trust-pickle). The vocabulary is looked for in the checkpoint, in
+    every JSON file beside it, and in nanoGPT's meta.pkl.
 
     \b
     Examples:

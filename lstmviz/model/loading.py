@@ -19,7 +19,7 @@ from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import is_lstmviz_checkpoint, model_from_checkpoint
 from lstmviz.model.importers import LSTMVIZ, SAFETENSORS, opening, vocab_discovery
 from lstmviz.model.importers.state_dicts import rebuild
-from lstmviz.model.importers.wrapped import find_weights, training_metadata
+from lstmviz.model.importers.wrapped import find_weights, ignored_entries, training_metadata
 from lstmviz.model.vocab import Vocab
 from lstmviz.textio import sha256_file
 
@@ -38,6 +38,9 @@ class LoadedModel:
     training: dict[str, Any] = field(default_factory=dict)
     vocab_source: str = ""  # in words, e.g. "checkpoint key 'chars'" or "file runs/vocab.json"
     parts: dict[str, str] = field(default_factory=dict)  # role -> module path in the checkpoint
+    stack: str = ""  # LSTM layers held apart, in words ("2 LSTMCell layers"); "" for one nn.LSTM
+    ignored: list[str] = field(default_factory=list)  # unused entries: "optimizer state 'opt'"
+    notes: list[str] = field(default_factory=list)  # files beside the weights skipped, and why
 
 
 def load_model(
@@ -46,8 +49,9 @@ def load_model(
     """Load any supported checkpoint layout into a :class:`CharLSTM` with its vocabulary.
 
     Layouts: lstmviz's own checkpoint, a bare state dict (``.pt``/``.pth``/``.safetensors``) of
-    any embedding/one-hot → ``nn.LSTM`` → Linear module, a dict wrapping one with metadata, and a
-    whole pickled model (only with ``trust_pickle``).
+    any embedding/one-hot → LSTM → Linear module, a dict wrapping one with metadata, and a whole
+    pickled model (only with ``trust_pickle``). The LSTM may be one ``nn.LSTM``, ``nn.LSTMCell``
+    layers, or a stack of one-layer ``nn.LSTM`` modules.
 
     Args:
         path: the checkpoint file.
@@ -59,7 +63,8 @@ def load_model(
         CheckpointError: the file is missing, not a checkpoint, not a char-LSTM, has NaN or infinite
             weights, or is pickled without ``trust_pickle``.
         UnsupportedModelError: a GRU, vanilla RNN, bidirectional LSTM or ``proj_size``.
-        VocabError: no vocabulary, or one whose size differs from the decoder's outputs.
+        VocabError: no vocabulary, one whose size differs from the decoder's outputs, or two
+            of the right size that disagree.
 
     >>> import tempfile, torch
     >>> from torch import nn
@@ -112,7 +117,8 @@ def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedMod
     log.info("%s: %s layout, parts %s, vocabulary from %s", path, layout, parts, found.source)
     return LoadedModel(
         rebuilt.model, found.vocab, layout, path, sha256_file(path),
-        training_metadata(settings, weights.key), found.source, parts,
+        training_metadata(settings, weights.key), found.source, parts, rebuilt.stack,
+        ignored_entries(opened.obj, weights.key), list(found.notes),
     )  # fmt: skip
 
 

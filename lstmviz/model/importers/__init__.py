@@ -6,7 +6,12 @@ Each module has one job:
 - :mod:`~lstmviz.model.importers.pickles` unpickles whole models whose classes are gone.
 - :mod:`~lstmviz.model.importers.wrapped` finds the weights and metadata inside what the file holds.
 - :mod:`~lstmviz.model.importers.state_dicts` finds embedding, LSTM and decoder in a state dict by shapes.
+- :mod:`~lstmviz.model.importers.recurrent` finds the LSTM layers: one ``nn.LSTM``, LSTMCells, or a
+  stack of one-layer LSTMs, put in the order they run.
 - :mod:`~lstmviz.model.importers.vocab_discovery` finds the vocabulary: in the file, next to it, or given.
+- :mod:`~lstmviz.model.importers.vocab_forms` reads one saved vocabulary, in every form and name trainers use.
+- :mod:`~lstmviz.model.importers.plain_pickle` reads plain-data pickles (nanoGPT's ``meta.pkl``) without
+  running code.
 
 The layout names below are stable: extraction files record them.
 """

@@ -1,69 +1,56 @@
 """Finding a model's vocabulary: given with ``--vocab``, saved in the checkpoint, or in a file beside it.
 
 Weights alone do not say which character each output is, so the vocabulary must come from
-somewhere. In order:
+somewhere:
 
-1. ``--vocab FILE``: a ``.json`` file (see below), or any other file read as text whose sorted
-   unique characters are the vocabulary, as most char-LSTM trainers build it.
-2. The checkpoint: any key (at any depth, also attributes of a pickled model) named like
-   ``vocab``, ``chars``, ``itos``, ``stoi``, ``char_to_ix``, ``idx2char`` … (see :data:`VOCAB_KEYS`).
-3. A JSON file beside the weights: ``<stem>.vocab.json``, ``<stem>.json``, then ``vocab.json``.
+1. ``--vocab FILE``, which overrides everything else: a ``.json`` file, nanoGPT's ``meta.pkl``, or
+   any other file read as text whose sorted unique characters are the vocabulary, as most
+   char-LSTM trainers build it.
+2. Otherwise every place a trainer leaves one is searched, and every candidate is read
+   (:mod:`~lstmviz.model.importers.vocab_forms` lists the names and forms):
 
-A vocabulary value may be a string of the characters, a list of symbols in id order, an
-``{id: symbol}`` dict, a ``{symbol: id}`` dict, lstmviz's ``{"symbols": [...], "byte_level": ...}``,
-or bytes. When several are found, the first whose size equals the decoder's output wins.
+   - the checkpoint, at any depth, including the attributes of a pickled model and the
+     metadata of a safetensors file;
+   - every JSON file beside the weights, whatever its name (``meta.json``, ``config.json``,
+     ``vocab.json``, ``tokenizer.json`` …), skipping those named for another checkpoint there;
+   - nanoGPT's ``meta.pkl`` (and ``vocab.pkl``), read by an unpickler that builds plain data only.
 
-Byte-level rule (text fed as UTF-8 bytes, one step per byte): a vocabulary is byte-level when a
-``byte_level`` (or ``bytes``, ``use_bytes``) flag beside it says so, when its entries are byte
-values (ints 0-255 or one-byte ``bytes``), or when it is exactly the 256 one-character strings
-``chr(0)`` … ``chr(255)`` in order. A flag ``byte_level: false`` keeps it character-level. A flag
-alone, with no symbols, stands for all 256 bytes.
+A candidate counts only when its size equals the decoder's outputs. Of those, names that may
+hold other data (``tokens``) come last, then the checkpoint before the files beside it, files
+named for the weights (``<stem>.vocab.json``, ``<stem>.json``) first. Candidates of the right
+size that disagree are refused: lstmviz cannot know which one the model was trained with. A file
+beside the weights that cannot be read is skipped with a note, and is the error only when no
+vocabulary is found anywhere.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from lstmviz.errors import VocabError
+from lstmviz.errors import LstmvizError, TextError, VocabError
 from lstmviz.model.importers.containers import walk
-from lstmviz.model.vocab import Vocab
+from lstmviz.model.importers.plain_pickle import load_plain
+from lstmviz.model.importers.vocab_forms import (
+    ALL_BYTES,
+    is_byte_flag,
+    is_generic_key,
+    is_vocab_key,
+    vocab_from_value,
+)
+from lstmviz.model.vocab import Vocab, visible
 from lstmviz.textio import read_text
 
-VOCAB_KEYS = (
-    "vocab", "vocabulary", "itos", "stoi", "chars", "characters", "symbols", "tokens",
-    "alphabet", "charset", "id_to_char", "idx_to_char", "ix_to_char", "int_to_char",
-    "index_to_char", "id_to_token", "idx_to_token", "char_to_ix", "char_to_idx", "char_to_id",
-    "char_to_int", "char_to_index", "token_to_id", "ctoi", "vocab_itos", "vocab_stoi",
-)  # fmt: skip
-BYTE_FLAG_KEYS = ("byte_level", "bytes", "use_bytes", "byte_vocab")
-ALL_BYTES = tuple(chr(b) for b in range(256))
-_SPECIAL = re.compile(r"<[^<>\s]+>")  # <unk>, <pad>, <eos>: kept, never produced by encoding
+log = logging.getLogger(__name__)
 
-
-def _norm(key: str) -> str:
-    """``idx2char``, ``idx_to_char`` and ``IdxToChar`` all become ``idxtochar``."""
-    return re.sub(r"[^a-z0-9]", "", key.lower()).replace("2", "to")
-
-
-_VOCAB_NORMS = {_norm(k) for k in VOCAB_KEYS}
-_FLAG_NORMS = {_norm(k) for k in BYTE_FLAG_KEYS}
-
-
-def is_vocab_key(key: str) -> bool:
-    """Whether a checkpoint key is one a vocabulary is saved under.
-
-    >>> is_vocab_key("idx2char"), is_vocab_key("char_to_ix"), is_vocab_key("vocab_size")
-    (True, True, False)
-    """
-    return _norm(key.rsplit(".", 1)[-1]) in _VOCAB_NORMS
+PICKLE_NAMES = ("meta.pkl", "vocab.pkl")  # nanoGPT's prepare.py writes meta.pkl
+MAX_SIDE_BYTES = 64 << 20  # a larger file beside the weights is data, not a vocabulary
+MAX_SIDE_FILES = 100
+_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
+_DEPTH = 16  # vocabularies nest (tokenizer.json keeps one at model.vocab), but not this deep
 
 
 @dataclass(frozen=True)
@@ -72,147 +59,161 @@ class FoundVocab:
 
     vocab: Vocab
     source: str
+    generic: bool = False  # found under a name that may hold other data, so ranked last
+    notes: tuple[str, ...] = ()  # files beside the weights that were skipped, and why
 
 
-def _symbols(entries: list[Any]) -> tuple[list[str], bool] | None:
-    """Symbols for a list of entries, and whether the entries were bytes; None if not a vocab."""
-    if all(isinstance(e, str) for e in entries):
-        words = [e for e in entries if len(e) != 1 and not _SPECIAL.fullmatch(e)]
-        if words:
-            raise VocabError(
-                f"it holds multi-character tokens ({', '.join(map(repr, words[:3]))}); "
-                "lstmviz reads character-level models"
-            )
-        symbols, as_bytes = list(entries), False
-    elif all(isinstance(e, bytes) and len(e) == 1 for e in entries):
-        symbols, as_bytes = [chr(e[0]) for e in entries], True
-    elif all(isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in entries):
-        as_bytes = all(e < 256 for e in entries)  # else Unicode code points
-        symbols = [chr(e) for e in entries]
-    else:
-        return None
-    if len(set(symbols)) != len(symbols):
-        dupes = [s for s, n in Counter(symbols).items() if n > 1]
-        raise VocabError(f"it lists {', '.join(map(repr, dupes[:5]))} more than once")
-    return symbols, as_bytes
+@dataclass
+class _Search:
+    """What a search found: candidates, broken candidates, and files that could not be read."""
 
-
-def _is_symbol_key(key: Any) -> bool:
-    if isinstance(key, bytes):
-        return len(key) == 1
-    return isinstance(key, str) and (len(key) == 1 or bool(_SPECIAL.fullmatch(key)))
-
-
-def _by_index(pairs: list[tuple[int, Any]], what: str) -> list[Any]:
-    indices = sorted(i for i, _ in pairs)
-    if indices != list(range(len(pairs))):
-        raise VocabError(f"its {what} ids are not 0…{len(pairs) - 1} (found {indices[:5]}…)")
-    return [v for _, v in sorted(pairs, key=lambda p: p[0])]
-
-
-def vocab_from_value(value: Any, byte_flag: bool | None = None) -> Vocab | None:
-    """Read one saved vocabulary value; None when it is not one.
-
-    Raises:
-        VocabError: it is meant as a vocabulary but is broken (ids with gaps, duplicates, words).
-
-    >>> vocab_from_value({"b": 1, "a": 0}).symbols
-    ('a', 'b')
-    >>> vocab_from_value(list(range(256))).byte_level
-    True
-    """
-    unknown = None
-    if isinstance(value, Vocab):
-        return value
-    if hasattr(value, "tolist") and not isinstance(value, torch.Tensor):  # a NumPy array
-        value = value.tolist()
-    if isinstance(value, Mapping) and isinstance(value.get("symbols"), (list, tuple, str)):
-        flag = value.get("byte_level")
-        byte_flag = flag if isinstance(flag, bool) else byte_flag
-        unknown, entries = value.get("unknown"), list(value["symbols"])
-    elif isinstance(value, Mapping) and value:
-        keys, vals = list(value), list(value.values())
-        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in vals)
-        if ints and all(_is_symbol_key(k) for k in keys):
-            entries = _by_index([(v, k) for k, v in value.items()], "symbol-to-id")
-        elif all(isinstance(k, int) or (isinstance(k, str) and k.isdigit()) for k in keys):
-            entries = _by_index([(int(k), v) for k, v in value.items()], "id-to-symbol")
-        else:
-            return None
-    elif isinstance(value, str):
-        entries = list(value)
-    elif isinstance(value, (bytes, bytearray)):
-        entries = [bytes([b]) for b in value]
-    elif isinstance(value, (list, tuple)) and value:
-        entries = list(value)
-    else:
-        return None
-    read = _symbols(entries)
-    if read is None:
-        return None
-    symbols, as_bytes = read
-    byte_level = byte_flag if byte_flag is not None else as_bytes or tuple(symbols) == ALL_BYTES
-    return Vocab(tuple(symbols), byte_level=byte_level, unknown=unknown)
+    found: list[FoundVocab] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unread: list[LstmvizError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # names of the files beside the weights read
+    left_out: list[str] = field(default_factory=list)  # files beside them that are another model's
 
 
 def _byte_flag(root: Any) -> bool | None:
-    for path, value in walk(root):
-        if isinstance(value, bool) and _norm(path.rsplit(".", 1)[-1]) in _FLAG_NORMS:
+    for path, value in walk(root, max_depth=_DEPTH):
+        if isinstance(value, bool) and is_byte_flag(path):
             return value
     return None
 
 
-def candidates(root: Any, source: str, *, whole: bool = False) -> tuple[list[FoundVocab], list[str]]:
+def candidates(
+    root: Any, source: str, *, whole: bool = False, whole_generic: bool = False
+) -> tuple[list[FoundVocab], list[str]]:
     """Every vocabulary saved in ``root``, and the problems of those that are broken.
 
     Args:
         root: a loaded checkpoint, safetensors metadata, or a parsed JSON file.
         source: how to name ``root`` in messages (``checkpoint``, ``file vocab.json``).
-        whole: also try ``root`` itself as a vocabulary (JSON files).
+        whole: also try ``root`` itself as a vocabulary (a file that is one).
+        whole_generic: ``root`` itself, if a vocabulary, is ranked with the generic names
+            (a file whose name does not say vocabulary).
+
+    >>> found, _ = candidates({"config": {"itos": ["a", "b"]}}, "checkpoint")
+    >>> found[0].source, found[0].vocab.symbols
+    ("checkpoint key 'config.itos'", ('a', 'b'))
     """
     flag = _byte_flag(root)
     found, problems = [], []
-    for path, value in walk(root):
-        if isinstance(value, torch.Tensor):
-            continue
+    for path, value in walk(root, max_depth=_DEPTH):
         if (not path and not whole) or (path and not is_vocab_key(path)):
             continue
         where = f"{source} key '{path}'" if path else source
         try:
-            vocab = vocab_from_value(value, flag)
+            vocab = vocab_from_value(value, flag, path)
         except VocabError as e:
             problems.append(f"{where}: {e}")
             continue
         if vocab is not None:
-            found.append(FoundVocab(vocab, where))
+            generic = is_generic_key(path) if path else whole_generic
+            found.append(FoundVocab(vocab, where, generic))
     if not found and flag:
         found.append(FoundVocab(Vocab(ALL_BYTES, byte_level=True), f"{source} (byte_level flag)"))
     return found, problems
 
 
-def sidecar_paths(weights: Path) -> list[Path]:
-    """Where a vocabulary JSON beside ``weights`` may be, most specific first.
+def files_beside(weights: Path) -> tuple[list[Path], list[str]]:
+    """JSON files and pickled vocabularies beside ``weights``, the most specific first.
 
-    >>> [p.name for p in sidecar_paths(Path("runs/austen.pt"))]
-    ['austen.vocab.json', 'austen.json', 'vocab.json']
+    Order: ``<stem>.vocab.json``, ``<stem>.json``, other ``<stem>.*.json``, ``vocab.json``, the
+    other JSON files by name, then ``meta.pkl`` and ``vocab.pkl``. A JSON file named for another
+    checkpoint in the folder (``austen.json`` beside ``austen.pt``) belongs to that one, and is
+    left out; the second list says so, for messages.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for n in ("m.pt", "other.pt", "other.json", "config.json", "m.json", "meta.pkl"):
+    ...     _ = (d / n).write_text("{}")
+    >>> files, left_out = files_beside(d / "m.pt")
+    >>> [p.name for p in files], left_out
+    (['m.json', 'config.json', 'meta.pkl'], ["other.json (other.pt's)"])
     """
+    folder = weights.parent
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return [], []
     stem = weights.name.rsplit(".", 1)[0]
-    return [weights.with_name(f"{stem}.vocab.json"), weights.with_name(f"{stem}.json"),
-            weights.with_name("vocab.json")]
+    checkpoints = {p.name.rsplit(".", 1)[0]: p.name for p in entries
+                   if p.suffix.lower() in _CHECKPOINT_SUFFIXES}  # fmt: skip
+    checkpoints[stem] = weights.name
+
+    def owner(base: str) -> str | None:
+        owners = [s for s in checkpoints if base == s or base.startswith(s + ".")]
+        return max(owners, key=len) if owners else None
+
+    def rank(base: str) -> int:
+        if base == f"{stem}.vocab":
+            return 0
+        if base == stem:
+            return 1
+        return 2 if owner(base) == stem else 3 if base == "vocab" else 4
+
+    jsons, left_out = [], []
+    for path in entries:
+        if path.suffix.lower() != ".json" or path == weights:
+            continue
+        belongs = owner(path.name[:-5])
+        if belongs in (None, stem):
+            jsons.append(path)
+        else:
+            left_out.append(f"{path.name} ({checkpoints[belongs]}'s)")
+    pickles = [folder / n for n in PICKLE_NAMES if (folder / n).is_file() and folder / n != weights]
+    files = sorted(jsons, key=lambda p: (rank(p.name[:-5]), p.name)) + pickles
+    return files[:MAX_SIDE_FILES], left_out
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, fix: str) -> Any:
     try:
         return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise VocabError(
-            f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
-            "fix it, or pass the vocabulary with --vocab FILE"
+            f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}){fix}"
         ) from None
 
 
+def _read_side(path: Path) -> Any:
+    """A file beside the weights, parsed; raises a typed error naming it when it cannot be."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise TextError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if size > MAX_SIDE_BYTES:
+        raise VocabError(f"{path}: {size / 1e6:,.0f} MB, too large for a vocabulary file")
+    if path.suffix.lower() == ".json":
+        return _read_json(path, "")
+    try:
+        return load_plain(path)
+    except OSError as e:
+        raise TextError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+def _says_vocab(path: Path) -> bool:
+    """Whether a file's name says it is a vocabulary (``vocab.json``, ``m.char2idx.json``)."""
+    return any(is_vocab_key(part) and not is_generic_key(part) for part in path.name.split(".")[:-1])
+
+
+def _search_beside(weights: Path, search: _Search) -> None:
+    files, search.left_out = files_beside(weights)
+    for path in files:
+        search.files.append(path.name)
+        try:
+            content = _read_side(path)
+        except LstmvizError as e:
+            log.warning("%s; skipped it", e)
+            search.unread.append(e)
+            continue
+        more, bad = candidates(content, f"file {path}", whole=True, whole_generic=not _says_vocab(path))
+        search.found += more
+        search.problems += bad
+
+
 def from_file(path: str | Path) -> list[FoundVocab]:
-    """The vocabulary in a file given with ``--vocab``: JSON by its ``.json`` suffix, else text.
+    """The vocabulary in a file given with ``--vocab``: JSON, a plain pickle, or else a text.
 
     Raises:
         VocabError: the file is missing, or holds no usable vocabulary.
@@ -220,9 +221,17 @@ def from_file(path: str | Path) -> list[FoundVocab]:
     path = Path(path)
     if not path.is_file():
         raise VocabError(f"{path}: no such vocabulary file; check the --vocab path")
-    if path.suffix.lower() != ".json":
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".pkl", ".pickle"):
         return [FoundVocab(Vocab.from_text(read_text(path)), f"the characters of {path}")]
-    found, problems = candidates(_read_json(path), f"file {path}", whole=True)
+    if suffix == ".json":
+        content = _read_json(path, "; fix it, or pass the vocabulary with --vocab FILE")
+    else:
+        try:
+            content = load_plain(path)
+        except VocabError as e:
+            raise VocabError(f"{e}; pass a JSON vocabulary with --vocab FILE") from None
+    found, problems = candidates(content, f"file {path}", whole=True)
     if found:
         return found
     if problems:
@@ -233,6 +242,29 @@ def from_file(path: str | Path) -> list[FoundVocab]:
     )
 
 
+def _disagreement(a: Vocab, b: Vocab) -> str | None:
+    """How two vocabularies of one size differ, in words; None when they encode text alike."""
+    for i, (x, y) in enumerate(zip(a.symbols, b.symbols, strict=True)):
+        if x != y:
+            return f"id {i} is '{visible(x)}' in one and '{visible(y)}' in the other"
+    if a.byte_level != b.byte_level and any(ord(s) > 127 for s in a.symbols):
+        return "one reads text as UTF-8 bytes and the other as characters"
+    return None
+
+
+def _choose(fitting: list[FoundVocab], n_symbols: int) -> FoundVocab:
+    """The best-named candidate, after checking that every other one agrees with it."""
+    best = min(fitting, key=lambda f: f.generic)  # min keeps the first of equals: nearest place
+    for other in fitting:
+        differs = _disagreement(best.vocab, other.vocab)
+        if differs:
+            raise VocabError(
+                f"two vocabularies of {n_symbols} symbols disagree ({differs}): {best.source} and "
+                f"{other.source}; pass the one the model was trained with: --vocab FILE"
+            )
+    return best
+
+
 def resolve(
     *, given: str | Path | None, roots: list[tuple[Any, str]], weights: Path, n_symbols: int
 ) -> FoundVocab:
@@ -241,44 +273,59 @@ def resolve(
     Args:
         given: the ``--vocab`` file, which overrides everything else.
         roots: loaded objects to search, each with its name for messages.
-        weights: the checkpoint path, to find JSON files beside it.
+        weights: the checkpoint path, to find the files beside it.
         n_symbols: the decoder's output size; the vocabulary must have exactly this many.
 
     Raises:
-        VocabError: none found, or none of the right size (both sizes are named).
+        VocabError: none found, none of the right size (both sizes are named), or two of the
+            right size that disagree.
+        TextError: no vocabulary anywhere, and a file beside the weights could not be read.
     """
-    problems: list[str] = []
+    search = _Search()
     if given is not None:
-        found = from_file(given)
+        search.found = from_file(given)
     else:
-        found = []
         for root, source in roots:
             more, bad = candidates(root, source)
-            found += more
-            problems += bad
-        for side in sidecar_paths(weights):
-            if side.is_file():
-                more, bad = candidates(_read_json(side), f"file {side}", whole=True)
-                found += more
-                problems += bad
-    for option in found:
-        if len(option.vocab) == n_symbols:
-            return option
-    if found:
-        first = found[0]
+            search.found += more
+            search.problems += bad
+        _search_beside(weights, search)
+    notes = tuple(f"{e}; skipped it" for e in search.unread)
+    fitting = [f for f in search.found if len(f.vocab) == n_symbols]
+    if fitting:
+        return replace(_choose(fitting, n_symbols), notes=notes)
+    if search.found:
+        first = min(search.found, key=lambda f: f.generic)
+        skipped = f"; skipped as unreadable: {search.unread[0]}" if search.unread else ""
         raise VocabError(
             f"the vocabulary ({first.source}) has {len(first.vocab)} symbols but the model's "
-            f"decoder has {n_symbols} outputs; pass the vocabulary it was trained with: --vocab FILE"
+            f"decoder has {n_symbols} outputs; pass the vocabulary it was trained with: "
+            f"--vocab FILE{skipped}"
         )
-    if problems:
-        raise VocabError(f"no usable vocabulary: {problems[0]}; pass one with --vocab FILE")
-    names = ", ".join(p.name for p in sidecar_paths(weights))
+    if search.unread:
+        first_error = search.unread[0]
+        if isinstance(first_error, TextError):
+            raise first_error
+        raise VocabError(f"{first_error}; pass the vocabulary with --vocab FILE")
+    if search.problems:
+        raise VocabError(f"no usable vocabulary: {search.problems[0]}; pass one with --vocab FILE")
+    raise _none_found(weights, search, n_symbols)
+
+
+def _none_found(weights: Path, search: _Search, n_symbols: int) -> VocabError:
+    if search.files:
+        shown = ", ".join(search.files[:4]) + (", …" if len(search.files) > 4 else "")
+        beside = f"nor do the files beside it ({shown})"
+    else:
+        beside = "and there is no JSON file or meta.pkl beside it"
+    if search.left_out:
+        beside += f", except another model's: {', '.join(search.left_out[:3])}"
     hint = (
         ' (256 outputs: if the model reads UTF-8 bytes, pass a JSON file {"byte_level": true})'
         if n_symbols == 256 else ""
-    )
-    raise VocabError(
+    )  # fmt: skip
+    return VocabError(
         f"{weights}: no vocabulary found: the checkpoint holds none (keys like vocab, chars, itos, "
-        f"stoi) and there is no {names} beside it; pass one with --vocab FILE: a JSON list of the "
-        f"{n_symbols} symbols in id order, or the training text{hint}"
+        f"stoi) {beside}; pass one with --vocab FILE: a JSON list of the {n_symbols} symbols in id "
+        f"order, or the training text{hint}"
     )

@@ -18,7 +18,7 @@ from lstmviz.errors import CheckpointError
 from lstmviz.model.importers import PICKLED, STATE_DICT, WRAPPED
 from lstmviz.model.importers.containers import children, walk
 from lstmviz.model.importers.pickles import is_module_like, module_state_dict
-from lstmviz.model.importers.vocab_discovery import is_vocab_key
+from lstmviz.model.importers.vocab_forms import is_byte_flag, is_vocab_key
 
 WEIGHT_KEYS = (
     "state_dict", "model_state_dict", "model_state", "model", "net", "network", "module",
@@ -101,8 +101,8 @@ def find_weights(obj: Any, where: str) -> Weights:
 def training_metadata(obj: Any, weights_key: str) -> dict[str, Any]:
     """Plain scalar settings saved beside the weights (epoch, loss, args.lr …), flattened.
 
-    Kept with the model so extraction files record how it was trained. Vocabularies and large
-    nested containers are left out: they are not settings.
+    Kept with the model so extraction files record how it was trained. Vocabularies, optimizer
+    and scheduler states, and large nested containers are left out: they are not settings.
 
     >>> training_metadata({"epoch": 3, "args": {"lr": 0.1}, "state_dict": {}}, "state_dict")
     {'epoch': 3, 'args.lr': 0.1}
@@ -111,7 +111,7 @@ def training_metadata(obj: Any, weights_key: str) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for key, value in children(obj, WEIGHT_KEYS):
-        if key == weights_key or is_vocab_key(key) or is_module_like(value):
+        if key == weights_key or is_vocab_key(key) or _unused_kind(value):
             continue
         if _is_scalar(value):
             out[key] = value
@@ -130,3 +130,45 @@ def _is_scalar(value: Any) -> bool:
     if isinstance(value, str):
         return len(value) <= _MAX_STR
     return isinstance(value, (bool, int, float))
+
+
+def ignored_entries(obj: Any, weights_key: str) -> list[str]:
+    """What a wrapped checkpoint holds beside the model and loading leaves out, in words.
+
+    Shown by ``inspect`` so a user sees nothing was overlooked. Settings are not listed (they are
+    kept as training metadata), nor are vocabularies.
+
+    >>> opt = {"state": {}, "param_groups": [{"lr": 0.1}]}
+    >>> ignored_entries({"state_dict": {}, "optimizer": opt, "epoch": 3}, "state_dict")
+    ["optimizer state 'optimizer'"]
+    """
+    if not weights_key or isinstance(obj, (list, tuple)) or is_module_like(obj):
+        return []
+    top = weights_key.split(".", 1)[0]
+    out = []
+    for key, value in children(obj, WEIGHT_KEYS):
+        if key == top or is_vocab_key(key) or is_byte_flag(key):
+            continue
+        what = _unused_kind(value)
+        if what:
+            out.append(f"{what} '{key}'")
+    return out
+
+
+def _unused_kind(value: Any) -> str | None:
+    """'optimizer state', 'scheduler state', 'other weights', 'other data'; None for settings."""
+    if isinstance(value, Mapping):
+        if "param_groups" in value and "state" in value:
+            return "optimizer state"
+        if "last_epoch" in value or "base_lrs" in value:
+            return "scheduler state"
+        if _tensor_entries(value):
+            return "other weights"
+    if is_module_like(value):
+        return "another model"
+    if _is_scalar(value):
+        return None
+    if not isinstance(value, (list, tuple, torch.Tensor, str, bytes)):
+        if any(_is_scalar(leaf) for _, leaf in children(value)):
+            return None  # settings (an argparse.Namespace, a config dict): training metadata
+    return "other data"
