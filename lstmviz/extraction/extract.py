@@ -153,6 +153,7 @@ def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
         "torch_version": torch.__version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model_path": Path(loaded.path).name,
+        "model_source": str(Path(loaded.path).resolve()),  # where interventions look for it again
         "model_sha256": loaded.sha256,
         "model_layout": loaded.layout,
         "device": f"{device} ({torch.cuda.get_device_name(device)})" if device.startswith("cuda") else device,

@@ -44,7 +44,7 @@ class LoadedModel:
 
 
 def load_model(
-    path: str | Path, *, vocab: str | Path | None = None, trust_pickle: bool = False
+    path: str | Path, *, vocab: str | Path | Vocab | None = None, trust_pickle: bool = False
 ) -> LoadedModel:
     """Load any supported checkpoint layout into a :class:`CharLSTM` with its vocabulary.
 
@@ -56,7 +56,8 @@ def load_model(
     Args:
         path: the checkpoint file.
         vocab: a vocabulary file overriding whatever the checkpoint holds: JSON (a list of
-            symbols, ``{symbol: id}``, ...) or a text whose sorted unique characters form it.
+            symbols, ``{symbol: id}``, ...) or a text whose sorted unique characters form it; or
+            a :class:`Vocab` (an extraction's own, when its model is loaded again).
         trust_pickle: allow unpickling whole models (runs code from the file).
 
     Raises:
@@ -91,7 +92,7 @@ def _check_finite(loaded: LoadedModel) -> None:
             )
 
 
-def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedModel:
+def _load(path: Path, vocab: str | Path | Vocab | None, trust_pickle: bool) -> LoadedModel:
     opened = opening.open_checkpoint(path, trust_pickle=trust_pickle)
     if opened.container == opening.TORCH and is_lstmviz_checkpoint(opened.obj):
         model, own_vocab, training = model_from_checkpoint(opened.obj)

@@ -266,12 +266,13 @@ def _choose(fitting: list[FoundVocab], n_symbols: int) -> FoundVocab:
 
 
 def resolve(
-    *, given: str | Path | None, roots: list[tuple[Any, str]], weights: Path, n_symbols: int
+    *, given: str | Path | Vocab | None, roots: list[tuple[Any, str]], weights: Path, n_symbols: int
 ) -> FoundVocab:
     """The vocabulary for a model whose decoder has ``n_symbols`` outputs.
 
     Args:
-        given: the ``--vocab`` file, which overrides everything else.
+        given: the ``--vocab`` file, which overrides everything else, or a vocabulary itself (the
+            one an extraction file stores, when its model is loaded again).
         roots: loaded objects to search, each with its name for messages.
         weights: the checkpoint path, to find the files beside it.
         n_symbols: the decoder's output size; the vocabulary must have exactly this many.
@@ -282,7 +283,9 @@ def resolve(
         TextError: no vocabulary anywhere, and a file beside the weights could not be read.
     """
     search = _Search()
-    if given is not None:
+    if isinstance(given, Vocab):
+        search.found = [FoundVocab(given, "the extraction file")]
+    elif given is not None:
         search.found = from_file(given)
     else:
         for root, source in roots:
