@@ -20,7 +20,7 @@ from extraction_files import (
 
 from lstmviz.extraction.extract import extract, extract_file
 from lstmviz.extraction.options import Options
-from lstmviz.extraction.streams import plan_streams
+from lstmviz.extraction.parallel_streams import plan_streams
 from lstmviz.model.loading import load_model
 from lstmviz.model.vocab import Vocab
 from lstmviz.store.reader import open_states

@@ -28,7 +28,7 @@ from lstmviz import __version__
 from lstmviz.devices import resolve_device
 from lstmviz.errors import OptionError, StoreError
 from lstmviz.extraction.options import Options
-from lstmviz.extraction.streams import burn_in, measure_deviation, plan_streams, token_rows
+from lstmviz.extraction.parallel_streams import burn_in, measure_deviation, plan_streams, token_rows
 from lstmviz.extraction.summarize import UnitSummary
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
