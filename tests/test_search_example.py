@@ -94,3 +94,46 @@ def test_default_threshold_is_where_most_units_separate():
     # (0.5, 0.6] is shared by three intervals and is the widest such range: its middle is chosen.
     assert _default_threshold(intervals) == pytest.approx(0.55)
     assert _default_threshold([]) is None
+
+
+def test_matches_rank_by_how_strongly_the_units_are_on(rand):
+    with open_states(rand) as s:
+        a, b = some_span(s)
+        found = search_by_example(s, a, b, min_on=0.5)
+        x = s.window("layer0.h", 0, s.n_tokens)
+    m = found.matches
+    assert len(m) > 3 and m.strength.nunique() > 1 and (m.strength <= 1).all()
+    L = b - a
+    ratio = np.minimum(m.length, L) / np.maximum(m.length, L)
+    np.testing.assert_allclose(m.score, ratio * m.strength)
+    units = found.units.unit.to_numpy()
+    signs = np.where(found.units.sign == "+", 1.0, -1.0)
+    rise = found.units.inside_mean.to_numpy() - found.threshold
+    for row in m.head(5).itertuples():
+        v = x[row.start:row.stop, units] * signs
+        expected = np.where(v >= found.threshold, np.minimum((v - found.threshold) / rise, 1), 0).mean()
+        assert row.strength == pytest.approx(expected, rel=1e-4)
+    assert found.units_at(found.threshold) == len(found.units)
+    assert found.units_at(10.0) == 0
+
+
+def test_a_span_of_one_character_is_refused(planted):
+    with open_states(planted) as s, pytest.raises(SearchError) as e:
+        search_by_example(s, 100, 101)
+    assert str(e.value) == ("span 100:101 is one character, and almost any unit is on over one character; "
+                            "select at least two (a word, a quotation)")
+
+
+def test_a_threshold_that_selects_every_unit_is_refused(tmp_path):
+    from dashboard_files import build
+
+    with open_states(build(tmp_path / "one.h5", n_layer=1, n_hidden=1)) as s:
+        said = set()
+        for start in range(100, 3000, 7):
+            try:
+                example_units(s, start, start + 3)
+            except SearchError as e:
+                said.add(str(e).split(";")[0])
+    every = [m for m in said if "selects every unit" in m]
+    assert every and all(m.endswith("selects every unit of layer0.h (1 of 1), so every place would match")
+                         for m in every)

@@ -14,8 +14,16 @@ whole file however long, read block by block.
    is the middle of the widest range of thresholds that the largest number of units share.
 3. **Matches.** Every maximal run of positions where at least ``min_on`` of the selected units
    (default all) are on together, anywhere in the file except over the span itself. A match scores
-   ``min(len, L) / max(len, L) * mean share of units on`` (L the span's length), so runs as long as
-   the example and with all units on rank first.
+   ``min(len, L) / max(len, L) * strength`` (L the span's length), where ``strength`` is how strongly
+   the units are on over the run compared with the example: per position and unit, how far the
+   value rises above the threshold as a share of the unit's mean rise over the example (capped at
+   1, and 0 where the unit is off), averaged over the units and the run. Runs as long as the
+   example, where every unit is as far on as in the example, score 1; runs where the units barely
+   reach the threshold score little, so matches no longer tie at 1.00 when all units are on.
+
+A span must hold at least two positions and leave some text around it; a threshold must select
+some units but not every unit of the activation (then every place would match). Each case is one
+:class:`~lstmviz.errors.SearchError` that says what to change.
 """
 
 from __future__ import annotations
@@ -41,10 +49,14 @@ class ExampleSearch:
         name: the activation searched, e.g. ``layer1.h``.
         start, stop: the example span ``[start, stop)``.
         threshold: the activation level that counts as "on" (chosen from the data unless given).
-        units: one row per selected unit: ``neuron, unit, sign, inside_min, around_max`` (the
-            unit's weakest value inside and strongest around, after applying its sign).
-        matches: ``start, stop, length, score, on`` sorted best first (``on`` is the mean share of
-            the units on over the match).
+        units: one row per selected unit: ``neuron, unit, sign, inside_min, around_max,
+            inside_mean`` (the unit's weakest value inside, strongest around and mean inside,
+            after applying its sign).
+        matches: ``start, stop, length, score, on, strength`` sorted best first (``on`` is the mean
+            share of the units on over the match, ``strength`` see the module docs).
+        intervals: ``(k, 2)`` the threshold ranges ``(around_max, inside_min]`` of every unit (and
+            sign) that separates the span from its surroundings at some threshold: a threshold t
+            selects the units whose range holds it, so :meth:`units_at` counts them for any t.
     """
 
     name: str
@@ -54,6 +66,15 @@ class ExampleSearch:
     margin: int
     units: pd.DataFrame
     matches: pd.DataFrame
+    intervals: np.ndarray
+
+    def units_at(self, threshold: float) -> int:
+        """How many units a threshold would select for this span (a slider's count, without a search).
+
+        >>> # found.units_at(found.threshold) == len(found.units)
+        """
+        lo, hi = self.intervals[:, 0], self.intervals[:, 1]
+        return int(((lo < threshold) & (threshold <= hi)).sum())
 
 
 def search_by_example(
@@ -89,11 +110,11 @@ def search_by_example(
     """
     if not 0 < min_on <= 1:
         raise SearchError(f"min_on must be in (0, 1], not {min_on}")
-    name, threshold, units = example_units(states, start, stop, name=name, threshold=threshold,
-                                           margin=margin)
-    chosen = list(zip(units.unit, np.where(units.sign == "+", 1.0, -1.0), strict=True))
+    name, cand = _candidates(states, start, stop, name=name, margin=margin)
+    threshold, units = _choose(states, name, cand, start, stop, threshold)
+    chosen = list(zip(units.unit, np.where(units.sign == "+", 1.0, -1.0), units.inside_mean, strict=True))
     matches = _matches(states, name, chosen, threshold, min_on, start, stop, rows, progress)
-    return ExampleSearch(name, start, stop, threshold, margin, units, matches)
+    return ExampleSearch(name, start, stop, threshold, margin, units, matches, _intervals(cand))
 
 
 def example_units(
@@ -110,23 +131,14 @@ def example_units(
     ``units`` has the columns of :attr:`ExampleSearch.units`. Raises :class:`SearchError` as
     :func:`search_by_example` does.
     """
-    N = states.n_tokens
-    states.span(start, stop)
-    if start == 0 and stop == N:
-        raise SearchError(f"span 0:{N} is the whole text, so no unit can be off around it; select a "
-                          "part of the text, with at least one position before or after it")
-    name = name or act_name(states.n_layer - 1, "h")
-    layer, kind = parse_name(name)
-    signs = (1.0, -1.0) if KINDS[kind].symmetric else (1.0,)
-    lo, hi = max(0, start - margin), min(N, stop + margin)
-    window = states.window(name, lo, hi)  # (n, H)
-    inside = window[start - lo : stop - lo]
-    around = np.concatenate([window[: start - lo], window[stop - lo :]])
-    cand = []  # (unit, sign, inside_min, around_max)
-    for sign in signs:
-        in_min = (sign * inside).min(axis=0)
-        out_max = (sign * around).max(axis=0)
-        cand += [(u, sign, float(in_min[u]), float(out_max[u])) for u in range(len(in_min))]
+    name, cand = _candidates(states, start, stop, name=name, margin=margin)
+    threshold, units = _choose(states, name, cand, start, stop, threshold)
+    return name, threshold, units
+
+
+def _choose(states: States, name: str, cand: list, start: int, stop: int,
+            threshold: float | None) -> tuple[float, pd.DataFrame]:
+    """The threshold (given, or the default) and the units it selects, or why there are none to use."""
     if threshold is None:
         threshold = _default_threshold([(c[3], c[2]) for c in cand if c[2] > c[3]])
     chosen = [c for c in cand if c[3] < threshold <= c[2]] if threshold is not None else []
@@ -135,10 +147,48 @@ def example_units(
         raise SearchError(f"no unit of {name} is on throughout {start}:{stop} and off just before and "
                           f"after it{at}; select a span where something switches on and off (a whole "
                           "quotation, say), set the threshold, or search another activation")
+    if len({c[0] for c in chosen}) == states.n_hidden:
+        H = states.n_hidden
+        raise SearchError(f"threshold {threshold:.3g} selects every unit of {name} ({H} of {H}), so every "
+                          "place would match; raise the threshold")
+    layer, kind = parse_name(name)
     units = pd.DataFrame(
         [{"neuron": str(Neuron(layer, kind, u)), "unit": u, "sign": "+" if s > 0 else "-",
-          "inside_min": a, "around_max": b} for u, s, a, b in chosen])
-    return name, float(threshold), units
+          "inside_min": a, "around_max": b, "inside_mean": m} for u, s, a, b, m in chosen])
+    return float(threshold), units
+
+
+def _intervals(cand: list) -> np.ndarray:
+    """``(k, 2)``: the threshold range ``(around_max, inside_min]`` of each separating unit and sign."""
+    return np.array([(c[3], c[2]) for c in cand if c[2] > c[3]], dtype=np.float64).reshape(-1, 2)
+
+
+def _candidates(states: States, start: int, stop: int, *, name: str | None,
+                margin: int) -> tuple[str, list[tuple[int, float, float, float, float]]]:
+    """Every (unit, sign, inside_min, around_max, inside_mean) over the span and its margins."""
+    N = states.n_tokens
+    states.span(start, stop)
+    if start == 0 and stop == N:
+        raise SearchError(f"span 0:{N} is the whole text, so no unit can be off around it; select a "
+                          "part of the text, with at least one position before or after it")
+    if stop - start < 2:
+        raise SearchError(f"span {start}:{stop} is one character, and almost any unit is on over one "
+                          "character; select at least two (a word, a quotation)")
+    name = name or act_name(states.n_layer - 1, "h")
+    _, kind = parse_name(name)
+    signs = (1.0, -1.0) if KINDS[kind].symmetric else (1.0,)
+    lo, hi = max(0, start - margin), min(N, stop + margin)
+    window = states.window(name, lo, hi)  # (n, H)
+    inside = window[start - lo : stop - lo]
+    around = np.concatenate([window[: start - lo], window[stop - lo :]])
+    cand = []  # (unit, sign, inside_min, around_max, inside_mean)
+    for sign in signs:
+        in_min = (sign * inside).min(axis=0)
+        in_mean = (sign * inside).mean(axis=0, dtype=np.float64)
+        out_max = (sign * around).max(axis=0)
+        cand += [(u, sign, float(in_min[u]), float(out_max[u]), float(in_mean[u]))
+                 for u in range(len(in_min))]
+    return name, cand
 
 
 def _default_threshold(intervals: list[tuple[float, float]]) -> float | None:
@@ -161,40 +211,47 @@ def _default_threshold(intervals: list[tuple[float, float]]) -> float | None:
 def _matches(states: States, name: str, chosen: list, threshold: float, min_on: float, start: int,
              stop: int, rows: int, progress: Progress) -> pd.DataFrame:
     """Runs where enough chosen units are on together, over the whole file, best first."""
-    units = np.array([u for u, _ in chosen])
-    signs = np.array([sign for _, sign in chosen], dtype=np.float32)
+    units = np.array([u for u, _, _ in chosen])
+    signs = np.array([sign for _, sign, _ in chosen], dtype=np.float32)
+    # How far each unit rises above the threshold over the example: its strength 1 (never below a hair).
+    rise = np.maximum(np.array([m for _, _, m in chosen], dtype=np.float32) - threshold, 1e-6)
     need = max(1, math.ceil(min_on * len(units) - 1e-9))
     L = stop - start
-    runs = []  # (start, stop, sum over the run of the share of units on)
-    open_at, open_sum = None, 0.0  # a run still going at the end of the previous block
+    runs = []  # (start, stop, sum over the run of the share of units on, sum of the strength)
+    open_at, open_sums = None, (0.0, 0.0)  # a run still going at the end of the previous block
     with ProgressBar(progress, states.n_tokens, "matching") as bar:
         for a, block in states.blocks([name], rows):
-            on = (block[name][:, units] * signs >= threshold).sum(axis=1)  # (n,)
+            x = block[name][:, units] * signs  # (n, k)
+            on = (x >= threshold).sum(axis=1)  # (n,)
+            strength = np.where(x >= threshold, np.minimum((x - threshold) / rise, 1.0), 0.0).mean(axis=1)
             hit = on >= need
             csum = np.r_[0.0, np.cumsum(on / len(units))]
+            ssum = np.r_[0.0, np.cumsum(strength, dtype=np.float64)]
             d = np.diff(np.r_[np.int8(open_at is not None), hit.astype(np.int8)])
             starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
             bar.update(len(hit))
             if open_at is not None:
                 if not len(ends):
-                    open_sum += csum[-1]
+                    open_sums = (open_sums[0] + csum[-1], open_sums[1] + ssum[-1])
                     continue
-                runs.append((open_at, a + ends[0], open_sum + csum[ends[0]]))
+                e = ends[0]
+                runs.append((open_at, a + e, open_sums[0] + csum[e], open_sums[1] + ssum[e]))
                 ends, open_at = ends[1:], None
             for k, s in enumerate(starts):
                 if k < len(ends):
-                    runs.append((a + s, a + ends[k], csum[ends[k]] - csum[s]))
+                    e = ends[k]
+                    runs.append((a + s, a + e, csum[e] - csum[s], ssum[e] - ssum[s]))
                 else:
-                    open_at, open_sum = a + s, csum[-1] - csum[s]
+                    open_at, open_sums = a + s, (csum[-1] - csum[s], ssum[-1] - ssum[s])
         if open_at is not None:
-            runs.append((open_at, states.n_tokens, open_sum))
+            runs.append((open_at, states.n_tokens, *open_sums))
     runs = [r for r in runs if r[1] <= start or r[0] >= stop]  # not the example itself
     if not runs:
-        return pd.DataFrame(columns=["start", "stop", "length", "score", "on"])
+        return pd.DataFrame(columns=["start", "stop", "length", "score", "on", "strength"])
     r = np.array(runs, dtype=np.float64)
     length = r[:, 1] - r[:, 0]
-    on = r[:, 2] / length
-    score = np.minimum(length, L) / np.maximum(length, L) * on
+    on, strength = r[:, 2] / length, r[:, 3] / length
+    score = np.minimum(length, L) / np.maximum(length, L) * strength
     df = pd.DataFrame({"start": r[:, 0].astype(np.int64), "stop": r[:, 1].astype(np.int64),
-                       "length": length.astype(np.int64), "score": score, "on": on})
+                       "length": length.astype(np.int64), "score": score, "on": on, "strength": strength})
     return df.sort_values(["score", "start"], ascending=[False, True], kind="stable").reset_index(drop=True)
