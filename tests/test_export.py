@@ -27,6 +27,7 @@ from lstmviz.names import Neuron
 from lstmviz.render.export import _shell_quote, export_command, render, write_snippet
 from lstmviz.render.palette import PALETTES, colours, strip_colours
 from lstmviz.render.spec import DEFAULTS, ExportSpec
+from lstmviz.store.distribution import quantiles
 from lstmviz.store.reader import open_states
 
 # Validation text that tries every way of breaking out of the markup or the provenance comment.
@@ -150,8 +151,11 @@ def expected_colours(h5: Path, neuron: str, start: int, stop: int, palette: str,
     with h5py.File(h5) as f:
         ds = f["/" + name.replace(".", "/")]
         values = ds[start:stop, int(unit)].astype(np.float32)
-        if kind == "c" and raw_c:
-            m = float(np.abs(ds[:, int(unit)]).max())
+        if kind == "c" and raw_c:  # ± the larger of the 1st and 99th percentiles, from the stored histogram
+            ranks = f["summaries/" + name.replace(".", "/")]
+            u = int(unit)
+            edges = ranks["rank_lo"][u] + ranks["rank_width"][u] * np.arange(ranks["rank_hist"].shape[1] + 1)
+            m = max(abs(q) for q in quantiles(ranks["rank_hist"][u], edges, (0.01, 0.99)))
             return colours(values, palette, -m, m)
     if kind == "c":
         return colours(np.tanh(values), palette, -1.0, 1.0)
@@ -356,7 +360,7 @@ def test_fragment_is_one_div_with_every_style_rule_scoped(states):
     assert "lv-snippet" in div.attrs["class"] and "--fragment" not in page
 
 
-def test_raw_c_colours_over_the_units_whole_file_range(states, h5):
+def test_raw_c_colours_over_the_units_robust_whole_file_range(states, h5):
     tree = parse(render(states, ExportSpec(["layer1.c.3"], 30, 90, raw_c=True, palette="diverging")))
     got = [c.bg() for c in band_cells(tree)["layer1.c.3"]]
     assert got == expected_colours(h5, "layer1.c.3", 30, 120, "diverging", raw_c=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from lstmviz.render import style
-from lstmviz.render.palette import colours, text_colour
+from lstmviz.render.palette import swatches, text_colour
 from lstmviz.render.snippet import Band, Snippet
 
 
@@ -64,9 +64,8 @@ def _lines(snippet: Snippet) -> list[str]:
 
 
 def _scale(name: str, lo: float, hi: float, palette: str) -> str:
-    step = (hi - lo) / style.SWATCHES
-    swatches = colours([lo + (k + 0.5) * step for k in range(style.SWATCHES)], palette, lo, hi)
-    keys = "".join(f'<span class="lv-key" style="background-color:{c}"></span>' for c in swatches)
+    keys = "".join(f'<span class="lv-key" style="background-color:{c}"></span>'
+                   for c in swatches(palette, style.SWATCHES))
     return (f'<div class="lv-scale"><span class="lv-scale-name">{escape(name)}</span> '
             f"<span>{style.tick(lo)}</span> {keys} <span>{style.tick(hi)}</span></div>")
 

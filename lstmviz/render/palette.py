@@ -66,6 +66,19 @@ def colours(values: np.ndarray, palette: str, lo: float, hi: float) -> list[str]
     return ["#ffffff" if i < 0 else table[i] for i in lut_index(values, lo, hi)]
 
 
+def swatches(palette: str, n: int) -> list[str]:
+    """The legend's ``n`` colours, each from the middle of one of ``n`` equal parts of the scale.
+
+    Picked by table index, as the dashboard's legend picks them, not by value: a value computed as
+    ``lo + (k + 0.5) * step`` can round into the entry below on a range such as ±0.737.
+
+    >>> swatches("blog", 2) == [lut("blog")[64], lut("blog")[192]]
+    True
+    """
+    table = lut(palette)
+    return [table[min(LUT_SIZE - 1, int((k + 0.5) / n * LUT_SIZE))] for k in range(n)]
+
+
 def strip_colours(probs: np.ndarray) -> list[str]:
     """Red shading of prediction-strip cells by probability."""
     return colours(probs, "strip", 0.0, 1.0)
@@ -83,7 +96,7 @@ def display_range(kind: str, raw_c: bool = False, c_abs_max: float = 1.0) -> tup
     """The fixed colour range of an activation kind: the range of what is shown of it.
 
     h, tanh(c) and the cell input g (a tanh) use [-1, 1], the sigmoid gates i, f, o [0, 1];
-    raw c a symmetric range from its largest magnitude.
+    raw c a symmetric range of the magnitude given (see ``render.snippet.colour_range``).
 
     >>> display_range("gates.f"), display_range("gates.g"), display_range("c", raw_c=True, c_abs_max=40.0)
     ((0.0, 1.0), (-1.0, 1.0), (-40.0, 40.0))

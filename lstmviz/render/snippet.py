@@ -13,15 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmviz.errors import StoreError
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.render.palette import colours, display_range, display_values, strip_colours
 from lstmviz.render.spec import ExportSpec
 from lstmviz.render.style import strip_text
+from lstmviz.store.distribution import robust_range
 from lstmviz.store.reader import States
 
-SCAN_ROWS = 1 << 16  # rows per read when a unit's largest |c| must be found by scanning the file
 _LEADS = ((7, 0b0), (5, 0b110), (4, 0b1110), (3, 0b11110))  # UTF-8 lead bytes of 1..4-byte characters
 
 
@@ -61,36 +60,19 @@ def check_request(states: States, spec: ExportSpec) -> None:
         states.neuron(neuron)
 
 
-def unit_abs_max(states: States, neuron: Neuron) -> float:
-    """Largest |value| of one unit over the whole file, so raw c has the same scale at any span.
-
-    Uses the per-unit summaries written at extraction when the file has them (and they are whole);
-    otherwise scans the unit's column a block at a time (memory bounded by ``SCAN_ROWS``), leaving
-    out NaN and infinity, which have no place on a scale.
-    """
-    try:
-        summary = states.summary(neuron.name)
-    except StoreError:
-        summary = {}
-    if "min" in summary and "max" in summary:
-        return float(max(abs(summary["min"][neuron.unit]), abs(summary["max"][neuron.unit])))
-    largest = 0.0
-    for a in range(0, states.n_tokens, SCAN_ROWS):
-        column = np.abs(states.window(neuron.name, a, min(a + SCAN_ROWS, states.n_tokens), neuron.unit))
-        column = column[np.isfinite(column)]
-        if column.size:
-            largest = max(largest, float(column.max()))
-    return largest
-
-
 def colour_range(states: States, neuron: Neuron, raw_c: bool = False) -> tuple[float, float]:
-    """The colour range of a neuron: its kind's fixed range, or for raw c its whole-file |max|.
+    """The colour range of a neuron: its kind's fixed range, or for raw c a robust range of the unit.
 
-    The dashboard colours a neuron over the same range, so a snippet matches the screen.
+    Raw c spans ± the larger magnitude of the unit's 1st and 99th percentiles over the whole file
+    (:func:`lstmviz.store.distribution.robust_range`), symmetric so that 0 keeps the palette's
+    middle; the rare values beyond are clipped to the ends. A scale over the largest magnitude
+    would leave almost every character pale. The dashboard colours a neuron over the same range,
+    so a snippet matches the screen.
     """
     kind = neuron.kind
     if raw_c and KINDS[kind].display is not None:
-        return display_range(kind, raw_c=True, c_abs_max=unit_abs_max(states, neuron))
+        lo, hi = robust_range(states, neuron)
+        return display_range(kind, raw_c=True, c_abs_max=max(abs(lo), abs(hi)) if np.isfinite(lo) else 1.0)
     return display_range(kind)
 
 

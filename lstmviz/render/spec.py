@@ -48,7 +48,8 @@ class ExportSpec:
         title: a heading above the text.
         caption: text below the legend; newlines are kept.
         width: characters per line before wrapping; 0 wraps only at newlines.
-        raw_c: colour the cell state c itself over its whole-file range, not tanh(c).
+        raw_c: colour the cell state c itself, not tanh(c), over ± the larger magnitude of
+            the unit's 1st and 99th percentiles in the whole file (beyond it, clipped).
         format: ``"html"`` or ``"svg"``.
 
     Raises:

@@ -13,7 +13,7 @@ from html import escape
 
 from lstmviz.render import style
 from lstmviz.render.html import legend_rows
-from lstmviz.render.palette import colours, text_colour
+from lstmviz.render.palette import swatches, text_colour
 from lstmviz.render.snippet import Snippet
 
 TITLE_PX = 16
@@ -110,9 +110,7 @@ def document(snippet: Snippet, *, metadata: str, title: str | None, caption: str
         low, high = style.tick(lo), style.tick(hi)
         c.text(x, baseline, low, size=small, fill=style.MUTED)
         x += (len(low) + 1) * small * 0.6
-        step = (hi - lo) / style.SWATCHES
-        for k, colour in enumerate(colours([lo + (j + 0.5) * step for j in range(style.SWATCHES)],
-                                           palette, lo, hi)):
+        for k, colour in enumerate(swatches(palette, style.SWATCHES)):
             c.rect(x + k * style.SWATCH_PX, y + 3, style.SWATCH_PX, style.SWATCH_H_PX, colour,
                    extra=' class="lv-key"')
         c.text(x + style.SWATCHES * style.SWATCH_PX + small * 0.6, baseline, high, size=small,
