@@ -27,7 +27,8 @@ def create_app(paths: Iterable[str | Path] | Catalog, *, title: str = "lstmviz")
     catalog = paths if isinstance(paths, Catalog) else Catalog.scan(paths)
     app = Dash(__name__, title=title, assets_folder=str(ASSETS), update_title=None)
     app.index_string = app.index_string.replace(
-        "{%css%}", "{%css%}\n<style>\n" + layout.stylesheet() + "\n</style>")
+        "{%css%}", "{%css%}\n<style>\n" + layout.stylesheet() + "\n</style>").replace(
+        "{%favicon%}", layout.FAVICON)
     app.layout = layout.layout(catalog)
     for module in (controller, view, panels, exporting, search):
         module.register(app, catalog)

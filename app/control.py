@@ -1,8 +1,10 @@
-"""From one page event to the new selection, URL and control values: the controller's logic.
+"""From one page event to the new selection, URL, control values and text: the controller's logic.
 
 Every control of the page feeds one callback (so the URL, the stored selection and the controls
-can never disagree); that callback names what happened and calls :func:`respond`, which is plain
-Python and tested as such.
+can never disagree); that callback names what happened and calls :func:`reply`, which is plain
+Python and tested as such. The reply carries the text's window and colours when they changed, so
+a step through units or pages costs the page one request, not a request for the selection and
+then another for what it shows.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from typing import Any
 
 from dash import html
 
-from app import ids
+from app import data, ids
 from app.catalog import Catalog, cached_states, details
 from app.requests import view_of
-from app.state import PageError, View, fit, from_query, reduce, to_query
+from app.state import PageError, View, default_neuron, fit, from_query, reduce, to_query
 from lstmviz.errors import LstmvizError
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
@@ -39,19 +41,15 @@ def event_of(trigger: Any, value: Any, inputs: dict) -> tuple[str, Any] | None:
     """
     if trigger is None or trigger == ids.URL:
         return ("url", inputs.get("search"))
+    if trigger == ids.JUMP:
+        return jump_event(value)
     if isinstance(trigger, dict):
-        if not value:  # a list just (re)drawn fires with no clicks
+        if not value:  # a plot just (re)drawn fires with no click
             return None
-        if trigger.get("type") == ids.CONTEXT:
-            return ("context", trigger.get("pos"))
         if trigger.get("type") == ids.SATURATION_GRAPH:
             points = value.get("points") if isinstance(value, dict) else None
             point = points[0] if isinstance(points, list) and points else None
             return ("neuron", point.get("customdata")) if isinstance(point, dict) else None
-        if trigger.get("type") == ids.SEARCH_HIT:
-            return ("neuron", trigger.get("neuron"))
-        if trigger.get("type") == ids.SPAN_HIT:
-            return ("span", (trigger.get("start"), trigger.get("stop")))
         return None
     if trigger == ids.FILE:
         return ("file", value)
@@ -68,6 +66,87 @@ def event_of(trigger: Any, value: Any, inputs: dict) -> tuple[str, Any] | None:
     if trigger in _VALUE_EVENTS:
         return (_VALUE_EVENTS[trigger], value)
     return None
+
+
+def jump_event(value: Any) -> tuple[str, Any] | None:
+    """The event behind a clicked panel item, whose ``data-jump`` the browser put in the JUMP store.
+
+    ``{"to": "context", "pos": 7}`` marks a position, ``{"to": "span", "start": 7, "stop": 9}`` a
+    span, ``{"to": "unit", "neuron": "layer1.c.3", "start": 7, "stop": 8, "why": "quote"}`` opens a
+    unit at a span it was found for. Anything else is ignored; the values are checked by
+    :func:`app.state.reduce`.
+
+    >>> jump_event({"to": "span", "start": 7, "stop": 9, "n": 3})
+    ('span', (7, 9))
+    """
+    if not isinstance(value, dict):
+        return None
+    to = value.get("to")
+    if to == "context":
+        return ("context", value.get("pos"))
+    if to == "span":
+        return ("span", (value.get("start"), value.get("stop")))
+    if to == "unit":
+        return ("open", {"neuron": value.get("neuron"), "start": value.get("start"),
+                         "stop": value.get("stop"), "why": value.get("why", "")})
+    return None
+
+
+def reply(catalog: Catalog, event: tuple[str, Any], current: dict | None,
+          shown: dict | None = None) -> dict:
+    """:func:`respond`, with the content that changed: the text's window, its colours, the caption.
+
+    ``window`` and ``values`` are sent when their subjects changed (the window's text when the
+    window moved, the colours when it moved or the neuron or colouring changed); ``caption`` when
+    the file, the neuron or the reason it is shown changed.
+    """
+    out = respond(catalog, event, current, shown)
+    if "state" not in out:
+        return out
+    notes = list(out["message"])
+    view = View.from_dict(out["state"])
+    if out.pop("subject_window", None) is not None:
+        out["window"], note = window_reply(catalog, out["state"])
+        notes += note
+    if out.pop("subject_values", None) is not None:
+        out["values"], note = values_reply(catalog, out["state"])
+        notes += note
+    before = _view(current)
+    if event[0] == "url" or before is None or (before.file, before.neuron, before.why) != (
+            view.file, view.neuron, view.why):
+        states = cached_states(catalog.get(view.file).path)
+        landing = event[0] == "url" and view.neuron == default_neuron(states)
+        out["caption"] = data.caption(states, view.neuron, view.why, default=landing)
+    out["message"] = notes
+    return out
+
+
+def window_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
+    """The window's text and guesses for the browser, or None and a message saying why not."""
+    try:
+        view, states = view_of(catalog, page_view)
+        payload = data.window_payload(states, view.pos, view.length, fixed=view.mode == "grid")
+    except LstmvizError as e:
+        return None, message([str(e)])
+    return payload, []
+
+
+def values_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
+    """The neuron's values over the window, or None and a message saying why not."""
+    try:
+        view, states = view_of(catalog, page_view)
+        payload = data.values_payload(states, view.neuron, view.pos, view.length,
+                                      palette=view.palette, raw_c=view.raw_c)
+    except LstmvizError as e:
+        return None, message([str(e)])
+    return payload, []
+
+
+def _view(current: Any) -> View | None:
+    try:
+        return View.from_dict(current) if current else None
+    except PageError:
+        return None
 
 
 def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
@@ -116,10 +195,8 @@ def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
 
 def _subjects(current: Any) -> dict[str, list]:
     """The subjects of the view the page showed before, or none when it sent no readable view."""
-    try:
-        return View.from_dict(current).subjects() if current else {}
-    except PageError:
-        return {}
+    before = _view(current)
+    return before.subjects() if before is not None else {}
 
 
 def _open_file(catalog: Catalog, view: View) -> tuple[View, list[str]]:

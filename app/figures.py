@@ -6,17 +6,20 @@ not built here: the browser draws it from compact arrays (``assets/lstmviz.js``)
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import html
 from plotly.subplots import make_subplots
 
-from app import ids
+from app import data, ids
 from app.data import Context, Profile
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
+from lstmviz.render import style
+from lstmviz.render.palette import DISPLAY_FUNCTIONS
 from lstmviz.search.by_example import ExampleSearch
 
 _MARGIN = {"l": 40, "r": 10, "t": 30, "b": 40}
@@ -38,28 +41,17 @@ def saturation_labels(kind: str) -> dict[str, str]:
 
 
 def histogram(p: Profile) -> dict:
-    """The neuron's value distribution over the whole text, with its mean marked.
+    """The neuron's distribution over the whole text, in the scale the text is coloured by.
 
-    A plain figure dict: built without plotly's validation, so opening a profile stays instant.
+    Plain data that ``assets/lstmviz.js`` draws as bars coloured like the text (each bar has the
+    colour of its values), with the mean marked; no plotting library loads for the profile.
     """
-    centres = [(a + b) / 2 for a, b in zip(p.edges[:-1], p.edges[1:], strict=False)]
-    width = p.edges[1] - p.edges[0] if len(p.edges) > 1 else 1.0
-    shapes, notes = [], []
-    if "mean" in p.stats:
-        mean = p.stats["mean"]
-        shapes.append({"type": "line", "x0": mean, "x1": mean, "y0": 0, "y1": 1, "yref": "paper",
-                       "line": {"dash": "dash", "color": "#333", "width": 1}})
-        notes.append({"x": mean, "y": 1, "yref": "paper", "text": "mean", "showarrow": False,
-                      "yanchor": "bottom"})
-    return {
-        "data": [{"type": "bar", "x": centres, "y": p.counts, "width": width, "marker": {"color": "#5b7db1"},
-                  "hovertemplate": "%{x:.3f}: %{y:,} positions<extra></extra>"}],
-        "layout": {"margin": _MARGIN, "height": 220, "bargap": 0, "plot_bgcolor": "#ffffff",
-                   "title": {"text": f"{p.neuron}: values over the text", "font": {"size": 13}},
-                   "xaxis": {"title": {"text": "value"}, "gridcolor": "#eeeeee"},
-                   "yaxis": {"title": {"text": "positions"}, "gridcolor": "#eeeeee"},
-                   "shapes": shapes, "annotations": notes},
-    }
+    clipped = [f"{n:,} position(s) {side} {style.tick(end)}" for n, side, end in
+               ((p.below, "below", p.lo), (p.above, "above", p.hi)) if n]
+    return {"counts": p.counts, "edges": p.edges, "lo": p.lo, "hi": p.hi, "label": p.label,
+            "mean": None if math.isnan(p.mean) else p.mean,
+            "title": f"{p.neuron}: {p.label} over the whole text",
+            "note": f"clipped to the scale's ends: {', '.join(clipped)}" if clipped else ""}
 
 
 def saturation(df: pd.DataFrame, n_layer: int) -> go.Figure:
@@ -96,30 +88,47 @@ def _fmt(v: float) -> str:
     return "–" if math.isnan(v) else f"{v:+.3f}"
 
 
+def jump(**where) -> dict:
+    """The ``data-jump`` attribute of a panel item: where clicking it takes the view.
+
+    ``assets/lstmviz.js`` copies it into the JUMP store, which the controller reads
+    (:func:`app.control.jump_event`).
+
+    >>> jump(to="context", pos=12)
+    {'data-jump': '{"to": "context", "pos": 12}'}
+    """
+    return {"data-jump": json.dumps(where)}
+
+
+def snip(snippet: dict) -> html.Div:
+    """A stretch of text drawn by the browser: every character coloured, over a sparkline."""
+    return html.Div(className="lv-snip", **{"data-snip": json.dumps(snippet, separators=(",", ":"))})
+
+
 def contexts(items: list[Context], which: str) -> html.Ol:
-    """A clickable list of contexts; clicking one jumps the main view there."""
+    """A clickable list of contexts, each drawn coloured; clicking one jumps the main view there."""
     return html.Ol(
         [
             html.Li(
                 html.Button(
-                    [html.Span(_fmt(c.value), className="lv-ctx-val"),
-                     html.Span(c.before, className="lv-ctx-before"),
-                     html.Mark(c.char or " ", className="lv-ctx-char"),
-                     html.Span(c.after, className="lv-ctx-after")],
-                    id={"type": ids.CONTEXT, "pos": c.pos, "rank": f"{which}{k}"},
+                    [html.Span(_fmt(c.value), className="lv-ctx-val"), snip(c.snippet)],
                     className="lv-ctx", title=f"position {c.pos:,}: jump there",
+                    **jump(to="context", pos=c.pos),
                 )
             )
-            for k, c in enumerate(items)
+            for c in items
         ],
         className="lv-ctx-list",
+        **{"data-which": which},
     )
 
 
 def stats_table(p: Profile) -> html.Table:
-    """Mean, spread, range and saturation of the neuron."""
-    labels = {"mean": "mean", "std": "std", "min": "min", "max": "max",
-              **saturation_labels(Neuron.parse(p.neuron).kind)}
+    """Mean, spread, range and saturation of the neuron (of the stored value: c itself, not tanh(c))."""
+    kind = KINDS[Neuron.parse(p.neuron).kind]
+    of = f" of {kind.label}" if kind.display else ""
+    labels = {"mean": f"mean{of}", "std": f"std{of}", "min": f"min{of}", "max": f"max{of}",
+              **saturation_labels(kind.key)}
     rows = []
     for key, label in labels.items():
         if key in p.stats:
@@ -140,14 +149,18 @@ def pushes(p: Profile) -> html.Div:
 
 
 def profile_panel(p: Profile) -> list:
-    """The whole profile: numbers, histogram, decoder pushes, most positive and negative contexts."""
+    """The whole profile: numbers, histogram, decoder pushes, highest and lowest contexts."""
+    hist = histogram(p)
+    notes = [n for n in (hist["note"], p.replaced) if n]
     return [*([pushes(p)] if p.pushes_up else []),
-        html.Div([stats_table(p), dcc.Graph(id=ids.HISTOGRAM, figure=histogram(p),
-                                            config={"displayModeBar": False}, className="lv-hist")],
+        html.Div([stats_table(p), html.Div(id=ids.HISTOGRAM, className="lv-hist",
+                                           **{"data-hist": json.dumps(hist)})],
                  className="lv-profile-top"),
+        *(notice(n) for n in notes),
         html.Div([
-            html.Div([html.H4("Highest values"), contexts(p.top, "t")], className="lv-ctx-col"),
-            html.Div([html.H4("Lowest values"), contexts(p.bottom, "b")], className="lv-ctx-col"),
+            html.Div([html.H4(f"{which} values ({p.label})"), contexts(items, which[0].lower())],
+                     className="lv-ctx-col")
+            for which, items in (("Highest", p.top), ("Lowest", p.bottom))
         ], className="lv-ctx-cols"),
     ]
 
@@ -157,28 +170,54 @@ def notice(text: str) -> html.Div:
     return html.Div(text, className="lv-notice")
 
 
-def search_table(df: pd.DataFrame) -> html.Div:
-    """Ranked units for one hypothesis; clicking a neuron opens it."""
+NEAR_CHANCE = 0.02  # a score this close to the baseline (or under it) is greyed: nothing to see
+
+
+def search_table(df: pd.DataFrame, key: str, places: list[tuple[int, dict]]) -> html.Div:
+    """Ranked units for one hypothesis; clicking a unit opens it where it tracks the hypothesis best.
+
+    ``key`` is the hypothesis or pattern ranked; ``places`` holds, per row, the position the unit
+    opens at (:func:`app.data.best_context`) and its snippet there. One baseline for all rows, as
+    the header says; each row's bar is its margin above it, and rows near it are greyed.
+    """
     attrs = df.attrs
     binary = attrs.get("binary", "auroc" in df.columns)
-    extra = ("mean_in", "mean_out") if binary else ("pearson", "spearman")
-    head = ["#", "neuron", attrs.get("measure", "score"), "direction", "chance", *extra]
-    rows = [
-        html.Tr([
+    baseline = attrs.get("baseline", float("nan"))
+    measure = attrs.get("measure", "score")
+    top = max([r.score - baseline for r in df.itertuples()] + [1e-9])
+    head = ["#", "unit", measure, "above baseline", "direction",
+            *(("mean inside", "mean outside") if binary else ())]
+    rows = []
+    for k, (r, (pos, snippet)) in enumerate(zip(df.itertuples(), places, strict=True)):
+        margin = r.score - baseline
+        opens = jump(to="unit", neuron=r.neuron, start=pos, stop=pos + 1, why=key)
+        weak = margin < NEAR_CHANCE
+        rows.append(html.Tr([
             html.Td(str(k + 1)),
-            html.Td(html.Button(r.neuron, id={"type": ids.SEARCH_HIT, "neuron": r.neuron},
-                                className="lv-link", title="open this unit")),
-            html.Td(f"{r.score:.3f}"), html.Td(r.direction), html.Td(f"{r.null:.3f}"),
-            *(html.Td(f"{getattr(r, c):+.3f}") for c in extra),
-        ])
-        for k, r in enumerate(df.itertuples())
-    ]
+            html.Td(html.Button(r.neuron, className="lv-link", title=f"open {r.neuron} at position {pos:,}",
+                                **opens)),
+            html.Td(f"{r.score:.3f}"),
+            html.Td(html.Div([html.Span(html.Span(className="lv-bar",
+                                                  style={"width": f"{100 * max(margin, 0) / top:.0f}%"}),
+                                        className="lv-bar-track"),
+                              html.Span(f"{margin:+.3f}", className="lv-bar-val")], className="lv-bar-cell")),
+            html.Td(data.direction_words(r.direction, binary)),
+            *((html.Td(_display_mean(r.neuron, r.mean_in)), html.Td(_display_mean(r.neuron, r.mean_out)))
+              if binary else ()),
+        ], className="lv-weak" if weak else None))
+        shown = html.Button(snip(snippet), className="lv-ctx lv-row-snip", title=f"open {r.neuron} here",
+                            **opens)
+        rows.append(html.Tr(html.Td(shown, colSpan=len(head)),
+                            className="lv-snip-row" + (" lv-weak" if weak else "")))
     nan = float("nan")
-    about = (f"{attrs.get('hypothesis', '')}: {attrs.get('description', '')}. "
-             f"Baseline {attrs.get('baseline', nan):.3f}: the larger of chance (best score of any "
+    about = (f"{attrs.get('hypothesis', '')}: {attrs.get('description', '')}. {measure}: "
+             f"{'0.5 is chance, 1 perfect' if binary else '0 is none, 1 perfect'}. "
+             f"Baseline {baseline:.3f}: the larger of chance (best score of any "
              f"unit on shifted copies of the hypothesis, {attrs.get('null_best', nan):.3f}) and a "
              f"reaction to single characters (best score of a guess from the current character "
-             f"alone, {attrs.get('local', nan):.3f}). Only scores well above it point to a real cell.")
+             f"alone, {attrs.get('local', nan):.3f}). Only scores well above it point to a real cell; "
+             f"rows less than {NEAR_CHANCE} above it are greyed. Click a unit to open it where it "
+             "tracks the hypothesis best.")
     return html.Div([
         html.P(about, className="lv-notice"),
         html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
@@ -186,29 +225,39 @@ def search_table(df: pd.DataFrame) -> html.Div:
     ])
 
 
-def example_tables(found: ExampleSearch, matches: list[tuple[int, int, float, str]]) -> html.Div:
+def _display_mean(neuron: str, mean: float) -> str:
+    """A ranking's mean in the scale the text is coloured by: tanh of the mean for c, as it is shown."""
+    kind = KINDS[Neuron.parse(neuron).kind]
+    if kind.display is None:
+        return f"{mean:+.3f}"
+    return f"{DISPLAY_FUNCTIONS[kind.display](mean):+.3f} ({kind.display} of {mean:+.3g})"
+
+
+def example_tables(found: ExampleSearch, places: list[tuple[int, int, float, dict]]) -> html.Div:
     """Units on over an example span, and the other places they turn on together.
 
-    ``matches`` are the best matches as (start, stop, score, text shown), each a button that
-    shows that span.
+    ``places`` are the best matches as (start, stop, score, snippet), each a button that shows
+    that span; a unit opens at the example span.
     """
     units = html.Table([
-        html.Thead(html.Tr([html.Th(h) for h in ("neuron", "sign", "weakest inside", "strongest around")])),
+        html.Thead(html.Tr([html.Th(h) for h in ("unit", "sign", "weakest inside", "strongest around")])),
         html.Tbody([
-            html.Tr([html.Td(html.Button(r.neuron, id={"type": ids.SEARCH_HIT, "neuron": r.neuron},
-                                         className="lv-link", title="open this unit")),
-                     html.Td(r.sign), html.Td(f"{r.inside_min:+.3f}"), html.Td(f"{r.around_max:+.3f}")])
+            html.Tr([html.Td(html.Button(r.neuron, className="lv-link", title="open this unit at the example",
+                                         **jump(to="unit", neuron=r.neuron, start=found.start,
+                                                stop=found.stop))),
+                     html.Td("on when high" if r.sign == "+" else "on when low"),
+                     html.Td(f"{r.inside_min:+.3f}"), html.Td(f"{r.around_max:+.3f}")])
             for r in found.units.itertuples()
         ]),
     ], className="lv-results")
     spans = html.Ol([
         html.Li(html.Button([html.Span(f"{score:.2f}", className="lv-ctx-val"),
-                             html.Span(f"{a:,}–{b:,} ", className="lv-ctx-val"), html.Span(text)],
-                            id={"type": ids.SPAN_HIT, "start": a, "stop": b}, className="lv-ctx",
-                            title="show this span"))
-        for a, b, score, text in matches
+                             html.Span(f"{a:,}–{b:,} ", className="lv-ctx-val"), snip(snippet)],
+                            className="lv-ctx", title="show this span", **jump(to="span", start=a, stop=b)))
+        for a, b, score, snippet in places
     ], className="lv-ctx-list")
     about = (f"{len(found.units)} unit(s) of {found.name} are on over {found.start:,}–{found.stop:,} and "
              f"off just before and after it (threshold {found.threshold:.3g}); "
-             f"{len(found.matches):,} other place(s) where they all turn on together.")
+             f"{len(found.matches):,} other place(s) where they all turn on together, best first: "
+             "as long as the example, with the units as far on as in it.")
     return html.Div([html.P(about, className="lv-notice"), units, html.H4("Where else"), spans])

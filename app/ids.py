@@ -1,20 +1,23 @@
 """Component ids of the dashboard; the only place they are spelled out.
 
-Pattern-matching ids are dicts with a ``type`` key, e.g. ``{"type": CONTEXT, "pos": 1234}``.
+Pattern-matching ids are dicts with a ``type`` key, e.g. ``{"type": SATURATION_GRAPH, "file": "val"}``.
+Items of a panel that jump the view somewhere (a context, a ranked unit, a place found by example)
+are not components with ids of their own: each carries a ``data-jump`` attribute, and
+``assets/lstmviz.js`` copies the clicked one into the :data:`JUMP` store.
 """
 
 # Where the view is, and how it is shared
 URL = "url"
 STATE = "view-state"  # dcc.Store: the selection (file, neuron, position, mode, ...)
-# dcc.Stores set only when their part of the selection changes (View.subjects), so each part of the
-# page asks the server for new content only when its own subject changed
-SUBJECT_WINDOW = "subject-window"
-SUBJECT_VALUES = "subject-values"
+# dcc.Stores set only when their part of the selection changes (View.subjects), so each panel asks
+# the server for new content only when its own subject changed. The text's window and colours are
+# sent with the selection itself (WINDOW, VALUES), in the same reply.
 SUBJECT_NEURON = "subject-neuron"
 SUBJECT_FILE = "subject-file"
-SUBJECTS = {"window": SUBJECT_WINDOW, "values": SUBJECT_VALUES, "neuron": SUBJECT_NEURON,
-            "file": SUBJECT_FILE}
+SUBJECTS = {"neuron": SUBJECT_NEURON, "file": SUBJECT_FILE}
 MESSAGE = "message"
+CAPTION = "caption"  # one line over the text: which cell, and why it is shown
+JUMP = "jump"  # dcc.Store: the panel item last clicked ({"to": "context" | "span" | "unit", ...})
 
 # Files
 FILE = "file"
@@ -51,15 +54,15 @@ LEGEND = "legend"
 GRID = "grid"
 RENDERED = "rendered"
 
-# Panels
+# Panels, as tabs in the side pane
 TABS = "tabs"
 TAB_PROFILE = "tab-profile"
 TAB_SATURATION = "tab-saturation"
 TAB_SEARCH = "tab-search"
+TAB_EXAMPLE = "tab-example"
 PROFILE = "profile"
 PROFILE_FOR = "profile-for"
 HISTOGRAM = "histogram"
-CONTEXT = "context"  # pattern id: {"type": CONTEXT, "pos": int}
 SATURATION = "saturation"
 SATURATION_FOR = "saturation-for"
 SATURATION_GRAPH = "saturation-graph"  # pattern id: {"type": SATURATION_GRAPH, "file": key}
@@ -75,9 +78,9 @@ SEARCH_PATTERN = "search-pattern"
 SEARCH_RUN = "search-run"
 SEARCH_RESULTS = "search-results"
 SEARCH_FOR = "search-for"
-SEARCH_HIT = "search-hit"  # pattern id: {"type": SEARCH_HIT, "neuron": "layer1.c.3"}
 EXAMPLE_SPAN = "example-span"
 EXAMPLE_RUN = "example-run"
+EXAMPLE_THRESHOLD = "example-threshold"  # slider: the level that counts as "on"
+EXAMPLE_COUNT = "example-count"  # what the slider's threshold gives: units and places
 EXAMPLE_RESULTS = "example-results"
-EXAMPLE_FOR = "example-for"  # dcc.Store: the file the by-example results were found in
-SPAN_HIT = "span-hit"  # pattern id: {"type": SPAN_HIT, "start": int, "stop": int}
+EXAMPLE_FOR = "example-for"  # dcc.Store: the file and span the by-example results were found for

@@ -1,4 +1,8 @@
-"""The page: controls, the character view the browser draws, and the neuron panels.
+"""The page: controls on top, the character view the browser draws, and the panels beside it.
+
+On a wide screen the text and the panels sit side by side, the text pane staying in view while you
+work in a panel; on a narrow one they stack (``assets/lstmviz.css``). The panels are tabs of the
+side pane (:data:`PANELS`): a new panel is one more tab there.
 
 Controls start empty; the first call of the controller callback fills them from the URL, so a
 bookmarked link and a fresh visit go through the same code.
@@ -22,7 +26,11 @@ MODE_OPTIONS = [
 ]
 VIEW_CLASS = "lv-view"  # set by assets/lstmviz.js on the figure it draws
 LEGEND_CLASS = "lv-legend-box"
-KEYS_HELP = "Keys: [ ] previous/next unit · ← → previous/next page · / find"
+KEYS_HELP = "Keys: [ ] unit · ← → page · / find · drag over the text to search by example"
+# A small icon in the page itself: no request for /favicon.ico at every step through the history
+FAVICON = ('<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22 '
+           'viewBox=%220 0 4 4%22%3E%3Crect width=%222%22 height=%224%22 fill=%22%233a75c4%22/%3E%3Crect '
+           'x=%222%22 width=%222%22 height=%224%22 fill=%22%2332a852%22/%3E%3C/svg%3E">')
 
 
 def draw_config() -> dict:
@@ -36,7 +44,8 @@ def draw_config() -> dict:
         for name in (*PALETTES, "strip")
     }
     return {"luts": tables, "grid": ids.GRID, "legend": ids.LEGEND, "find": ids.FIND_TEXT,
-            "unit": ids.UNIT, "position": ids.POSITION,
+            "unit": ids.UNIT, "position": ids.POSITION, "jump": ids.JUMP, "tabs": ids.TABS,
+            "example_tab": ids.TAB_EXAMPLE, "example_span": ids.EXAMPLE_SPAN, "example_run": ids.EXAMPLE_RUN,
             "steps": {ids.UNIT_PREV: "[", ids.UNIT_NEXT: "]",
                       ids.PAGE_PREV: "ArrowLeft", ids.PAGE_NEXT: "ArrowRight"},
             "col_px": style.COL_PX, "char_px": style.CHAR_PX, "pad_px": style.PAD_PX,
@@ -106,7 +115,7 @@ def controls() -> html.Div:
 
 
 def search_tab() -> dcc.Tab:
-    """The unit search tab: rank by a hypothesis or a pattern, or search by an example span."""
+    """Rank every unit by a hypothesis or a pattern."""
     options = [{"label": f"{name}: {h.description}", "value": name} for name, h in HYPOTHESES.items()]
     return dcc.Tab(label="Find units", value=ids.TAB_SEARCH, children=html.Div([
         html.Div([
@@ -116,35 +125,58 @@ def search_tab() -> dcc.Tab:
                       placeholder="or a regular expression"),
             html.Button("Rank units", id=ids.SEARCH_RUN, n_clicks=0, className="lv-btn"),
         ], className="lv-row"),
-        notice("Scores every unit of the file against the hypothesis. The first ranking of a "
-               "file reads all its activations once (minutes on files of millions of "
-               "characters); results are then cached beside the file."),
+        notice("Scores every unit of the file against the hypothesis; a typed pattern is ranked "
+               "instead and joins the list. The first ranking of a file reads all its activations "
+               "once (minutes on files of millions of characters); results are then cached beside "
+               "the file."),
         dcc.Loading(html.Div(id=ids.SEARCH_RESULTS)),
         dcc.Store(id=ids.SEARCH_FOR),
-        html.H4("By example"),
+    ], className="lv-panel"))
+
+
+def example_tab() -> dcc.Tab:
+    """Search by example: the units on over a span of the text, and where else they turn on."""
+    return dcc.Tab(label="By example", value=ids.TAB_EXAMPLE, children=html.Div([
+        notice("Drag over the text to select a span (or Find some text to mark it), then find the "
+               "units of the shown activation that are on over it and off just around it "
+               "(LSTMVis's search by example), and every other place where they turn on together."),
         html.Div([
             dcc.Input(id=ids.EXAMPLE_SPAN, type="text", debounce=False, className="lv-find",
                       placeholder="START:END, or the marked text"),
             html.Button("Units on over this span", id=ids.EXAMPLE_RUN, n_clicks=0, className="lv-btn"),
         ], className="lv-row"),
-        notice("Finds the units of the shown activation that are on over the span and off just "
-               "around it (LSTMVis's search by example), then every other place in the file "
-               "where they turn on together. Mark a span with Find, or type positions."),
+        html.Div([
+            html.Span("threshold", className="lv-field-label"),
+            html.Div(dcc.Slider(id=ids.EXAMPLE_THRESHOLD, min=0, max=1, step=0.001, value=None, marks=None,
+                                updatemode="mouseup", tooltip={"placement": "bottom"}),
+                     className="lv-slider"),
+        ], className="lv-row lv-threshold"),
+        html.Div(id=ids.EXAMPLE_COUNT, className="lv-notice", role="status"),
         dcc.Loading(html.Div(id=ids.EXAMPLE_RESULTS)),
         dcc.Store(id=ids.EXAMPLE_FOR),
     ], className="lv-panel"))
 
 
+def profile_tab() -> dcc.Tab:
+    """The shown neuron over the whole text: numbers, histogram, its highest and lowest contexts."""
+    return dcc.Tab(label="Neuron profile", value=ids.TAB_PROFILE,
+                   children=dcc.Loading(html.Div(id=ids.PROFILE, className="lv-panel")))
+
+
+def saturation_tab() -> dcc.Tab:
+    """Which gate units act as switches (Karpathy et al.'s figure 3)."""
+    return dcc.Tab(label="Gate saturation", value=ids.TAB_SATURATION,
+                   children=dcc.Loading(html.Div(id=ids.SATURATION, className="lv-panel")))
+
+
+# The side pane's tabs, in order; each is a function returning a dcc.Tab
+PANELS = (profile_tab, search_tab, example_tab, saturation_tab)
+
+
 def panels() -> dcc.Tabs:
-    """Tabs under the text: the neuron's profile, gate saturation, the units that track a hypothesis."""
-    tabs = [
-        dcc.Tab(label="Neuron profile", value=ids.TAB_PROFILE,
-                children=dcc.Loading(html.Div(id=ids.PROFILE, className="lv-panel"))),
-        dcc.Tab(label="Gate saturation", value=ids.TAB_SATURATION,
-                children=dcc.Loading(html.Div(id=ids.SATURATION, className="lv-panel"))),
-        search_tab(),
-    ]
-    return dcc.Tabs(id=ids.TABS, value=ids.TAB_PROFILE, children=tabs, className="lv-tabs")
+    """The side pane: one tab per panel."""
+    return dcc.Tabs(id=ids.TABS, value=ids.TAB_PROFILE, children=[tab() for tab in PANELS],
+                    className="lv-tabs")
 
 
 def layout(catalog: Catalog) -> html.Div:
@@ -157,6 +189,7 @@ def layout(catalog: Catalog) -> html.Div:
         dcc.Store(id=ids.VALUES),
         dcc.Store(id=ids.DRAW_CONFIG, data=draw_config()),
         dcc.Store(id=ids.RENDERED),
+        dcc.Store(id=ids.JUMP),
         dcc.Store(id=ids.PROFILE_FOR),
         dcc.Store(id=ids.SATURATION_FOR),
         html.Header([
@@ -167,8 +200,13 @@ def layout(catalog: Catalog) -> html.Div:
         ], className="lv-header"),
         controls(),
         html.Div(id=ids.MESSAGE, role="status", className="lv-message"),
-        html.Div([html.Div(id=ids.LEGEND, className=LEGEND_CLASS), html.Span(KEYS_HELP, className="lv-keys")],
-                 className="lv-row lv-legend-row"),
-        html.Div(id=ids.GRID, className="lv-host"),
-        panels(),
+        html.Div([
+            html.Section([
+                html.Div(id=ids.CAPTION, className="lv-caption", role="note"),
+                html.Div([html.Div(id=ids.LEGEND, className=LEGEND_CLASS),
+                          html.Span(KEYS_HELP, className="lv-keys")], className="lv-row lv-legend-row"),
+                html.Div(id=ids.GRID, className="lv-host"),
+            ], className="lv-text-pane"),
+            html.Aside(panels(), className="lv-side"),
+        ], className="lv-main"),
     ], className="lv-app")

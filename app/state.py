@@ -18,6 +18,7 @@ from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron, act_name, parse_name
 from lstmviz.render.palette import PALETTES
 from lstmviz.store.reader import States
+from lstmviz.textio import boundary_before
 
 MODES = ("grid", "prose")
 LENGTHS = (100, 200, 500, 1000, 2000, 5000, 10000)
@@ -42,6 +43,7 @@ class View:
     raw_c: bool = False
     mark: int = -1  # first position of the highlighted span (a find match or a jumped-to context)
     mark_len: int = 0
+    why: str = ""  # the hypothesis (or pattern) the neuron was opened for, named by the caption
 
     @property
     def stop(self) -> int:
@@ -52,16 +54,17 @@ class View:
         """What each part of the page depends on, by the name of the store that carries it.
 
         The character view's text depends on the window, its colours on the window and the neuron,
-        the profile on the neuron, and the search panels on the file alone: stepping through units
-        changes neither the text nor the file, so it asks the server for nothing else.
+        the profile on the neuron and its scale (raw c or tanh(c)), and the search panels on the
+        file alone: stepping through units changes neither the text nor the file, so it asks the
+        server for nothing else.
 
         >>> View("val", "layer0.h.3").subjects()["neuron"]
-        ['val', 'layer0.h.3']
+        ['val', 'layer0.h.3', False]
         """
         return {
             "window": [self.file, self.pos, self.length, self.mode],
             "values": [self.file, self.pos, self.length, self.neuron, self.palette, self.raw_c],
-            "neuron": [self.file, self.neuron],
+            "neuron": [self.file, self.neuron, self.raw_c],
             "file": [self.file],
         }
 
@@ -116,6 +119,8 @@ def to_query(view: View) -> str:
         q["raw"] = 1
     if view.mark >= 0:
         q["mark"] = f"{view.mark}-{view.mark + view.mark_len}"
+    if view.why:
+        q["why"] = view.why
     return "?" + urlencode(q)
 
 
@@ -166,6 +171,7 @@ def from_query(search: str | None, default_file: str) -> tuple[View, list[str]]:
         raw_c=params.get("raw", "0") not in ("0", "", "false"),
         mark=mark,
         mark_len=mark_len,
+        why=params.get("why", "")[:MAX_TEXT],
     )
     return view, notes
 
@@ -211,7 +217,8 @@ def fit(view: View, states: States) -> tuple[View, list[str]]:
                      f"showing the last page, from {last:,}")
         pos = last
     raw_c = view.raw_c and KINDS[Neuron.parse(neuron).kind].display is not None  # c only; keep URLs honest
-    view = replace(view, neuron=neuron, length=length, pos=min(pos, last), raw_c=raw_c)
+    why = view.why if len(view.why) <= MAX_TEXT and neuron == view.neuron else ""
+    view = replace(view, neuron=neuron, length=length, pos=min(pos, last), raw_c=raw_c, why=why)
     if marked_on_screen(view, n_tokens):  # cut to the text, as `?mark=10-99999999` asks for more
         return replace(view, mark_len=min(view.mark_len, n_tokens - view.mark)), notes
     return replace(view, mark=-1, mark_len=0), notes
@@ -244,9 +251,22 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
     Events: ``layer``, ``kind``, ``unit`` (a control's new value), ``unit_step`` (+1/-1, wraps),
     ``neuron`` (``"layer1.c.3"``), ``goto`` / ``slider`` (a position), ``page`` (+1/-1),
     ``find`` (``(query, +1/-1)``), ``context`` (a position to show and mark), ``span``
-    (``(start, stop)`` to show and mark), ``mode``,
+    (``(start, stop)`` to show and mark), ``open`` (``{"neuron", "start", "stop", "why"}``: a
+    neuron shown at a span it was found for, and the hypothesis it was found for), ``mode``,
     ``palette``, ``raw_c``, ``length``.
+
+    A jump (``context``, ``span``, ``open``, a find match off screen) starts the window at a line
+    or word start a little before its mark, so the mark sits in text that reads from its start.
+    Any event that changes the neuron, except ``open``, drops ``why``: the caption names the
+    hypothesis only while its neuron is shown.
     """
+    after, notes = _reduce(view, event, value, states)
+    if event != "open" and after.neuron != view.neuron:
+        after = replace(after, why="")
+    return after, notes
+
+
+def _reduce(view: View, event: str, value, states: States) -> tuple[View, list[str]]:
     n = Neuron.parse(view.neuron)
     layer, kind = n.layer, n.kind
     notes: list[str] = []
@@ -287,12 +307,20 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
         pos = _whole(value)
         if pos is None:
             return view, [_not_whole("position", value, states.n_tokens - 1)]
-        view = replace(view, pos=max(0, pos - view.length // 3), mark=pos, mark_len=1)
+        view = replace(view, pos=_start_before(states, pos, view.length // 3), mark=pos, mark_len=1)
     elif event == "span":
         a, b = _span(value)
         if a is None or b is None:
             return view, [f"{value!r} is not a span of the text; pick one from the list"]
-        view = replace(view, pos=max(0, a - view.length // 4), mark=a, mark_len=max(1, b - a))
+        view = replace(view, pos=_start_before(states, a, view.length // 4), mark=a, mark_len=max(1, b - a))
+    elif event == "open":
+        found = value if isinstance(value, dict) else {}
+        neuron, why = found.get("neuron"), found.get("why", "")
+        a, b = _span((found.get("start"), found.get("stop")))
+        if not isinstance(neuron, str) or not isinstance(why, str) or a is None or b is None:
+            return view, [f"{value!r} is not a unit found by a search; pick one from the list"]
+        view = replace(view, neuron=neuron, why=why[:MAX_TEXT], mark=a, mark_len=max(1, b - a),
+                       pos=_start_before(states, a, view.length // 3))
     elif event in ("mode", "palette"):
         allowed = MODES if event == "mode" else tuple(PALETTES)
         if value not in allowed:
@@ -369,5 +397,11 @@ def _find(view: View, states: States, query: str, direction: int) -> tuple[View,
         return replace(view, mark=-1, mark_len=0), [f"{query!r} does not occur in the text"]
     notes = ["searched from the other end of the text"] if wrapped else []
     size = len(states.vocab.symbols_of(query))
-    pos = view.pos if view.pos <= hit and hit + size <= view.stop else max(0, hit - view.length // 4)
+    on_screen = view.pos <= hit and hit + size <= view.stop
+    pos = view.pos if on_screen else _start_before(states, hit, view.length // 4)
     return replace(view, pos=pos, mark=hit, mark_len=size), notes
+
+
+def _start_before(states: States, pos: int, before: int) -> int:
+    """Where a window showing ``pos`` about ``before`` characters in starts: a line or word start."""
+    return boundary_before(data.symbol_string(states), pos - before, max(1, before // 2))

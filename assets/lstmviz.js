@@ -1,22 +1,29 @@
 /*
  * lstmviz dashboard: draws the character view in the browser from compact arrays.
  *
- * The server sends two small stores (app/callbacks/view.py): the window's symbols and top-5
- * guesses, and one neuron's values as palette indices. Building thousands of cells here, in one
- * innerHTML assignment, keeps a page of 2,000 characters with strips responsive; building them as
- * Dash components on the server would not. Hover and click details are UI-only and never reach
- * the server; the keyboard shortcuts and the unit and page step buttons set the unit and
- * position boxes.
+ * The controller's reply (app/control.py) carries the window's symbols and top-5 guesses when
+ * the window moved, and one neuron's values as palette indices when they changed. Building
+ * thousands of cells here, in one innerHTML assignment, keeps a page of 2,000 characters with
+ * strips responsive; a step through units only recolours the cells already drawn. Every jump
+ * (a context, a ranked unit, a place, a find match, a typed position) scrolls its mark into view
+ * and flashes it. Panel items carry a data-jump attribute that a click copies into the JUMP store;
+ * snippets (data-snip) and the profile's histogram (data-hist) are drawn here from compact data,
+ * coloured with the palette on screen. A drag over the text selects a span for the search by
+ * example. Hover and click details are UI-only and never reach the server; the keyboard shortcuts
+ * and the unit and page step buttons set the unit and position boxes.
  */
 (function () {
   "use strict";
 
   const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ESC[c]);
+  const SVG = "http://www.w3.org/2000/svg";
 
-  // The drawing on screen, for the details box; replaced on every render.
+  // The drawing on screen, for recolouring, the details box and jumps; replaced on every render.
   let shown = null;
   let pinned = false;
+  let stepping = false; // the next new window comes from a page step (keys, buttons): no flash
+  let jumps = 0;
 
   function colour(table, k) {
     return k < 0 ? ["#ffffff", "#000000"] : [table.bg[k], table.fg[k]];
@@ -27,6 +34,8 @@
     const [bg, fg] = colour(table, k);
     return "background-color:" + bg + (fg === "#000000" ? "" : ";color:" + fg);
   }
+
+  const lutOf = (cfg, palette) => cfg.luts[palette] || cfg.luts.blog;
 
   // Display lines, exactly as lstmviz.render.snippet.wrap splits them: after each newline, and at
   // `width` columns after the last space (hard at `width` when there is none).
@@ -58,21 +67,21 @@
     return lines;
   }
 
+  const marked = (view, pos) => pos >= view.mark && pos < view.mark + view.mark_len;
+
   // The figure, in the markup of lstmviz/render/html.py (styled by lstmviz.render.style.stylesheet), plus the
   // dashboard's own marks: the true next character among the guesses, a row for misses, and
-  // the highlighted find match.
+  // the highlighted span.
   function drawText(win, vals, view, cfg, width) {
-    const lut = cfg.luts[vals.palette] || cfg.luts.blog;
+    const lut = lutOf(cfg, vals.palette);
     const strip = cfg.luts.strip;
     const grid = win.fixed;
-    const markA = view.mark;
-    const markB = view.mark + view.mark_len;
     const out = ['<div class="lv-text', grid ? " lv-grid lv-gap" : "", '">'];
     for (const [a, b] of wrap(win.chars, width)) {
       out.push('<div class="lv-group"><div class="lv-band" data-neuron="', esc(vals.neuron), '">');
       for (let i = a; i < b; i++) {
         const pos = win.start + i;
-        const cls = "lv-ch" + (win.faint[i] === "1" ? " lv-ws" : "") + (pos >= markA && pos < markB ? " lv-mark" : "");
+        const cls = "lv-ch" + (win.faint[i] === "1" ? " lv-ws" : "") + (marked(view, pos) ? " lv-mark" : "");
         out.push('<span class="', cls, '" data-i="', pos, '" style="', style(lut, vals.idx[i]), '">',
           esc(win.labels[i]), "</span>");
       }
@@ -119,7 +128,8 @@
       return '<div class="lv-scale"><span class="lv-scale-name">' + esc(name) + "</span> <span>" + esc(lo) +
         "</span> " + keys.join("") + " <span>" + esc(hi) + "</span></div>";
     };
-    const rows = [scale(vals.label, vals.ticks[0], vals.ticks[1], cfg.luts[vals.palette] || cfg.luts.blog)];
+    const rows = [scale(vals.label, vals.ticks[0], vals.ticks[1], lutOf(cfg, vals.palette))];
+    if (vals.note) rows.push('<div class="lv-scale lv-scale-note">' + esc(vals.note) + "</div>");
     if (view.mode === "grid") {
       // "0" and "1" are look.tick(0.0) and look.tick(1.0), the ends of every export's strip scale.
       rows.push(scale("top-5 predictions: probability", "0", "1", cfg.luts.strip) +
@@ -135,15 +145,32 @@
     return Math.max(10, Math.floor(inner / px));
   }
 
-  function draw() {
-    const { win, vals, view, cfg } = shown;
-    const host = document.getElementById(cfg.grid);
-    if (!host) return;
-    const width = columns(host, view, cfg);
+  // The whole figure, drawn anew: a new window, mode or width.
+  function draw(host) {
+    const { win, vals, view, cfg, width } = shown;
     host.innerHTML = '<div class="lv-snippet lv-view lv-' + esc(view.mode) + '" data-start="' + win.start +
       '" data-stop="' + win.stop + '" data-neuron="' + esc(vals.neuron) + '" data-palette="' + esc(vals.palette) +
       '" data-width="' + width + '">' + drawText(win, vals, view, cfg, width) + "</div>";
-    drawLegend(vals, view, cfg);
+    shown.cells = host.querySelectorAll(".lv-view .lv-ch");
+  }
+
+  // The same text in another neuron's colours (or another palette, or another mark): the cells
+  // stay, only their colours and marks change, so a step through units costs no layout.
+  function recolour(host, before) {
+    const { vals, view, cfg } = shown;
+    const lut = lutOf(cfg, vals.palette);
+    const cells = before.cells;
+    for (let i = 0; i < cells.length; i++) cells[i].style.cssText = style(lut, vals.idx[i]);
+    if (before.view.mark !== view.mark || before.view.mark_len !== view.mark_len) {
+      for (let i = 0; i < cells.length; i++) {
+        cells[i].classList.toggle("lv-mark", marked(view, shown.win.start + i));
+      }
+    }
+    const figure = host.querySelector(".lv-view");
+    for (const band of figure.querySelectorAll(".lv-band")) band.dataset.neuron = vals.neuron;
+    figure.dataset.palette = vals.palette;
+    figure.dataset.neuron = vals.neuron; // last: tests and benchmarks wait for this attribute
+    shown.cells = cells;
   }
 
   function render(win, vals, view, cfg) {
@@ -151,10 +178,21 @@
     if (!win || !vals || !view || !cfg) return noUpdate;
     if (vals.start !== win.start || vals.stop !== win.stop) return noUpdate; // mid-update
     if (win.fixed !== (view.mode === "grid")) return noUpdate;
-    shown = { win: win, vals: vals, view: view, cfg: cfg };
+    const host = document.getElementById(cfg.grid);
+    if (!host) return noUpdate;
+    const before = shown;
+    const width = columns(host, view, cfg);
+    shown = { win: win, vals: vals, view: view, cfg: cfg, width: width, cells: null };
     pinned = false;
     hideTip();
-    draw();
+    hideGo();
+    const same = before && before.win === win && before.width === width && before.cells &&
+      host.contains(before.cells[0] || null);
+    if (same) recolour(host, before);
+    else draw(host);
+    drawLegend(vals, view, cfg);
+    if (!before || before.vals.palette !== vals.palette) drawPanels(document);
+    jumpTo(host, before);
     return { start: win.start, stop: win.stop, neuron: vals.neuron, mode: view.mode };
   }
 
@@ -162,8 +200,265 @@
   window.addEventListener("resize", function () {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(function () {
-      if (shown) draw();
+      const host = shown && document.getElementById(shown.cfg.grid);
+      if (!host) return;
+      const width = columns(host, shown.view, shown.cfg);
+      if (width !== shown.width) {
+        shown.width = width;
+        draw(host);
+      }
     }, 150);
+  });
+
+  // ---- jumps: the mark into view, flashed -----------------------------------------------------
+
+  function flash(cells) {
+    for (const cell of cells) {
+      cell.classList.remove("lv-flash");
+      void cell.offsetWidth; // restart the animation on a cell flashed a moment ago
+      cell.classList.add("lv-flash");
+    }
+    setTimeout(() => cells.forEach((cell) => cell.classList.remove("lv-flash")), 1600);
+  }
+
+  // Lines out of sight are laid out only when shown (content-visibility), so the first scroll can
+  // land on estimated heights: check once the lines around the target are drawn, and scroll again.
+  function reveal(cell) {
+    cell.scrollIntoView({ block: "center", inline: "nearest" });
+    requestAnimationFrame(() => {
+      const r = cell.getBoundingClientRect();
+      const pane = cell.closest(".lv-host");
+      const p = pane ? pane.getBoundingClientRect() : { top: 0, bottom: window.innerHeight };
+      const top = Math.max(0, p.top);
+      const bottom = Math.min(window.innerHeight, p.bottom);
+      if (r.top < top || r.bottom > bottom) cell.scrollIntoView({ block: "center", inline: "nearest" });
+    });
+  }
+
+  // After a draw: a new mark is scrolled into view and flashed (and becomes the span for the
+  // search by example); a new window without one starts at the top of the text, its first
+  // character flashed unless a page step moved there.
+  function jumpTo(host, before) {
+    const { view, win, cfg } = shown;
+    const moved = !before || before.win.start !== win.start || before.win.n_tokens !== win.n_tokens;
+    const newMark = view.mark >= 0 && (!before || moved || before.view.mark !== view.mark ||
+      before.view.mark_len !== view.mark_len);
+    if (newMark) {
+      const cells = Array.from(host.querySelectorAll(".lv-ch.lv-mark"));
+      if (cells.length) {
+        reveal(cells[0]);
+        flash(cells);
+      }
+      setProps(cfg.example_span, { value: view.mark + ":" + (view.mark + view.mark_len) });
+    } else if (moved && before) {
+      const pane = host.closest(".lv-text-pane") || host;
+      host.scrollTop = 0;
+      if (pane.getBoundingClientRect().top < 0) pane.scrollIntoView({ block: "start" });
+      if (!stepping && shown.cells.length) flash([shown.cells[0]]);
+    }
+    stepping = false;
+  }
+
+  function setProps(id, props) {
+    if (id && window.dash_clientside.set_props) window.dash_clientside.set_props(id, props);
+  }
+
+  // A click on a panel item that carries data-jump (a context, a ranked unit, a place) tells the
+  // controller where to go, through the JUMP store.
+  document.addEventListener("click", function (e) {
+    const item = e.target.closest ? e.target.closest("[data-jump]") : null;
+    if (!item || !shown) return;
+    let where;
+    try {
+      where = JSON.parse(item.dataset.jump);
+    } catch (err) {
+      return;
+    }
+    where.n = ++jumps; // a second click on the same item is a new jump
+    setProps(shown.cfg.jump, { data: where });
+  });
+
+  // ---- snippets and the histogram, drawn from compact data ---------------------------------------
+
+  // A stretch of text for a panel: every character coloured by the neuron, a sparkline of it under
+  // the characters, the marked span outlined. data-snip: {w, t, f, s, m} (see app/data.py snippet).
+  function drawSnip(el, lut) {
+    let d;
+    try {
+      d = JSON.parse(el.dataset.snip);
+    } catch (err) {
+      return;
+    }
+    const n = d.t.length;
+    const idx = (s) => (s === null ? -1 : Math.min(255, Math.floor(s * 256)));
+    const text = [];
+    for (let i = 0; i < n; i++) {
+      const cls = "lv-sc" + (d.f[i] === "1" ? " lv-ws" : "") + (i >= d.m[0] && i < d.m[1] ? " lv-snip-mark" : "");
+      text.push('<span class="' + cls + '" style="' + style(lut, idx(d.s[i])) + '">' + esc(d.t[i]) + "</span>");
+    }
+    const points = [];
+    for (let i = 0; i < n; i++) if (d.s[i] !== null) points.push((i + 0.5).toFixed(1) + "," + (1 - d.s[i]).toFixed(3));
+    const spark = '<svg class="lv-spark" style="width:' + n + 'ch" viewBox="0 0 ' + n + ' 1" preserveAspectRatio="none"' +
+      ' aria-hidden="true"><rect class="lv-spark-mark" x="' + d.m[0] + '" y="0" width="' + Math.max(1, d.m[1] - d.m[0]) +
+      '" height="1"/><line class="lv-spark-mid" x1="0" y1="0.5" x2="' + n + '" y2="0.5"/>' +
+      '<polyline points="' + points.join(" ") + '"/></svg>';
+    el.innerHTML = '<span class="lv-snip-text">' + text.join("") + "</span>" + spark;
+  }
+
+  const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+  // The profile's histogram (data-hist, from app/figures.py histogram): bars in the colours the text
+  // is drawn in, the mean marked, the axis named by what is shown.
+  function drawHist(el, lut) {
+    let d;
+    try {
+      d = JSON.parse(el.dataset.hist);
+    } catch (err) {
+      return;
+    }
+    const W = 420, H = 190, L = 46, R = 14, T = 24, B = 38;
+    const n = d.counts.length;
+    const most = Math.max(1, ...d.counts);
+    const x = (v) => L + ((v - d.edges[0]) / (d.edges[n] - d.edges[0] || 1)) * (W - L - R);
+    const y = (c) => T + (1 - c / most) * (H - T - B);
+    const span = d.hi - d.lo || 1;
+    const out = ['<svg viewBox="0 0 ' + W + " " + H + '" class="lv-hist-svg" role="img" aria-label="' + esc(d.title) + '">',
+      '<text x="' + L + '" y="14" class="lv-hist-title">' + esc(d.title) + "</text>"];
+    for (let k = 0; k < n; k++) {
+      const a = d.edges[k], b = d.edges[k + 1];
+      const at = Math.min(255, Math.max(0, Math.floor((((a + b) / 2 - d.lo) / span) * 256)));
+      const top = y(d.counts[k]);
+      out.push('<rect x="' + x(a).toFixed(1) + '" y="' + top.toFixed(1) + '" width="' + Math.max(0.5, x(b) - x(a) - 0.3).toFixed(1) +
+        '" height="' + (H - B - top).toFixed(1) + '" fill="' + lut.bg[at] + '" stroke="#9aa4b2" stroke-width="0.3"><title>' +
+        fmt(a) + " … " + fmt(b) + ": " + d.counts[k].toLocaleString("en") + " positions</title></rect>");
+    }
+    out.push('<line x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) + '" y2="' + (H - B) + '" class="lv-axis"/>');
+    const ticks = [d.edges[0], d.edges[n]];
+    if (d.edges[0] < 0 && d.edges[n] > 0) ticks.splice(1, 0, 0);
+    for (const t of ticks) {
+      out.push('<text x="' + x(t).toFixed(1) + '" y="' + (H - B + 13) + '" class="lv-tick" text-anchor="middle">' + fmt(t) + "</text>");
+    }
+    out.push('<text x="' + ((L + W - R) / 2) + '" y="' + (H - 6) + '" class="lv-axis-label" text-anchor="middle">' +
+      esc(d.label) + "</text>");
+    out.push('<text x="12" y="' + ((T + H - B) / 2) + '" class="lv-axis-label" text-anchor="middle" transform="rotate(-90 12 ' +
+      ((T + H - B) / 2) + ')">positions</text>');
+    out.push('<text x="' + (L - 4) + '" y="' + (T + 4) + '" class="lv-tick" text-anchor="end">' + most.toLocaleString("en") + "</text>");
+    if (d.mean !== null) {
+      const m = x(d.mean).toFixed(1);
+      const right = x(d.mean) < (L + W - R) / 2;
+      out.push('<line x1="' + m + '" y1="' + T + '" x2="' + m + '" y2="' + (H - B) + '" class="lv-mean"/>' +
+        '<text x="' + (x(d.mean) + (right ? 4 : -4)).toFixed(1) + '" y="' + (T + 10) + '" class="lv-tick" text-anchor="' +
+        (right ? "start" : "end") + '">mean ' + fmt(d.mean) + "</text>");
+    }
+    out.push("</svg>");
+    el.innerHTML = out.join("");
+  }
+
+  function drawPanels(root) {
+    if (!shown) return;
+    const lut = lutOf(shown.cfg, shown.vals.palette);
+    if (root.matches && root.matches("[data-snip]")) drawSnip(root, lut);
+    if (root.matches && root.matches("[data-hist]")) drawHist(root, lut);
+    if (!root.querySelectorAll) return;
+    for (const el of root.querySelectorAll("[data-snip]")) drawSnip(el, lut);
+    for (const el of root.querySelectorAll("[data-hist]")) drawHist(el, lut);
+  }
+
+  // Panels arrive as Dash renders them: draw what they carry as soon as it is in the page. The
+  // text's own redraws (thousands of cells, none with data to draw) are not searched.
+  new MutationObserver(function (records) {
+    for (const r of records) {
+      if (r.type === "attributes") drawPanels(r.target);
+      else {
+        for (const node of r.addedNodes) {
+          if (node.nodeType === 1 && !(node.closest && node.closest(".lv-host"))) drawPanels(node);
+        }
+      }
+    }
+  }).observe(document.documentElement, { childList: true, subtree: true, attributes: true,
+    attributeFilter: ["data-snip", "data-hist"] });
+
+  // ---- a drag over the text: the span for the search by example --------------------------------
+
+  let dragFrom = null;
+  let dragged = false;
+
+  function cellOf(target) {
+    return target && target.closest ? target.closest(".lv-view .lv-ch[data-i]") : null;
+  }
+
+  function selectSpan(a, b) {
+    if (!shown || !shown.cells) return;
+    const lo = Math.min(a, b), hi = Math.max(a, b);
+    for (const cell of shown.cells) {
+      const i = Number(cell.dataset.i);
+      cell.classList.toggle("lv-sel", i >= lo && i <= hi);
+    }
+  }
+
+  function goElement() {
+    let go = document.getElementById("lv-example-go");
+    if (!go) {
+      go = document.createElement("button");
+      go.id = "lv-example-go";
+      go.className = "lv-btn lv-go";
+      go.hidden = true;
+      go.addEventListener("click", function () {
+        const { cfg } = shown;
+        const run = window.dash_component_api.getLayout(cfg.example_run);
+        setProps(cfg.example_span, { value: go.dataset.span });
+        setProps(cfg.tabs, { value: cfg.example_tab });
+        setProps(cfg.example_run, { n_clicks: ((run && run.props.n_clicks) || 0) + 1 });
+        hideGo();
+      });
+      document.body.appendChild(go);
+    }
+    return go;
+  }
+
+  function hideGo() {
+    const go = document.getElementById("lv-example-go");
+    if (go) go.hidden = true;
+    if (shown && shown.cells) for (const cell of document.querySelectorAll(".lv-ch.lv-sel")) cell.classList.remove("lv-sel");
+  }
+
+  document.addEventListener("mousedown", function (e) {
+    if (e.target.id === "lv-example-go") return;
+    hideGo();
+    const cell = e.button === 0 ? cellOf(e.target) : null;
+    dragFrom = cell ? Number(cell.dataset.i) : null;
+    dragged = false;
+    if (cell) e.preventDefault(); // the drag selects a span of positions, not the page's text
+  });
+
+  document.addEventListener("mousemove", function (e) {
+    if (dragFrom === null || !(e.buttons & 1)) return;
+    const cell = cellOf(e.target);
+    if (!cell) return;
+    const at = Number(cell.dataset.i);
+    if (at !== dragFrom || dragged) {
+      dragged = true;
+      hideTip();
+      selectSpan(dragFrom, at);
+    }
+  });
+
+  document.addEventListener("mouseup", function (e) {
+    if (dragFrom === null) return;
+    const cell = cellOf(e.target);
+    const from = dragFrom;
+    dragFrom = null;
+    if (!dragged || !cell || !shown) return;
+    const to = Number(cell.dataset.i);
+    const a = Math.min(from, to), b = Math.max(from, to) + 1;
+    const span = a + ":" + b;
+    setProps(shown.cfg.example_span, { value: span });
+    const go = goElement();
+    go.dataset.span = span;
+    go.textContent = "Units on over " + a.toLocaleString("en") + "–" + b.toLocaleString("en") + " ▸";
+    go.hidden = false;
+    go.style.left = Math.min(e.clientX + 8, window.innerWidth - go.offsetWidth - 8) + "px";
+    go.style.top = Math.min(e.clientY + 12, window.innerHeight - go.offsetHeight - 8) + "px";
   });
 
   // ---- details box -------------------------------------------------------------------------
@@ -233,18 +528,18 @@
     tip.style.top = y + "px";
   }
 
-  function cellOf(target) {
-    return target && target.closest ? target.closest(".lv-view .lv-ch[data-i]") : null;
-  }
-
   document.addEventListener("mouseover", function (e) {
     const cell = cellOf(e.target);
-    if (cell && !pinned) showTip(cell, e);
+    if (cell && !pinned && dragFrom === null) showTip(cell, e);
   });
   document.addEventListener("mouseout", function (e) {
     if (!pinned && cellOf(e.target) && !cellOf(e.relatedTarget)) hideTip();
   });
   document.addEventListener("click", function (e) {
+    if (dragged) {
+      dragged = false;
+      return;
+    }
     const cell = cellOf(e.target);
     if (!cell) {
       if (pinned && !e.target.closest(".lv-tip")) {
@@ -283,7 +578,7 @@
   function setBox(id, from, last, next) {
     const value = window.dash_component_api.getLayout(id).props.value;
     const ok = Number.isInteger(value) && value >= 0 && value <= last;
-    window.dash_clientside.set_props(id, { value: next(ok ? value : from) });
+    setProps(id, { value: next(ok ? value : from) });
   }
 
   function stepUnit(by) {
@@ -295,6 +590,7 @@
     const { pos, length } = shown.view;
     const n = shown.win.n_tokens;
     const last = Math.max(0, n - length); // the last page ends at the end of the text
+    stepping = true;
     setBox(shown.cfg.position, pos, n - 1, (start) => Math.min(Math.max(0, start + by * length), last));
   }
 
@@ -321,6 +617,7 @@
     if (e.key === "Escape") {
       pinned = false;
       hideTip();
+      hideGo();
     }
     const action = KEYS[e.key];
     if (!action || !shown || typing(e.target)) return;

@@ -16,10 +16,10 @@ import numpy as np
 from lstmviz.errors import StoreError
 from lstmviz.extraction.extract import extract_file
 from lstmviz.extraction.options import Options
-from lstmviz.search.hypotheses import hypothesis_values
+from lstmviz.search.hypotheses import hypothesis_values, symbol_string
 from lstmviz.search.rank import rank_all
 from lstmviz.store.reader import open_states
-from lstmviz.textio import sha256_file
+from lstmviz.textio import boundary_before, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ def _matches(path: Path) -> bool:
 def showcase(path: str | Path, *, progress: bool = False) -> Showcase:
     """The strongest URL or ``[[ ]]`` link cell (else quote cell), by its score over chance.
 
-    The position is a little before the first place the hypothesis holds, so the opening screen
-    shows the cell switching on.
+    The position is a little before the first place the hypothesis holds, at the start of a line
+    or word, so the opening screen shows the cell switching on in text that reads from its start.
     """
     with open_states(path) as states:
         table = rank_all(states, progress=progress)
@@ -83,6 +83,6 @@ def showcase(path: str | Path, *, progress: bool = False) -> Showcase:
             raise StoreError(f"{path}: the text has no URLs, [[ ]] links or quotes to show")
         best = rows.sort_values("margin", ascending=False).iloc[0]
         inside = np.flatnonzero(hypothesis_values(states, best["hypothesis"]) > 0)
-    position = max(0, int(inside[0]) - 40) if inside.size else 0
+        position = boundary_before(symbol_string(states), int(inside[0]) - 40, 40) if inside.size else 0
     return Showcase(best["hypothesis"], best["neuron"], float(best["score"]),
                     float(best["baseline"]), position)

@@ -72,3 +72,26 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def boundary_before(text: str, pos: int, slack: int) -> int:
+    """A position at or up to ``slack`` characters before ``pos`` where a line, or else a word, starts.
+
+    A window that opens mid-word reads as a cut; opened at a line or word start, the text around a
+    jumped-to place reads from its beginning. Without either within reach, ``pos`` is kept.
+
+    >>> text = "first line\\nsecond line here"
+    >>> boundary_before(text, 16, 10), boundary_before(text, 25, 6), boundary_before(text, 25, 2)
+    (11, 23, 25)
+    """
+    pos = max(0, min(pos, len(text)))
+    if pos == 0 or text[pos - 1] == "\n":
+        return pos
+    lo = max(0, pos - slack)
+    line = text.rfind("\n", lo, pos)
+    if line >= 0:
+        return line + 1
+    if text[pos - 1] in " \t":
+        return pos
+    word = max(text.rfind(" ", lo, pos), text.rfind("\t", lo, pos))
+    return word + 1 if word >= 0 else pos

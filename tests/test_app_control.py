@@ -8,10 +8,9 @@ from click.testing import CliRunner
 from dashboard_files import build, truncated, with_attrs
 
 from app import ids
-from app.callbacks.view import values_reply, window_reply
 from app.catalog import Catalog
 from app.cli import catalog_for
-from app.control import event_of, respond
+from app.control import event_of, respond, values_reply, window_reply
 from app.state import View
 from lstmviz.cli import cli
 from lstmviz.errors import StoreError
@@ -107,8 +106,13 @@ def test_events_are_named_from_the_triggering_control():
     assert event_of(ids.UNIT_PREV, 4, {}) == ("unit_step", -1)
     assert event_of(ids.FIND_TEXT, 1, {"find": "quote"}) == ("find", ("quote", 1))
     assert event_of(ids.GO, 2, {"position": 880}) == ("goto", 880)
-    assert event_of({"type": ids.CONTEXT, "pos": 77, "rank": "t0"}, 1, {}) == ("context", 77)
-    assert event_of({"type": ids.CONTEXT, "pos": 77, "rank": "t0"}, None, {}) is None  # list redrawn
+    assert event_of(ids.JUMP, {"to": "context", "pos": 77, "n": 1}, {}) == ("context", 77)
+    assert event_of(ids.JUMP, None, {}) is None  # the store before any click
+    assert event_of(ids.JUMP, {"to": "span", "start": 5, "stop": 9, "n": 2}, {}) == ("span", (5, 9))
+    opened = {"to": "unit", "neuron": "layer1.c.3", "start": 40, "stop": 41, "why": "quote", "n": 3}
+    assert event_of(ids.JUMP, opened, {}) == ("open", {"neuron": "layer1.c.3", "start": 40, "stop": 41,
+                                                       "why": "quote"})
+    assert event_of(ids.JUMP, {"to": "elsewhere"}, {}) is None
     click = {"points": [{"customdata": "layer1.gates.f.3"}]}
     clicked = event_of({"type": ids.SATURATION_GRAPH, "file": "tiny"}, click, {})
     assert clicked == ("neuron", "layer1.gates.f.3")
@@ -159,7 +163,7 @@ def test_only_controls_that_change_are_sent(catalog):
              "raw_c": [], "length": 500, "position": 100, "slider": 100}
     out = respond(catalog, ("unit_step", 1), view, shown)
     assert set(out) == {"state", "search", "message", "unit", "subject_values", "subject_neuron"}
-    assert out["unit"] == 4 and out["subject_neuron"] == ["tiny", "layer0.h.4"]
+    assert out["unit"] == 4 and out["subject_neuron"] == ["tiny", "layer0.h.4", False]
     typed = {**shown, "unit": 99}  # a unit the file lacks: the box must be set back
     out = respond(catalog, ("unit", 99), view, typed)
     assert out["unit"] == 3

@@ -10,7 +10,7 @@ from plotly.io.json import to_json_plotly
 
 from app import figures, ids
 from app.callbacks.panels import profile_view, saturation_view
-from app.callbacks.search import example, example_reply, parse_span, ranking_for, results
+from app.callbacks.search import example, example_reply, parse_span, ranked_places, ranking_for, results
 from app.catalog import Catalog, cached_states
 from app.state import View
 from lstmviz.errors import SearchError
@@ -26,15 +26,20 @@ def flat(tmp_path_factory):
     return cached_states(build(tmp_path_factory.mktemp("flat") / "flat.h5", gates=False, n_layer=1))
 
 
-def ids_in(component, kind: str) -> list[dict]:
-    """Every pattern-matching id of this type in a component tree."""
+def jumps_in(component, to: str) -> list[dict]:
+    """Where every item of a component tree that jumps the view takes it (``data-jump``), of one kind."""
+    return [j for j in attrs_in(component, "data-jump") if j["to"] == to]
+
+
+def attrs_in(component, attr: str) -> list[dict]:
+    """Every JSON-valued ``data-*`` attribute of this name in a component tree, in order."""
     found = json.loads(to_json_plotly(component))
     out = []
 
     def walk(node):
         if isinstance(node, dict):
-            if isinstance(node.get("id"), dict) and node["id"].get("type") == kind:
-                out.append(node["id"])
+            if isinstance(node.get(attr), str):
+                out.append(json.loads(node[attr]))
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -49,9 +54,12 @@ def test_profile_panel_links_every_extreme_context(states):
     panel = profile_view(states, "layer0.c.7")
     s = states.summary("layer0.c")
     expected = [int(p) for p in np.r_[s["top_pos"][7], s["bottom_pos"][7]] if p >= 0]
-    assert [i["pos"] for i in ids_in(panel, ids.CONTEXT)] == expected
-    graph = panel[0].children[1]
-    assert sum(graph.figure["data"][0]["y"]) == states.n_tokens
+    assert [i["pos"] for i in jumps_in(panel, "context")] == expected
+    [hist] = attrs_in(panel, "data-hist")
+    assert sum(hist["counts"]) == states.n_tokens
+    assert hist["label"] == "tanh(c)" and (hist["lo"], hist["hi"]) == (-1.0, 1.0)
+    snippets = attrs_in(panel, "data-snip")  # each context drawn coloured, its position marked
+    assert [sn["w"] + sn["m"][0] for sn in snippets] == expected
 
 
 def test_saturation_plot_has_a_clickable_point_per_gate_unit(states):
@@ -69,10 +77,10 @@ def test_files_without_gates_explain_how_to_get_them(flat):
 
 def test_ranking_units_lists_neurons_to_open(states):
     panel = results(states, "depth_paren", compute=True)
-    neurons = [i["neuron"] for i in ids_in(panel, ids.SEARCH_HIT)]
+    neurons = [i["neuron"] for i in jumps_in(panel, "unit")][::2]  # the unit's name, then its snippet
     assert len(neurons) == 20 and all(n.startswith("layer") for n in neurons)
     again = results(states, "depth_paren", compute=False)  # now cached: shown without recomputing
-    assert [i["neuron"] for i in ids_in(again, ids.SEARCH_HIT)] == neurons
+    assert [i["neuron"] for i in jumps_in(again, "unit")][::2] == neurons
 
 
 def test_ranking_a_pattern_that_never_occurs_says_so(states):
@@ -92,12 +100,12 @@ def test_spans_come_from_text_or_the_marked_text():
 
 def test_search_by_example_links_units_and_matching_spans(states):
     start = TEXT.index("getattr")
-    panel = example(states, View("tiny", "layer1.h.0"), f"{start}:{start + 2}")
+    panel, _ = example(states, View("tiny", "layer1.h.0"), f"{start}:{start + 2}")
     if isinstance(panel[0].children, str):  # no unit separates this span in a random model
         assert panel[0].children.startswith("Cannot search by example: no unit of layer1.h")
         return
-    units = ids_in(panel, ids.SEARCH_HIT)
-    spans = ids_in(panel, ids.SPAN_HIT)
+    units = jumps_in(panel, "unit")
+    spans = jumps_in(panel, "span")
     assert units and all(u["neuron"].startswith("layer1.h.") for u in units)
     assert all(s["stop"] <= start or s["start"] >= start + 2 for s in spans)
 
@@ -107,8 +115,8 @@ def test_histogram_marks_the_mean(states):
 
     p = profile(states, "layer1.h.2")
     fig = figures.histogram(p)
-    assert fig["layout"]["shapes"][0]["x0"] == pytest.approx(p.stats["mean"])
-    assert len(fig["data"][0]["x"]) == 50
+    assert fig["mean"] == pytest.approx(p.stats["mean"])
+    assert len(fig["counts"]) == 50 and len(fig["edges"]) == 51
 
 
 def test_top_layer_h_profile_lists_the_characters_the_unit_pushes(states):
@@ -138,7 +146,8 @@ def test_ranking_shows_the_baseline_a_real_cell_must_beat(states):
     from lstmviz.search.rank import rank_units
 
     df = rank_units(states, "quote")
-    text = json.dumps(json.loads(to_json_plotly(figures.search_table(df))))
+    table = figures.search_table(df, "quote", ranked_places(states, df, "quote", raw_c=False))
+    text = json.dumps(json.loads(to_json_plotly(table)))
     assert f"Baseline {df.attrs['baseline']:.3f}" in text
     assert f"{df.attrs['null_best']:.3f}" in text and f"{df.attrs['local']:.3f}" in text
 
@@ -165,9 +174,10 @@ def test_by_example_results_are_cleared_when_the_file_changes(states, flat):
     catalog = Catalog.scan([states.path, flat.path])
     start = TEXT.index("getattr")
     tiny = View("tiny", "layer1.h.0").to_dict()
-    panel, found_in = example_reply(catalog, tiny, f"{start}:{start + 2}", run=True, shown_for=None)
-    assert found_in == "tiny" and panel
-    assert example_reply(catalog, {**tiny, "neuron": "layer1.h.5"}, "", run=False, shown_for="tiny") is None
+    panel, found = example_reply(catalog, tiny, f"{start}:{start + 2}", run=True, shown_for=None)
+    found_in = {"file": found["file"], "span": found["span"]}  # what the page keeps
+    assert found_in == {"file": "tiny", "span": [start, start + 2]} and panel
+    assert example_reply(catalog, {**tiny, "neuron": "layer1.h.5"}, "", run=False, shown_for=found_in) is None
     flat_view = {**tiny, "file": "flat", "neuron": "layer0.h.0"}
-    assert example_reply(catalog, flat_view, "", run=False, shown_for="tiny") == ([], None)
+    assert example_reply(catalog, flat_view, "", run=False, shown_for=found_in) == ([], None)
     assert example_reply(catalog, flat_view, "", run=False, shown_for=None) is None

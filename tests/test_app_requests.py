@@ -34,7 +34,7 @@ MALFORMED = [
 ]
 # Values of the other inputs and states that make each callback do its work rather than skip it
 TRIGGERS = {ids.TABS: None, ids.EXPORT_HTML: 1, ids.SEARCH_RUN: 1, ids.EXAMPLE_RUN: 1,
-            ids.EXAMPLE_SPAN: "10:12", ids.SEARCH_HYPOTHESIS: "quote"}
+            ids.EXAMPLE_SPAN: "10:12", ids.SEARCH_HYPOTHESIS: "quote", ids.UNIT_NEXT: 1}
 TABS = {ids.PROFILE: ids.TAB_PROFILE, ids.SATURATION: ids.TAB_SATURATION, ids.SEARCH_RESULTS: ids.TAB_SEARCH}
 
 
@@ -93,24 +93,41 @@ def test_every_callback_answers_a_malformed_view_without_a_server_error(live, st
         assert status in (200, 204), (dep["output"], status)
 
 
+def _answering(deps: list, output: str) -> dict:
+    """The callback whose reply carries ``output`` (the text's window and colours come with the view)."""
+    return next(d for d in deps if any(o["id"] == output for o in _as_list(_outputs(d["output"]))))
+
+
+def _as_list(outputs) -> list:
+    return outputs if isinstance(outputs, list) else [outputs]
+
+
+STEP = "unit-next.n_clicks"  # an event that moves from the view the page sends
+
+
 def test_a_malformed_view_is_explained_on_the_page(live):
     url, deps = live
-    window = next(d for d in deps if _main_output(d) == ids.WINDOW)
-    status, reply = post(url, window, {ids.STATE: {**GOOD, "pos": "12"}})
+    window = _answering(deps, ids.WINDOW)
+    status, reply = post(url, window, {ids.STATE: {**GOOD, "pos": "12"}, ids.UNIT_NEXT: 1}, changed=STEP)
     assert status == 200
     said = json.dumps(reply["response"][ids.MESSAGE])
     assert "the page sent pos='12', which is not a whole number; reload the page" in said
-    status, reply = post(url, window, {ids.STATE: {**GOOD, "file": "../../etc/passwd"}})
+    status, reply = post(url, window, {ids.STATE: {**GOOD, "file": "../../etc/passwd"}, ids.UNIT_NEXT: 1},
+                         changed=STEP)
     assert "is not on this server; pick one from the file list" in json.dumps(reply["response"][ids.MESSAGE])
 
 
 def test_no_request_reads_more_than_one_window(live):
     url, deps = live
     for output in (ids.WINDOW, ids.VALUES):
-        dep = next(d for d in deps if _main_output(d) == output)
-        status, reply = post(url, dep, {ids.STATE: {**GOOD, "length": 10**9}})
-        data = reply["response"][output]["data"]
-        assert data["stop"] - data["start"] <= max(LENGTHS)
+        dep = _answering(deps, output)
+        for changed in (STEP, "page-next.n_clicks"):  # new colours; a new window and its colours
+            values = {ids.STATE: {**GOOD, "length": 10**9}, ids.UNIT_NEXT: 1, ids.PAGE_NEXT: 1}
+            status, reply = post(url, dep, values, changed=changed)
+            if output not in reply["response"]:
+                continue  # a unit step sends no new window
+            data = reply["response"][output]["data"]
+            assert data["stop"] - data["start"] <= max(LENGTHS)
 
 
 def test_typed_text_is_bounded(live):
@@ -123,10 +140,12 @@ def test_typed_text_is_bounded(live):
     assert f"type at most {MAX_TEXT:,}" in json.dumps(reply["response"][ids.SEARCH_RESULTS])
 
 
-CLICKS = [  # (changed input, its value): clicks on items whose ids the page could not have drawn
-    ({"type": ids.CONTEXT, "pos": "x", "rank": 0}, 1), ({"type": ids.CONTEXT, "pos": None, "rank": 0}, 1),
-    ({"type": ids.SEARCH_HIT, "neuron": 5}, 1), ({"type": ids.SEARCH_HIT, "neuron": "layer7.q.1"}, 1),
-    ({"type": ids.SPAN_HIT, "start": "a", "stop": 3}, 1),
+CLICKS = [  # (changed input, its value): clicks on items the page could not have drawn
+    (ids.JUMP, {"to": "context", "pos": "x"}), (ids.JUMP, {"to": "context", "pos": None}),
+    (ids.JUMP, {"to": "unit", "neuron": 5, "start": 1, "stop": 2}),
+    (ids.JUMP, {"to": "unit", "neuron": "layer7.q.1", "start": 1, "stop": 2}),
+    (ids.JUMP, {"to": "unit", "neuron": "layer0.h.1", "start": 1, "stop": 2, "why": ["x"]}),
+    (ids.JUMP, {"to": "span", "start": "a", "stop": 3}), (ids.JUMP, {"to": "nowhere"}), (ids.JUMP, "x"),
     ({"type": ids.SATURATION_GRAPH, "file": "tiny"}, "x"),
     ({"type": ids.SATURATION_GRAPH, "file": "tiny"}, {"points": []}),
 ]
@@ -136,11 +155,16 @@ CLICKS = [  # (changed input, its value): clicks on items whose ids the page cou
 def test_crafted_clicks_get_messages(live, clicked, value):
     url, deps = live
     controller = next(d for d in deps if _main_output(d) == ids.STATE)
-    prop = "clickData" if clicked["type"] == ids.SATURATION_GRAPH else "n_clicks"
-    values = {ids.STATE: GOOD, clicked["type"]: [{"id": clicked, "property": prop, "value": value}]}
-    changed = json.dumps(clicked, separators=(",", ":"), sort_keys=True) + "." + prop
-    status, _ = post(url, controller, values, changed=changed)
+    if clicked == ids.JUMP:
+        values, changed = {ids.STATE: GOOD, ids.JUMP: value}, f"{ids.JUMP}.data"
+    else:
+        prop = "clickData"
+        values = {ids.STATE: GOOD, clicked["type"]: [{"id": clicked, "property": prop, "value": value}]}
+        changed = json.dumps(clicked, separators=(",", ":"), sort_keys=True) + "." + prop
+    status, reply = post(url, controller, values, changed=changed)
     assert status in (200, 204)
+    if status == 200 and isinstance(value, dict) and value.get("to") in ("context", "unit", "span"):
+        assert reply["response"][ids.MESSAGE]["children"]  # a message says what was wrong
 
 
 TRAVERSALS = [
@@ -172,19 +196,18 @@ def test_traversal_in_a_file_key_or_a_route_reveals_nothing(live, name):
 def test_eight_clients_at_once_all_get_answers(live):
     """Bounded: 8 clients x 12 steps each, loopback only, every request with its own timeout."""
     url, deps = live
-    window = next(d for d in deps if _main_output(d) == ids.WINDOW)
-    values = next(d for d in deps if _main_output(d) == ids.VALUES)
+    controller = _answering(deps, ids.WINDOW)
     failures: list = []
     lock = threading.Lock()
 
     def client(k: int) -> None:
         for step in range(12):
             view = {**GOOD, "pos": (k * 500 + step * 100) % 5000, "neuron": f"layer{k % 2}.c.{step}"}
-            for dep in (window, values):
-                status, reply = post(url, dep, {ids.STATE: view})
-                if status != 200 or _main_output(dep) not in reply["response"]:
-                    with lock:
-                        failures.append((k, step, status))
+            status, reply = post(url, controller, {ids.STATE: view, ids.PAGE_NEXT: 1},
+                                 changed="page-next.n_clicks")
+            if status != 200 or not {ids.WINDOW, ids.VALUES} <= set(reply["response"]):
+                with lock:
+                    failures.append((k, step, status))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(client, range(8)))

@@ -19,8 +19,8 @@ from extraction_files import TEXT, VOCAB, make_model, one_thread
 from app import data
 from app.callbacks.panels import profile_view, saturation_view
 from app.callbacks.search import example_reply
-from app.callbacks.view import values_reply, window_reply
 from app.catalog import Catalog, cached_states
+from app.control import values_reply, window_reply
 from lstmviz.cli import cli
 from lstmviz.extraction.extract import extract
 from lstmviz.extraction.options import Options

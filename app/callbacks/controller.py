@@ -1,4 +1,8 @@
-"""The one callback that owns the selection: URL, stored view and every control's value."""
+"""The one callback that owns the selection: URL, stored view, every control's value and the text.
+
+It answers each event with the new selection and, in the same reply, the text's window and colours
+when they changed (:func:`app.control.reply`), so a step through units or pages is one request.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dash import ALL, Dash, Input, Output, State, ctx, no_update
 
 from app import ids
 from app.catalog import Catalog
-from app.control import event_of, respond
+from app.control import event_of, reply
 
 OUTPUTS = {
     "state": (ids.STATE, "data"), "search": (ids.URL, "search"), "message": (ids.MESSAGE, "children"),
@@ -17,6 +21,7 @@ OUTPUTS = {
     "mode": (ids.MODE, "value"), "palette": (ids.PALETTE, "value"), "raw_c": (ids.RAW_C, "value"),
     "length": (ids.LENGTH, "value"), "position": (ids.POSITION, "value"), "slider": (ids.SLIDER, "value"),
     "slider_max": (ids.SLIDER, "max"), "slider_marks": (ids.SLIDER, "marks"),
+    "window": (ids.WINDOW, "data"), "values": (ids.VALUES, "data"), "caption": (ids.CAPTION, "children"),
     **{f"subject_{k}": (store, "data") for k, store in ids.SUBJECTS.items()},
 }
 INPUTS = {
@@ -28,10 +33,8 @@ INPUTS = {
     "page_prev": (ids.PAGE_PREV, "n_clicks"), "page_next": (ids.PAGE_NEXT, "n_clicks"),
     "slider": (ids.SLIDER, "value"), "find_prev": (ids.FIND_PREV, "n_clicks"),
     "find_next": (ids.FIND_NEXT, "n_clicks"), "find_submit": (ids.FIND_TEXT, "n_submit"),
-    "contexts": ({"type": ids.CONTEXT, "pos": ALL, "rank": ALL}, "n_clicks"),
+    "jump": (ids.JUMP, "data"),
     "saturation": ({"type": ids.SATURATION_GRAPH, "file": ALL}, "clickData"),
-    "search_hits": ({"type": ids.SEARCH_HIT, "neuron": ALL}, "n_clicks"),
-    "span_hits": ({"type": ids.SPAN_HIT, "start": ALL, "stop": ALL}, "n_clicks"),
 }
 
 
@@ -52,5 +55,5 @@ def register(app: Dash, catalog: Catalog) -> None:
         event = event_of(ctx.triggered_id, triggered["value"], inputs)
         if event is None:
             return dict.fromkeys(OUTPUTS, no_update)
-        out = respond(catalog, event, inputs["current"], shown={k: inputs[k] for k in SHOWN})
+        out = reply(catalog, event, inputs["current"], shown={k: inputs[k] for k in SHOWN})
         return {k: out.get(k, no_update) for k in OUTPUTS}

@@ -1,7 +1,7 @@
-"""The panels under the text: the chosen neuron's profile and the gate saturation plot.
+"""The side pane's panels: the chosen neuron's profile and the gate saturation plot.
 
 Each is built only while its tab is open and only when its subject changed, from precomputed
-summaries, so opening one reads no activations.
+summaries; the profile reads only its contexts' short stretches of the neuron.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from lstmviz.errors import LstmvizError, StoreError
 from lstmviz.store.reader import States
 
 
-def profile_view(states: States, neuron: str) -> list:
+def profile_view(states: States, neuron: str, raw_c: bool = False) -> list:
     """The profile panel's content, or a notice saying why there is none."""
     try:
-        return figures.profile_panel(data.profile(states, neuron))
+        return figures.profile_panel(data.profile(states, neuron, raw_c))
     except StoreError as e:
         return [figures.notice(f"No profile for {neuron}: {e}")]
 
@@ -53,10 +53,10 @@ def register(app: Dash, catalog: Catalog) -> None:
             view, states = view_of(catalog, page_view)
         except LstmvizError as e:
             return [figures.notice(str(e))], None
-        key = [view.file, view.neuron]
+        key = [view.file, view.neuron, view.raw_c]  # raw c changes the scale of its histogram
         if key == shown:
             raise PreventUpdate
-        return profile_view(states, view.neuron), key
+        return profile_view(states, view.neuron, view.raw_c), key
 
     @app.callback(
         Output(ids.SATURATION, "children"), Output(ids.SATURATION_FOR, "data"),

@@ -1,65 +1,20 @@
-"""The character view: two small server reads per change, drawn by the browser.
+"""The character view, drawn by the browser from the window and colours the controller sends.
 
-The window's symbols and guesses change only when the window moves; the neuron's values change on
-every flick through units. Each is its own callback, called only when its subject changed.
+The controller's reply carries the window's symbols and guesses when the window moved, and the
+neuron's colours when they changed (:func:`app.control.reply`); the browser draws them, and a step
+through units only recolours the cells already drawn (``assets/lstmviz.js``).
 """
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Dash, Input, Output, State, no_update
-from dash.exceptions import PreventUpdate
+from dash import ClientsideFunction, Dash, Input, Output, State
 
-from app import data, ids
+from app import ids
 from app.catalog import Catalog
-from app.control import message
-from app.requests import view_of
-from lstmviz.errors import LstmvizError
-
-
-def window_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
-    """The window's text and guesses for the browser, or None and a message saying why not."""
-    try:
-        view, states = view_of(catalog, page_view)
-        payload = data.window_payload(states, view.pos, view.length, fixed=view.mode == "grid")
-    except LstmvizError as e:
-        return None, message([str(e)])
-    return payload, []
-
-
-def values_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
-    """The neuron's values over the window, or None and a message saying why not."""
-    try:
-        view, states = view_of(catalog, page_view)
-        payload = data.values_payload(states, view.neuron, view.pos, view.length,
-                                      palette=view.palette, raw_c=view.raw_c)
-    except LstmvizError as e:
-        return None, message([str(e)])
-    return payload, []
 
 
 def register(app: Dash, catalog: Catalog) -> None:
-    """Attach the window and values reads, and the clientside renderer."""
-
-    @app.callback(
-        Output(ids.WINDOW, "data"), Output(ids.MESSAGE, "children", allow_duplicate=True),
-        Input(ids.SUBJECT_WINDOW, "data"), State(ids.STATE, "data"), prevent_initial_call=True,
-    )
-    def _window(_subject, view):
-        if not view:
-            raise PreventUpdate
-        payload, note = window_reply(catalog, view)
-        return (no_update, note) if payload is None else (payload, no_update)
-
-    @app.callback(
-        Output(ids.VALUES, "data"), Output(ids.MESSAGE, "children", allow_duplicate=True),
-        Input(ids.SUBJECT_VALUES, "data"), State(ids.STATE, "data"), prevent_initial_call=True,
-    )
-    def _values(_subject, view):
-        if not view:
-            raise PreventUpdate
-        payload, note = values_reply(catalog, view)
-        return (no_update, note) if payload is None else (payload, no_update)
-
+    """Attach the clientside renderer."""
     app.clientside_callback(
         ClientsideFunction(namespace="lstmviz", function_name="render"),
         Output(ids.RENDERED, "data"),
