@@ -98,7 +98,9 @@ def reply(catalog: Catalog, event: tuple[str, Any], current: dict | None,
 
     ``window`` and ``values`` are sent when their subjects changed (the window's text when the
     window moved, the colours when it moved or the neuron or colouring changed); ``caption`` when
-    the file, the neuron or the reason it is shown changed.
+    the file, the neuron or the reason it is shown changed. The values carry the profile's
+    subject, which the browser passes on once it has drawn them (``assets/lstmviz.js``), so the
+    profile is asked for after the text is on screen, not while it is drawn.
     """
     out = respond(catalog, event, current, shown)
     if "state" not in out:
@@ -111,6 +113,8 @@ def reply(catalog: Catalog, event: tuple[str, Any], current: dict | None,
     if out.pop("subject_values", None) is not None:
         out["values"], note = values_reply(catalog, out["state"])
         notes += note
+        if out["values"] is not None:  # the browser sets the profile's subject once the text is drawn
+            out["values"]["subject"] = view.subjects()["neuron"]
     before = _view(current)
     if event[0] == "url" or before is None or (before.file, before.neuron, before.why) != (
             view.file, view.neuron, view.why):

@@ -185,8 +185,7 @@ def search_table(df: pd.DataFrame, key: str, places: list[tuple[int, dict]]) -> 
     baseline = attrs.get("baseline", float("nan"))
     measure = attrs.get("measure", "score")
     top = max([r.score - baseline for r in df.itertuples()] + [1e-9])
-    head = ["#", "unit", measure, "above baseline", "direction",
-            *(("mean inside", "mean outside") if binary else ())]
+    head = ["#", "unit", measure, "above baseline", "direction", *(("inside", "outside") if binary else ())]
     rows = []
     for k, (r, (pos, snippet)) in enumerate(zip(df.itertuples(), places, strict=True)):
         margin = r.score - baseline
@@ -216,8 +215,9 @@ def search_table(df: pd.DataFrame, key: str, places: list[tuple[int, dict]]) -> 
              f"unit on shifted copies of the hypothesis, {attrs.get('null_best', nan):.3f}) and a "
              f"reaction to single characters (best score of a guess from the current character "
              f"alone, {attrs.get('local', nan):.3f}). Only scores well above it point to a real cell; "
-             f"rows less than {NEAR_CHANCE} above it are greyed. Click a unit to open it where it "
-             "tracks the hypothesis best.")
+             f"rows less than {NEAR_CHANCE} above it are greyed. "
+             f"{'Means are of what the text shows (for c, tanh of its mean). ' if binary else ''}"
+             "Click a unit to open it where it tracks the hypothesis best.")
     return html.Div([
         html.P(about, className="lv-notice"),
         html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
@@ -225,12 +225,13 @@ def search_table(df: pd.DataFrame, key: str, places: list[tuple[int, dict]]) -> 
     ])
 
 
-def _display_mean(neuron: str, mean: float) -> str:
-    """A ranking's mean in the scale the text is coloured by: tanh of the mean for c, as it is shown."""
+def _display_mean(neuron: str, mean: float) -> html.Span:
+    """A ranking's mean in the scale the text is coloured by: for c, tanh of the mean, as c is shown."""
     kind = KINDS[Neuron.parse(neuron).kind]
     if kind.display is None:
-        return f"{mean:+.3f}"
-    return f"{DISPLAY_FUNCTIONS[kind.display](mean):+.3f} ({kind.display} of {mean:+.3g})"
+        return html.Span(f"{mean:+.3f}")
+    return html.Span(f"{DISPLAY_FUNCTIONS[kind.display](mean):+.3f}",
+                     title=f"{kind.display} of the mean {kind.label}, {mean:+.4g}")
 
 
 def example_tables(found: ExampleSearch, places: list[tuple[int, int, float, dict]]) -> html.Div:

@@ -11,10 +11,11 @@ URL = "url"
 STATE = "view-state"  # dcc.Store: the selection (file, neuron, position, mode, ...)
 # dcc.Stores set only when their part of the selection changes (View.subjects), so each panel asks
 # the server for new content only when its own subject changed. The text's window and colours are
-# sent with the selection itself (WINDOW, VALUES), in the same reply.
+# sent with the selection itself (WINDOW, VALUES), in the same reply. The profile's subject is set
+# by the browser once it has drawn the text, so the profile is asked for after the text is on screen.
 SUBJECT_NEURON = "subject-neuron"
 SUBJECT_FILE = "subject-file"
-SUBJECTS = {"neuron": SUBJECT_NEURON, "file": SUBJECT_FILE}
+SUBJECTS = {"file": SUBJECT_FILE}  # set by the controller
 MESSAGE = "message"
 CAPTION = "caption"  # one line over the text: which cell, and why it is shown
 JUMP = "jump"  # dcc.Store: the panel item last clicked ({"to": "context" | "span" | "unit", ...})
@@ -52,7 +53,6 @@ VALUES = "values-data"  # the chosen neuron's values over the same window
 DRAW_CONFIG = "draw-config"  # colour tables and element ids for the renderer, sent once
 LEGEND = "legend"
 GRID = "grid"
-RENDERED = "rendered"
 
 # Panels, as tabs in the side pane
 TABS = "tabs"

@@ -27,6 +27,7 @@ MODE_OPTIONS = [
 VIEW_CLASS = "lv-view"  # set by assets/lstmviz.js on the figure it draws
 LEGEND_CLASS = "lv-legend-box"
 KEYS_HELP = "Keys: [ ] unit · ← → page · / find · drag over the text to search by example"
+SPINNER_MS = 400  # a panel that takes longer shows a spinner; a quick one (a step's profile) does not flicker
 # A small icon in the page itself: no request for /favicon.ico at every step through the history
 FAVICON = ('<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22 '
            'viewBox=%220 0 4 4%22%3E%3Crect width=%222%22 height=%224%22 fill=%22%233a75c4%22/%3E%3Crect '
@@ -160,13 +161,15 @@ def example_tab() -> dcc.Tab:
 def profile_tab() -> dcc.Tab:
     """The shown neuron over the whole text: numbers, histogram, its highest and lowest contexts."""
     return dcc.Tab(label="Neuron profile", value=ids.TAB_PROFILE,
-                   children=dcc.Loading(html.Div(id=ids.PROFILE, className="lv-panel")))
+                   children=dcc.Loading(html.Div(id=ids.PROFILE, className="lv-panel"),
+                                        delay_show=SPINNER_MS))
 
 
 def saturation_tab() -> dcc.Tab:
     """Which gate units act as switches (Karpathy et al.'s figure 3)."""
     return dcc.Tab(label="Gate saturation", value=ids.TAB_SATURATION,
-                   children=dcc.Loading(html.Div(id=ids.SATURATION, className="lv-panel")))
+                   children=dcc.Loading(html.Div(id=ids.SATURATION, className="lv-panel"),
+                                        delay_show=SPINNER_MS))
 
 
 # The side pane's tabs, in order; each is a function returning a dcc.Tab
@@ -188,7 +191,7 @@ def layout(catalog: Catalog) -> html.Div:
         dcc.Store(id=ids.WINDOW),
         dcc.Store(id=ids.VALUES),
         dcc.Store(id=ids.DRAW_CONFIG, data=draw_config()),
-        dcc.Store(id=ids.RENDERED),
+        dcc.Store(id=ids.SUBJECT_NEURON),
         dcc.Store(id=ids.JUMP),
         dcc.Store(id=ids.PROFILE_FOR),
         dcc.Store(id=ids.SATURATION_FOR),

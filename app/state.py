@@ -56,7 +56,8 @@ class View:
         The character view's text depends on the window, its colours on the window and the neuron,
         the profile on the neuron and its scale (raw c or tanh(c)), and the search panels on the
         file alone: stepping through units changes neither the text nor the file, so it asks the
-        server for nothing else.
+        server for nothing else. (The profile's subject travels with the colours and is set by
+        the browser once they are drawn: :func:`app.control.reply`.)
 
         >>> View("val", "layer0.h.3").subjects()["neuron"]
         ['val', 'layer0.h.3', False]

@@ -193,8 +193,14 @@
     drawLegend(vals, view, cfg);
     if (!before || before.vals.palette !== vals.palette) drawPanels(document);
     jumpTo(host, before);
-    return { start: win.start, stop: win.stop, neuron: vals.neuron, mode: view.mode };
+    // The profile's subject (app/control.py reply), passed on only now that the text is drawn, and
+    // only when it changed: the profile is asked for after the text, not in its way.
+    const subject = JSON.stringify(vals.subject);
+    if (subject === lastSubject) return noUpdate;
+    lastSubject = subject;
+    return vals.subject;
   }
+  let lastSubject = null;
 
   let resizeTimer = null;
   window.addEventListener("resize", function () {

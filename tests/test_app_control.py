@@ -203,3 +203,37 @@ def test_an_empty_position_box_is_refilled_with_a_message(catalog):
 def test_the_slider_ends_at_the_last_position(catalog):
     out = respond(catalog, ("url", "?file=tiny"), None)
     assert (out["slider_max"], out["slider_marks"]) == (5999, {0: "0", 5999: "5,999"})
+
+
+def test_one_reply_carries_the_view_and_what_the_text_needs(catalog):
+    from app.control import reply
+
+    first = reply(catalog, ("url", "?file=tiny&neuron=layer0.h.3&pos=100"), None)
+    assert first["window"]["start"] == first["values"]["start"] == 100
+    assert first["values"]["neuron"] == "layer0.h.3"
+    assert first["values"]["subject"] == ["tiny", "layer0.h.3", False]
+    assert first["caption"].startswith("layer0.h.3 (hidden state h, layer 0, unit 3)")
+    step = reply(catalog, ("unit_step", 1), first["state"])
+    assert "window" not in step and step["values"]["neuron"] == "layer0.h.4"  # the cells are recoloured
+    assert step["caption"].startswith("layer0.h.4")
+    page = reply(catalog, ("page", 1), step["state"])
+    assert page["window"]["start"] == page["values"]["start"] == 600 and "caption" not in page
+    landing = reply(catalog, ("url", "?file=tiny"), None)
+    assert "shown by default" in landing["caption"]
+
+
+def test_the_caption_names_the_hypothesis_score_and_baseline(catalog, folder):
+    from app.catalog import cached_states
+    from app.control import reply
+    from lstmviz.search.rank import rank_units
+
+    df = rank_units(cached_states(folder / "tiny.h5"), "quote", top=1)
+    best = df.iloc[0]
+    out = reply(catalog, ("url", f"?file=tiny&neuron={best.neuron}&pos=0&why=quote"), None)
+    words = "higher inside" if best.direction == "+" else "lower inside"
+    assert out["caption"] == (
+        f"{best.neuron} ({out['caption'].split('(', 1)[1].split(')')[0]}) tracks quote "
+        f"({df.attrs['description']}): AUROC {best.score:.3f}, {words}; baseline {df.attrs['baseline']:.3f}, "
+        f"so {best.score - df.attrs['baseline']:+.3f} above it")
+    unranked = reply(catalog, ("url", "?file=tiny&neuron=layer0.h.1&why=%5Bxyz%5D"), None)
+    assert unranked["caption"].endswith("opened for '[xyz]'")

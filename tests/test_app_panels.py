@@ -181,3 +181,49 @@ def test_by_example_results_are_cleared_when_the_file_changes(states, flat):
     flat_view = {**tiny, "file": "flat", "neuron": "layer0.h.0"}
     assert example_reply(catalog, flat_view, "", run=False, shown_for=found_in) == ([], None)
     assert example_reply(catalog, flat_view, "", run=False, shown_for=None) is None
+
+
+def test_by_example_bad_input_gets_one_clear_message_each(states, tmp_path):
+    catalog = Catalog.scan([states.path])
+    view = View("tiny", "layer1.h.0").to_dict()
+
+    def said(text, shown_for=None, **kw):
+        panel, slider = example_reply(catalog, view, text, run=True, shown_for=shown_for, **kw)
+        assert slider is None and len(panel) == 1
+        return panel[0].children
+
+    n = states.n_tokens
+    assert said("100:101") == ("Cannot search by example: span 100:101 is one character, and almost any unit "
+                               "is on over one character; select at least two (a word, a quotation)")
+    assert said(f"0:{n}") == (f"Cannot search by example: span 0:{n} is the whole text, so no unit can be "
+                              "off around it; select a part of the text, with at least one position before "
+                              "or after it")
+    span = TEXT.index("getattr")
+    shown_for = {"file": "tiny", "span": [span, span + 7]}
+    assert said("", shown_for=shown_for, threshold=5.0).startswith(
+        f"Cannot search by example: no unit of layer1.h is on throughout {span}:{span + 7} and off just "
+        "before and after it at threshold 5")
+    one = Catalog.scan([build(tmp_path / "one.h5", n_layer=1, n_hidden=1)])
+    every = []
+    for start in range(100, 3000, 7):
+        alone = {**view, "file": "one", "neuron": "layer0.h.0"}
+        panel, slider = example_reply(one, alone, f"{start}:{start + 3}", run=True, shown_for=None)
+        if "selects every unit" in str(panel[0].children):
+            every.append(panel[0].children)
+    assert every and all(m.startswith("Cannot search by example: threshold ") and
+                         m.endswith("selects every unit of layer0.h (1 of 1), so every place would match; "
+                                    "raise the threshold") for m in every)
+
+
+def test_by_example_gives_the_slider_its_range_and_counts(states):
+    catalog = Catalog.scan([states.path])
+    view = View("tiny", "layer1.h.0").to_dict()
+    for start in range(2000, 4000, 5):  # a span where some unit of a random model switches on and off
+        panel, slider = example_reply(catalog, view, f"{start}:{start + 4}", run=True, shown_for=None)
+        if slider is not None:
+            break
+    assert slider["file"] == "tiny" and slider["span"] == [start, start + 4]
+    assert slider["min"] <= slider["value"] <= slider["max"]
+    assert slider["count"].startswith(f"{len(jumps_in(panel, 'unit'))} unit(s) at threshold ")
+    again, moved = example_reply(catalog, view, "", run=True, shown_for=slider, threshold=slider["max"])
+    assert moved is None or moved["span"] == [start, start + 4]  # the slider searches the same span

@@ -197,3 +197,27 @@ def test_a_neuron_has_one_spelling_and_raw_only_colours_c(states):
     assert (fixed.neuron, fixed.raw_c, notes) == ("layer1.h.3", False, [])
     assert "raw=1" not in to_query(fixed)
     assert fit(view(neuron="layer1.c.3", raw_c=True), states)[0].raw_c
+
+
+def test_opening_a_unit_marks_where_it_was_found_and_keeps_why(states):
+    v, notes = reduce(view(pos=0, length=500), "open",
+                      {"neuron": "layer0.h.5", "start": 3000, "stop": 3001, "why": "quote"}, states)
+    assert notes == [] and (v.neuron, v.why, v.mark, v.mark_len) == ("layer0.h.5", "quote", 3000, 1)
+    assert v.pos <= 3000 < v.stop
+    assert "why=quote" in to_query(v) and from_query(to_query(v), "tiny")[0] == v
+    assert reduce(v, "context", 3100, states)[0].why == "quote"  # the same unit, elsewhere
+    assert reduce(v, "unit_step", 1, states)[0].why == ""  # another unit: the reason is gone
+    crafted = {"neuron": "layer0.h.5", "start": "x", "stop": 3}
+    bad, notes = reduce(v, "open", crafted, states)
+    assert bad == v and notes == [f"{crafted!r} is not a unit found by a search; pick one from the list"]
+
+
+@pytest.mark.parametrize("event", ["context", "span", "open"])
+def test_a_jump_starts_the_window_at_a_line_or_word(states, event):
+    target = 3000
+    value = {"context": target, "span": (target, target + 4),
+             "open": {"neuron": "layer1.c.3", "start": target, "stop": target + 1}}[event]
+    v, _ = reduce(view(pos=0, length=500), event, value, states)
+    assert v.pos <= target < v.stop
+    assert v.pos == 0 or TEXT[v.pos - 1] in " \t\n"  # not mid-word
+    assert target - v.pos < 500 // 2  # still near the top third of the window

@@ -14,10 +14,10 @@ from app.catalog import Catalog
 
 
 def register(app: Dash, catalog: Catalog) -> None:
-    """Attach the clientside renderer."""
+    """Attach the clientside renderer; it sets the profile's subject once the text is drawn."""
     app.clientside_callback(
         ClientsideFunction(namespace="lstmviz", function_name="render"),
-        Output(ids.RENDERED, "data"),
+        Output(ids.SUBJECT_NEURON, "data"),
         Input(ids.WINDOW, "data"), Input(ids.VALUES, "data"), Input(ids.STATE, "data"),
         State(ids.DRAW_CONFIG, "data"),
     )
