@@ -62,6 +62,7 @@ TAB_SEARCH = "tab-search"
 TAB_EXAMPLE = "tab-example"
 PROFILE = "profile"
 PROFILE_FOR = "profile-for"
+PROFILE_WANTED = "profile-wanted"  # the profile's subject, passed on only while its tab is open
 HISTOGRAM = "histogram"
 SATURATION = "saturation"
 SATURATION_FOR = "saturation-for"

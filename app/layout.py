@@ -194,6 +194,7 @@ def layout(catalog: Catalog) -> html.Div:
         dcc.Store(id=ids.SUBJECT_NEURON),
         dcc.Store(id=ids.JUMP),
         dcc.Store(id=ids.PROFILE_FOR),
+        dcc.Store(id=ids.PROFILE_WANTED),
         dcc.Store(id=ids.SATURATION_FOR),
         html.Header([
             html.H1("lstmviz"),

@@ -157,13 +157,8 @@ def test_a_step_asks_the_server_only_for_what_it_changes(page, server):
     and colours come in the reply to the step itself: one request redraws the text."""
     import json
 
-    replies: list[set[str]] = []
-
-    def record(response):
-        if "_dash-update-component" in response.url and response.status == 200:
-            replies.append(set(json.loads(response.body())["response"]))
-
-    page.on("response", record)
+    replies: list = []
+    page.on("response", lambda r: replies.append(r) if "_dash-update-component" in r.url else None)
     page.goto(server + "?neuron=layer0.h.3&pos=0")
     shown(page, "layer0.h.3", 0)
     for tab in ("Find units", "Gate saturation"):  # their panels get built once
@@ -178,9 +173,10 @@ def test_a_step_asks_the_server_only_for_what_it_changes(page, server):
         page.keyboard.press(press)
         shown(page, *then)
         time.sleep(0.5)  # anything else asked for would have been sent by now
+        answered = [set(json.loads(r.body())["response"]) for r in replies if r.status == 200]
         content = [r & {"values-data", "window-data", "profile", "search-results", "example-results",
-                        "saturation"} for r in replies]
-        assert content == needs, replies
+                        "saturation"} for r in answered]
+        assert content == needs, answered
 
 
 def test_wide_panel_content_scrolls_on_a_narrow_screen(page, server):

@@ -6,6 +6,8 @@ summaries; the profile reads only its contexts' short stretches of the neuron.
 
 from __future__ import annotations
 
+import json
+
 from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
@@ -40,10 +42,16 @@ def saturation_view(states: States, key: str) -> list:
 
 def register(app: Dash, catalog: Catalog) -> None:
     """Attach the profile and saturation callbacks."""
+    # A step through units while another tab is open asks the server for no profile at all.
+    app.clientside_callback(
+        f"(subject, tab) => tab === {json.dumps(ids.TAB_PROFILE)} ? subject "
+        ": window.dash_clientside.no_update",
+        Output(ids.PROFILE_WANTED, "data"), Input(ids.SUBJECT_NEURON, "data"), State(ids.TABS, "value"),
+    )
 
     @app.callback(
         Output(ids.PROFILE, "children"), Output(ids.PROFILE_FOR, "data"),
-        Input(ids.SUBJECT_NEURON, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
+        Input(ids.PROFILE_WANTED, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
         State(ids.PROFILE_FOR, "data"),
     )
     def _profile(_subject, tab, page_view, shown):

@@ -9,6 +9,7 @@ and places each threshold gives.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, no_update
@@ -143,8 +144,10 @@ def example(states: States, view: View, text: str | None,
         return [figures.notice(f"Cannot search by example: {e}")], None
     lo, hi = found.intervals[:, 0].min(), found.intervals[:, 1].max()
     kind_lo, kind_hi = KINDS[colour.kind].value_range or (lo, hi)
-    low, high = max(float(lo), kind_lo), min(float(hi), kind_hi)
-    slider = {"min": round(low, 3), "max": round(high, 3), "value": round(found.threshold, 3),
+    # thresholds t with around_max < t <= inside_min for some unit, on the slider's 0.001 steps
+    low = math.floor(max(float(lo), kind_lo) * 1000 + 1) / 1000
+    high = math.floor(min(float(hi), kind_hi) * 1000) / 1000
+    slider = {"min": min(low, high), "max": high, "value": round(found.threshold, 3),
               "file": view.file, "span": [start, stop],
               "count": f"{len(found.units)} unit(s) at threshold {found.threshold:.3g}, "
                        f"{len(found.matches):,} other place(s); drag to choose fewer, stronger units "
