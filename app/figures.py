@@ -89,38 +89,46 @@ def _fmt(v: float) -> str:
 
 
 def jump(**where) -> dict:
-    """The ``data-jump`` attribute of a panel item: where clicking it takes the view.
+    """Where clicking a panel item takes the view: its ``data-jump``.
 
     ``assets/lstmviz.js`` copies it into the JUMP store, which the controller reads
     (:func:`app.control.jump_event`).
 
     >>> jump(to="context", pos=12)
-    {'data-jump': '{"to": "context", "pos": 12}'}
+    {'to': 'context', 'pos': 12}
     """
-    return {"data-jump": json.dumps(where)}
+    return where
 
 
-def snip(snippet: dict) -> html.Div:
-    """A stretch of text drawn by the browser: every character coloured, over a sparkline."""
-    return html.Div(className="lv-snip", **{"data-snip": json.dumps(snippet, separators=(",", ":"))})
+def _data(kind: str, value) -> dict:
+    return {f"data-{kind}": json.dumps(value, separators=(",", ":"))}
 
 
-def contexts(items: list[Context], which: str) -> html.Ol:
-    """A clickable list of contexts, each drawn coloured; clicking one jumps the main view there."""
-    return html.Ol(
-        [
-            html.Li(
-                html.Button(
-                    [html.Span(_fmt(c.value), className="lv-ctx-val"), snip(c.snippet)],
-                    className="lv-ctx", title=f"position {c.pos:,}: jump there",
-                    **jump(to="context", pos=c.pos),
-                )
-            )
-            for c in items
-        ],
-        className="lv-ctx-list",
-        **{"data-which": which},
-    )
+def item_list(items: list[dict], **attrs) -> html.Div:
+    """A list of clickable items that the browser draws from compact data (``data-list``).
+
+    Each item: ``vals`` (short texts before the snippet), ``title``, ``jump`` (see :func:`jump`)
+    and ``snip`` (:func:`app.data.snippet`). Drawn in the browser, a list of forty snippets is one
+    component for Dash, not hundreds: a step through units stays quick while the list is shown.
+    """
+    return html.Div(className="lv-list", **_data("list", items), **attrs)
+
+
+def cell_table(head: list[str], rows: list[dict]) -> html.Div:
+    """A table that the browser draws from compact data (``data-table``), for the same reason.
+
+    Each row: ``cells``, each a text or ``{"text", "title", "jump", "bar"}`` (a link when it
+    jumps, a bar of that fraction when it has one); optional ``weak`` (greyed) and ``snip`` with
+    ``jump`` and ``title`` (a second row showing the unit there).
+    """
+    return html.Div(className="lv-table", **_data("table", {"head": head, "rows": rows}))
+
+
+def contexts(items: list[Context], which: str) -> html.Div:
+    """The contexts, each drawn coloured; clicking one jumps the main view there."""
+    return item_list([{"vals": [_fmt(c.value)], "title": f"position {c.pos:,}: jump there",
+                       "jump": jump(to="context", pos=c.pos), "snip": c.snippet} for c in items],
+                     **{"data-which": which})
 
 
 def stats_table(p: Profile) -> html.Table:
@@ -190,24 +198,13 @@ def search_table(df: pd.DataFrame, key: str, places: list[tuple[int, dict]]) -> 
     for k, (r, (pos, snippet)) in enumerate(zip(df.itertuples(), places, strict=True)):
         margin = r.score - baseline
         opens = jump(to="unit", neuron=r.neuron, start=pos, stop=pos + 1, why=key)
-        weak = margin < NEAR_CHANCE
-        rows.append(html.Tr([
-            html.Td(str(k + 1)),
-            html.Td(html.Button(r.neuron, className="lv-link", title=f"open {r.neuron} at position {pos:,}",
-                                **opens)),
-            html.Td(f"{r.score:.3f}"),
-            html.Td(html.Div([html.Span(html.Span(className="lv-bar",
-                                                  style={"width": f"{100 * max(margin, 0) / top:.0f}%"}),
-                                        className="lv-bar-track"),
-                              html.Span(f"{margin:+.3f}", className="lv-bar-val")], className="lv-bar-cell")),
-            html.Td(data.direction_words(r.direction, binary)),
-            *((html.Td(_display_mean(r.neuron, r.mean_in)), html.Td(_display_mean(r.neuron, r.mean_out)))
-              if binary else ()),
-        ], className="lv-weak" if weak else None))
-        shown = html.Button(snip(snippet), className="lv-ctx lv-row-snip", title=f"open {r.neuron} here",
-                            **opens)
-        rows.append(html.Tr(html.Td(shown, colSpan=len(head)),
-                            className="lv-snip-row" + (" lv-weak" if weak else "")))
+        means = (_display_mean(r.neuron, r.mean_in), _display_mean(r.neuron, r.mean_out)) if binary else ()
+        unit = {"text": r.neuron, "title": f"open {r.neuron} at position {pos:,}", "jump": opens}
+        bar = {"text": f"{margin:+.3f}", "bar": round(max(margin, 0) / top, 3)}
+        direction = data.direction_words(r.direction, binary)
+        rows.append({"cells": [str(k + 1), unit, f"{r.score:.3f}", bar, direction, *means],
+                     "weak": bool(margin < NEAR_CHANCE), "snip": snippet, "jump": opens,
+                     "title": f"open {r.neuron} here"})
     nan = float("nan")
     about = (f"{attrs.get('hypothesis', '')}: {attrs.get('description', '')}. {measure}: "
              f"{'0.5 is chance, 1 perfect' if binary else '0 is none, 1 perfect'}. "
@@ -218,20 +215,16 @@ def search_table(df: pd.DataFrame, key: str, places: list[tuple[int, dict]]) -> 
              f"rows less than {NEAR_CHANCE} above it are greyed. "
              f"{'Means are of what the text shows (for c, tanh of its mean). ' if binary else ''}"
              "Click a unit to open it where it tracks the hypothesis best.")
-    return html.Div([
-        html.P(about, className="lv-notice"),
-        html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-                   className="lv-results"),
-    ])
+    return html.Div([html.P(about, className="lv-notice"), cell_table(head, rows)])
 
 
-def _display_mean(neuron: str, mean: float) -> html.Span:
+def _display_mean(neuron: str, mean: float) -> str | dict:
     """A ranking's mean in the scale the text is coloured by: for c, tanh of the mean, as c is shown."""
     kind = KINDS[Neuron.parse(neuron).kind]
     if kind.display is None:
-        return html.Span(f"{mean:+.3f}")
-    return html.Span(f"{DISPLAY_FUNCTIONS[kind.display](mean):+.3f}",
-                     title=f"{kind.display} of the mean {kind.label}, {mean:+.4g}")
+        return f"{mean:+.3f}"
+    return {"text": f"{DISPLAY_FUNCTIONS[kind.display](mean):+.3f}",
+            "title": f"{kind.display} of the mean {kind.label}, {mean:+.4g}"}
 
 
 def example_tables(found: ExampleSearch, places: list[tuple[int, int, float, dict]]) -> html.Div:
@@ -240,23 +233,15 @@ def example_tables(found: ExampleSearch, places: list[tuple[int, int, float, dic
     ``places`` are the best matches as (start, stop, score, snippet), each a button that shows
     that span; a unit opens at the example span.
     """
-    units = html.Table([
-        html.Thead(html.Tr([html.Th(h) for h in ("unit", "sign", "weakest inside", "strongest around")])),
-        html.Tbody([
-            html.Tr([html.Td(html.Button(r.neuron, className="lv-link", title="open this unit at the example",
-                                         **jump(to="unit", neuron=r.neuron, start=found.start,
-                                                stop=found.stop))),
-                     html.Td("on when high" if r.sign == "+" else "on when low"),
-                     html.Td(f"{r.inside_min:+.3f}"), html.Td(f"{r.around_max:+.3f}")])
-            for r in found.units.itertuples()
-        ]),
-    ], className="lv-results")
-    spans = html.Ol([
-        html.Li(html.Button([html.Span(f"{score:.2f}", className="lv-ctx-val"),
-                             html.Span(f"{a:,}–{b:,} ", className="lv-ctx-val"), snip(snippet)],
-                            className="lv-ctx", title="show this span", **jump(to="span", start=a, stop=b)))
-        for a, b, score, snippet in places
-    ], className="lv-ctx-list")
+    units = cell_table(["unit", "on", "weakest inside", "strongest around"], [
+        {"cells": [{"text": r.neuron, "title": "open this unit at the example",
+                    "jump": jump(to="unit", neuron=r.neuron, start=found.start, stop=found.stop)},
+                   "when high" if r.sign == "+" else "when low",
+                   f"{r.inside_min:+.3f}", f"{r.around_max:+.3f}"]}
+        for r in found.units.itertuples()])
+    spans = item_list([{"vals": [f"{score:.2f}", f"{a:,}–{b:,} "], "title": "show this span",
+                        "jump": jump(to="span", start=a, stop=b), "snip": snippet}
+                       for a, b, score, snippet in places])
     about = (f"{len(found.units)} unit(s) of {found.name} are on over {found.start:,}–{found.stop:,} and "
              f"off just before and after it (threshold {found.threshold:.3g}); "
              f"{len(found.matches):,} other place(s) where they all turn on together, best first: "

@@ -46,6 +46,7 @@ def draw_config() -> dict:
     }
     return {"luts": tables, "grid": ids.GRID, "legend": ids.LEGEND, "find": ids.FIND_TEXT,
             "unit": ids.UNIT, "position": ids.POSITION, "jump": ids.JUMP, "tabs": ids.TABS,
+            "subject": ids.SUBJECT_NEURON,
             "example_tab": ids.TAB_EXAMPLE, "example_span": ids.EXAMPLE_SPAN, "example_run": ids.EXAMPLE_RUN,
             "steps": {ids.UNIT_PREV: "[", ids.UNIT_NEXT: "]",
                       ids.PAGE_PREV: "ArrowLeft", ids.PAGE_NEXT: "ArrowRight"},

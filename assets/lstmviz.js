@@ -6,10 +6,10 @@
  * thousands of cells here, in one innerHTML assignment, keeps a page of 2,000 characters with
  * strips responsive; a step through units only recolours the cells already drawn. Every jump
  * (a context, a ranked unit, a place, a find match, a typed position) scrolls its mark into view
- * and flashes it. Panel items carry a data-jump attribute that a click copies into the JUMP store;
- * snippets (data-snip) and the profile's histogram (data-hist) are drawn here from compact data,
- * coloured with the palette on screen. A drag over the text selects a span for the search by
- * example. Hover and click details are UI-only and never reach the server; the keyboard shortcuts
+ * and flashes it. The panels' lists and tables (data-list, data-table: contexts, ranked units,
+ * places found by example) and the profile's histogram (data-hist) are drawn here from compact
+ * data, each snippet coloured with the palette on screen; a click on an item copies its data-jump
+ * into the JUMP store. A drag over the text selects a span for the search by example. Hover and click details are UI-only and never reach the server; the keyboard shortcuts
  * and the unit and page step buttons set the unit and position boxes.
  */
 (function () {
@@ -193,12 +193,14 @@
     drawLegend(vals, view, cfg);
     if (!before || before.vals.palette !== vals.palette) drawPanels(document);
     jumpTo(host, before);
-    // The profile's subject (app/control.py reply), passed on only now that the text is drawn, and
-    // only when it changed: the profile is asked for after the text, not in its way.
+    // The profile's subject (app/control.py reply), passed on when it changed and only once the
+    // frame showing the new text is painted: the profile is asked for after the text, not in its way.
     const subject = JSON.stringify(vals.subject);
-    if (subject === lastSubject) return noUpdate;
-    lastSubject = subject;
-    return vals.subject;
+    if (subject !== lastSubject) {
+      lastSubject = subject;
+      requestAnimationFrame(() => setTimeout(() => setProps(cfg.subject, { data: vals.subject })));
+    }
+    return noUpdate;
   }
   let lastSubject = null;
 
@@ -287,14 +289,8 @@
   // ---- snippets and the histogram, drawn from compact data ---------------------------------------
 
   // A stretch of text for a panel: every character coloured by the neuron, a sparkline of it under
-  // the characters, the marked span outlined. data-snip: {w, t, f, s, m} (see app/data.py snippet).
-  function drawSnip(el, lut) {
-    let d;
-    try {
-      d = JSON.parse(el.dataset.snip);
-    } catch (err) {
-      return;
-    }
+  // the characters, the marked span outlined. d: {w, t, f, s, m} (see app/data.py snippet).
+  function snipHtml(d, lut) {
     const n = d.t.length;
     const idx = (s) => (s === null ? -1 : Math.min(255, Math.floor(s * 256)));
     const text = [];
@@ -304,11 +300,53 @@
     }
     const points = [];
     for (let i = 0; i < n; i++) if (d.s[i] !== null) points.push((i + 0.5).toFixed(1) + "," + (1 - d.s[i]).toFixed(3));
-    const spark = '<svg class="lv-spark" style="width:' + n + 'ch" viewBox="0 0 ' + n + ' 1" preserveAspectRatio="none"' +
+    return '<div class="lv-snip"><span class="lv-snip-text">' + text.join("") + "</span>" +
+      '<svg class="lv-spark" style="width:' + n + 'ch" viewBox="0 0 ' + n + ' 1" preserveAspectRatio="none"' +
       ' aria-hidden="true"><rect class="lv-spark-mark" x="' + d.m[0] + '" y="0" width="' + Math.max(1, d.m[1] - d.m[0]) +
       '" height="1"/><line class="lv-spark-mid" x1="0" y1="0.5" x2="' + n + '" y2="0.5"/>' +
-      '<polyline points="' + points.join(" ") + '"/></svg>';
-    el.innerHTML = '<span class="lv-snip-text">' + text.join("") + "</span>" + spark;
+      '<polyline points="' + points.join(" ") + '"/></svg></div>';
+  }
+
+  const jumpAttr = (where, title) => " data-jump=\"" + esc(JSON.stringify(where)) + "\" title=\"" + esc(title || "") + "\"";
+
+  // A list of clickable snippets (data-list, from app/figures.py item_list): contexts, places.
+  function drawList(el, lut) {
+    const items = JSON.parse(el.dataset.list);
+    const out = ['<ol class="lv-ctx-list">'];
+    for (const it of items) {
+      out.push('<li><button class="lv-ctx"' + jumpAttr(it.jump, it.title) + ">");
+      for (const v of it.vals) out.push('<span class="lv-ctx-val">' + esc(v) + "</span>");
+      out.push(snipHtml(it.snip, lut), "</button></li>");
+    }
+    out.push("</ol>");
+    el.innerHTML = out.join("");
+  }
+
+  // A table (data-table, from app/figures.py cell_table): the ranking, the units found by example.
+  function drawTable(el, lut) {
+    const d = JSON.parse(el.dataset.table);
+    const out = ['<table class="lv-results"><thead><tr>'];
+    for (const h of d.head) out.push("<th>" + esc(h) + "</th>");
+    out.push("</tr></thead><tbody>");
+    for (const row of d.rows) {
+      const weak = row.weak ? " lv-weak" : "";
+      out.push('<tr class="lv-row' + weak + '">');
+      for (const c of row.cells) {
+        if (typeof c === "string") out.push("<td>" + esc(c) + "</td>");
+        else if (c.jump) out.push('<td><button class="lv-link"' + jumpAttr(c.jump, c.title) + ">" + esc(c.text) + "</button></td>");
+        else if (c.bar !== undefined) {
+          out.push('<td><div class="lv-bar-cell"><span class="lv-bar-track"><span class="lv-bar" style="width:' +
+            Math.round(100 * c.bar) + '%"></span></span><span class="lv-bar-val">' + esc(c.text) + "</span></div></td>");
+        } else out.push('<td title="' + esc(c.title || "") + '">' + esc(c.text) + "</td>");
+      }
+      out.push("</tr>");
+      if (row.snip) {
+        out.push('<tr class="lv-snip-row' + weak + '"><td colspan="' + d.head.length + '"><button class="lv-ctx lv-row-snip"' +
+          jumpAttr(row.jump, row.title) + ">" + snipHtml(row.snip, lut) + "</button></td></tr>");
+      }
+    }
+    out.push("</tbody></table>");
+    el.innerHTML = out.join("");
   }
 
   const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -360,18 +398,23 @@
     el.innerHTML = out.join("");
   }
 
+  const DRAWERS = { "data-list": drawList, "data-table": drawTable, "data-hist": drawHist };
+  const DRAWN = Object.keys(DRAWERS).map((a) => "[" + a + "]").join(",");
+
+  // Draw every list, table and histogram at or under root, in the palette on screen.
   function drawPanels(root) {
-    if (!shown) return;
+    if (!shown || !root.querySelectorAll) return;
     const lut = lutOf(shown.cfg, shown.vals.palette);
-    if (root.matches && root.matches("[data-snip]")) drawSnip(root, lut);
-    if (root.matches && root.matches("[data-hist]")) drawHist(root, lut);
-    if (!root.querySelectorAll) return;
-    for (const el of root.querySelectorAll("[data-snip]")) drawSnip(el, lut);
-    for (const el of root.querySelectorAll("[data-hist]")) drawHist(el, lut);
+    const found = Array.from(root.querySelectorAll(DRAWN));
+    if (root.matches && root.matches(DRAWN)) found.push(root);
+    for (const el of found) {
+      for (const [attr, drawer] of Object.entries(DRAWERS)) if (el.hasAttribute(attr)) drawer(el, lut);
+    }
   }
 
   // Panels arrive as Dash renders them: draw what they carry as soon as it is in the page. The
-  // text's own redraws (thousands of cells, none with data to draw) are not searched.
+  // text's own redraws (thousands of cells, none with data to draw) are not searched, nor is what
+  // the drawers themselves add.
   new MutationObserver(function (records) {
     for (const r of records) {
       if (r.type === "attributes") drawPanels(r.target);
@@ -382,7 +425,7 @@
       }
     }
   }).observe(document.documentElement, { childList: true, subtree: true, attributes: true,
-    attributeFilter: ["data-snip", "data-hist"] });
+    attributeFilter: Object.keys(DRAWERS) });
 
   // ---- a drag over the text: the span for the search by example --------------------------------
 

@@ -18,7 +18,8 @@ The tokens are real text (the Python standard library's source), repeated to len
 
     python benchmarks/dashboard.py                  # 5M chars: about 30 GB, a few minutes to write
     python benchmarks/dashboard.py --chars 500000   # quicker
-    python benchmarks/dashboard.py --browser        # also time redraws in headless Chromium
+    python benchmarks/dashboard.py --browser        # also time the page in headless Chromium
+    python benchmarks/dashboard.py --file bench.h5 --no-server --browser --lengths 500 2000
 """
 
 from __future__ import annotations
@@ -195,9 +196,10 @@ def server_side(path: Path, samples: int, seed: int) -> None:
     first_find = timed(run.find, "isinstance(", 0)
     for _ in range(samples):
         v = random_view()
-        n = Neuron.parse(v.neuron)
+        shown = Neuron.parse(v.neuron)
         rows["change neuron"][0].append(timed(run.change_neuron, v))
-        rows["change neuron"][1].append(timed(run.bare_column, str(replace(n, unit=(n.unit + 1) % H)), v.pos))
+        rows["change neuron"][1].append(timed(run.bare_column, str(replace(shown, unit=(shown.unit + 1) % H)),
+                                              v.pos))
         target = int(rng.integers(0, n - WINDOW))
         rows["move window"][0].append(timed(run.move_window, v, target))
         rows["move window"][1].append(timed(run.bare_window, v.neuron, target))
@@ -215,8 +217,38 @@ def server_side(path: Path, samples: int, seed: int) -> None:
     print(f"\nfirst find (builds the per-file text cache of {n:,} chars): {first_find:.0f} ms")
 
 
-def browser_side(path: Path, length: int) -> None:
-    """Time redraws in headless Chromium: the click until the new view is on screen."""
+# Timing inside the page: from the key press (seen first, in the capture phase, before the
+# dashboard's own handler) until the frame that shows the new view has been painted (the first task
+# after the next animation frame), and the dashboard's server requests in between.
+TIMING = """
+window.__lv = {key: 0, done: null, want: null, requests: 0};
+window.addEventListener('keydown', () => { __lv.key = performance.now(); __lv.requests = 0; }, true);
+const fetch0 = window.fetch;
+window.fetch = function (url) {
+    if (String(url).includes('_dash-update-component')) __lv.requests++;
+    return fetch0.apply(this, arguments);
+};
+new MutationObserver(() => {
+    const w = __lv.want, view = document.querySelector('.lv-view');
+    if (!w || !view || view.dataset[w[0]] !== w[1]) return;
+    __lv.want = null;
+    requestAnimationFrame(() => setTimeout(() => { __lv.done = performance.now() - __lv.key; }));
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+
+
+def _step_ms(page, key: str, attr: str, value: str) -> tuple[float, int]:
+    """Key press to painted view in ms, and the server requests the step sent (counted 0.5 s on)."""
+    page.evaluate("w => { __lv.done = null; __lv.want = w; }", [attr, value])
+    page.keyboard.press(key)
+    page.wait_for_function("__lv.done !== null", timeout=30_000)
+    ms = page.evaluate("__lv.done")
+    time.sleep(0.5)  # let any request the step causes be sent, and the page settle
+    return ms, page.evaluate("__lv.requests")
+
+
+def browser_side(path: Path, lengths: tuple[int, ...], steps: int, loads: int) -> None:
+    """Time the page in headless Chromium: first draw of a URL, and key press to painted view."""
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
@@ -227,31 +259,43 @@ def browser_side(path: Path, length: int) -> None:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_port}/"
     args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    print("\nbrowser (headless Chromium, viewport 1400 x 900), median [min–max]:")
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         ctx = p.chromium.launch_persistent_context(profile, executable_path=shutil.which("chromium"),
                                                    headless=True, args=args,
-                                                   viewport={"width": 1400, "height": 1000})
-        page = ctx.new_page()
-        page.goto(f"{url}?neuron=layer0.c.0&pos=1000&len={length}")
-        page.wait_for_selector('.lv-view[data-neuron="layer0.c.0"]', timeout=30_000)
-        flick, move = [], []
-        for unit in range(1, 11):
+                                                   viewport={"width": 1400, "height": 900})
+        ctx.add_init_script(TIMING)
+        first = []
+        for k in range(loads):  # the first load fetches the scripts; later ones find them cached
+            page = ctx.new_page()
             t = time.perf_counter()
-            page.keyboard.press("]")
-            page.wait_for_selector(f'.lv-view[data-neuron="layer0.c.{unit}"]')
-            flick.append((time.perf_counter() - t) * 1000)
-        for k in range(1, 11):
-            t = time.perf_counter()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_selector(f'.lv-view[data-start="{1000 + k * length}"]')
-            move.append((time.perf_counter() - t) * 1000)
-        cells = page.locator(".lv-view .lv-ch").count() + page.locator(".lv-view .lv-p").count()
+            page.goto(f"{url}?neuron=layer0.c.{k}&pos={1000 + k}")
+            page.wait_for_selector(f'.lv-view[data-neuron="layer0.c.{k}"]', timeout=60_000)
+            page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
+            first.append((time.perf_counter() - t) * 1000)
+            page.close()
+        print(f"  first draw of a URL   {_spread(first)} ms (the first load, scripts not cached: "
+              f"{first[0]:.0f} ms)")
+        for length in lengths:
+            page = ctx.new_page()
+            page.goto(f"{url}?neuron=layer0.c.0&pos=1000&len={length}")
+            page.wait_for_selector('.lv-view[data-neuron="layer0.c.0"]', timeout=60_000)
+            time.sleep(1.0)
+            flick = [_step_ms(page, "]", "neuron", f"layer0.c.{unit}") for unit in range(1, steps + 1)]
+            move = [_step_ms(page, "ArrowRight", "start", str(1000 + k * length))
+                    for k in range(1, steps + 1)]
+            cells = page.locator(".lv-view .lv-ch").count() + page.locator(".lv-view .lv-p").count()
+            page.close()
+            for label, runs in (("next unit", flick), ("next page", move)):
+                requests = sorted({n for _, n in runs})
+                print(f"  {length:>5} chars {label:<10}{_spread([ms for ms, _ in runs])} ms key to paint, "
+                      f"{'/'.join(map(str, requests))} request(s) per step ({cells:,} cells)")
         ctx.close()
     httpd.shutdown()
-    print(f"\nbrowser (headless Chromium, {length} chars with strips, {cells:,} cells on screen), "
-          "key press until the new view is drawn:")
-    for label, ms in (("next unit", flick), ("next page", move)):
-        print(f"  {label:<10} median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms")
+
+
+def _spread(ms: list[float]) -> str:
+    return f"{statistics.median(ms):6.0f} [{min(ms):.0f}–{max(ms):.0f}]"
 
 
 def main() -> None:
@@ -261,7 +305,12 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--samples", type=int, default=100, help="random interactions timed per kind")
     ap.add_argument("--file", type=Path, help="reuse (or keep) the file here instead of a temporary one")
-    ap.add_argument("--browser", action="store_true", help="also time redraws in headless Chromium")
+    ap.add_argument("--browser", action="store_true", help="also time the page in headless Chromium")
+    ap.add_argument("--lengths", type=int, nargs="+", default=[500, 2000],
+                    help="characters per page timed in the browser (default 500 2000)")
+    ap.add_argument("--steps", type=int, default=15, help="unit and page steps timed per length")
+    ap.add_argument("--loads", type=int, default=5, help="page loads timed for the first draw")
+    ap.add_argument("--no-server", action="store_true", help="skip the server-side timings")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     tmp = None
@@ -274,9 +323,10 @@ def main() -> None:
             t = time.perf_counter()
             build(path, args.chars, args.layers, args.hidden, args.seed)
             print(f"built {path} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-        server_side(path, args.samples, args.seed)
+        if not args.no_server:
+            server_side(path, args.samples, args.seed)
         if args.browser:
-            browser_side(path, 2000)
+            browser_side(path, tuple(args.lengths), args.steps, args.loads)
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -26,9 +26,35 @@ def flat(tmp_path_factory):
     return cached_states(build(tmp_path_factory.mktemp("flat") / "flat.h5", gates=False, n_layer=1))
 
 
+def drawn_in(component) -> tuple[list[dict], list[dict]]:
+    """The lists and tables of a component tree that the browser draws (``data-list``, ``data-table``)."""
+    found = json.loads(to_json_plotly(component))
+    lists, tables = [], []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("data-list"), str):
+                lists.extend(json.loads(node["data-list"]))
+            if isinstance(node.get("data-table"), str):
+                tables.extend(json.loads(node["data-table"])["rows"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(found)
+    return lists, tables
+
+
 def jumps_in(component, to: str) -> list[dict]:
-    """Where every item of a component tree that jumps the view takes it (``data-jump``), of one kind."""
-    return [j for j in attrs_in(component, "data-jump") if j["to"] == to]
+    """Where every item of a component tree takes the view when clicked, of one kind, in order."""
+    lists, tables = drawn_in(component)
+    jumps = [item["jump"] for item in lists]
+    for row in tables:
+        jumps += [c["jump"] for c in row["cells"] if isinstance(c, dict) and "jump" in c]
+        jumps += [row["jump"]] if "jump" in row else []
+    return [j for j in jumps if j["to"] == to]
 
 
 def attrs_in(component, attr: str) -> list[dict]:
@@ -58,7 +84,7 @@ def test_profile_panel_links_every_extreme_context(states):
     [hist] = attrs_in(panel, "data-hist")
     assert sum(hist["counts"]) == states.n_tokens
     assert hist["label"] == "tanh(c)" and (hist["lo"], hist["hi"]) == (-1.0, 1.0)
-    snippets = attrs_in(panel, "data-snip")  # each context drawn coloured, its position marked
+    snippets = [item["snip"] for item in drawn_in(panel)[0]]  # each context drawn coloured, marked
     assert [sn["w"] + sn["m"][0] for sn in snippets] == expected
 
 

@@ -48,7 +48,8 @@ def register(app: Dash, catalog: Catalog) -> None:
     @app.callback(
         output={k: Output(*v) for k, v in OUTPUTS.items()},
         inputs={k: Input(*v) for k, v in INPUTS.items()},
-        state={"current": State(ids.STATE, "data"), "find": State(ids.FIND_TEXT, "value")},
+        state={"current": State(ids.STATE, "data"), "find": State(ids.FIND_TEXT, "value"),
+               "said": State(ids.MESSAGE, "children")},
     )
     def _control(**inputs):
         triggered = ctx.triggered[0] if ctx.triggered else {"value": None}
@@ -56,4 +57,6 @@ def register(app: Dash, catalog: Catalog) -> None:
         if event is None:
             return dict.fromkeys(OUTPUTS, no_update)
         out = reply(catalog, event, inputs["current"], shown={k: inputs[k] for k in SHOWN})
+        if not out.get("message") and not inputs["said"]:  # nothing to say, and nothing said: untouched
+            out.pop("message", None)
         return {k: out.get(k, no_update) for k in OUTPUTS}

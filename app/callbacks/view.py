@@ -14,7 +14,7 @@ from app.catalog import Catalog
 
 
 def register(app: Dash, catalog: Catalog) -> None:
-    """Attach the clientside renderer; it sets the profile's subject once the text is drawn."""
+    """Attach the clientside renderer; it sets the profile's subject once the text is painted."""
     app.clientside_callback(
         ClientsideFunction(namespace="lstmviz", function_name="render"),
         Output(ids.SUBJECT_NEURON, "data"),
