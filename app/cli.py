@@ -104,7 +104,7 @@ def demo(host: str, port: int, cache_dir: Path, no_browser: bool) -> None:
     click.echo(f"Strongest {cell.hypothesis} cell: {cell.neuron} (score {cell.score:.3f}, "
                f"chance baseline {cell.baseline:.3f})")
     catalog = catalog_for((path,))
-    view = View(catalog.default().key, cell.neuron, pos=cell.position)
+    view = View(catalog.default().key, cell.neuron, pos=cell.position, why=cell.hypothesis)  # for its caption
     run_dashboard(catalog, host, port, query=to_query(view), open_browser=not no_browser)
 
 

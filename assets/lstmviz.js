@@ -330,7 +330,7 @@
     out.push("</tr></thead><tbody>");
     for (const row of d.rows) {
       const weak = row.weak ? " lv-weak" : "";
-      out.push('<tr class="lv-row' + weak + '">');
+      out.push(row.weak ? '<tr class="lv-weak">' : "<tr>");
       for (const c of row.cells) {
         if (typeof c === "string") out.push("<td>" + esc(c) + "</td>");
         else if (c.jump) out.push('<td><button class="lv-link"' + jumpAttr(c.jump, c.title) + ">" + esc(c.text) + "</button></td>");

@@ -1,8 +1,9 @@
 """Take the README screenshots of the bundled demo: docs/img/dashboard.png and docs/img/search.png.
 
 Builds (or reuses) the demo's extraction, serves it on a free local port and drives headless
-Chromium (Debian's ``chromium`` package, through Playwright): the main view on the cell that
-``lstmviz demo`` opens on, then the "Find units" panel ranking every unit for one hypothesis::
+Chromium (Debian's ``chromium`` package, through Playwright): the page as ``lstmviz demo`` opens
+it (the cell it picks, its caption, the text beside the cell's profile, a details box), then the
+"Find units" panel ranking every unit for one hypothesis::
 
     python docs/img/make_dashboard_png.py
     python docs/img/make_dashboard_png.py --cache /tmp/democache --pos 11752 --hypothesis url
@@ -44,9 +45,14 @@ def serving(catalog: Catalog) -> Iterator[str]:
 
 
 def main_view(page: Page, url: str, neuron: str, pos: int, hover: int, out: Path) -> None:
-    """The top of the page: controls, the text coloured by ``neuron`` with its strips, a details box."""
+    """The whole page, as the demo opens it.
+
+    Controls, the caption, the text coloured by ``neuron`` with its strips and a details box, and
+    beside it the neuron's profile with its coloured contexts.
+    """
     page.goto(url)
     page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]', timeout=30_000)
+    page.wait_for_selector("#profile .lv-ctx .lv-snip", timeout=30_000)
     page.hover(f'.lv-ch[data-i="{hover}"]')
     page.wait_for_selector("#lv-tip:not([hidden])")
     page.screenshot(path=str(out))
@@ -60,33 +66,35 @@ def search_panel(page: Page, url: str, hypothesis: str, out: Path) -> None:
     page.click(f"#{ids.SEARCH_HYPOTHESIS}")
     page.click(f'.dash-dropdown-option:has(input[value="{hypothesis}"])')
     page.click(f"#{ids.SEARCH_RUN}")
-    page.wait_for_selector(f'.lv-notice:has-text("{hypothesis}:") ~ .lv-results', timeout=300_000)
+    page.wait_for_selector(f'.lv-notice:has-text("{hypothesis}:") ~ .lv-table .lv-results', timeout=300_000)
     page.mouse.move(0, 0)  # no hover highlight in the picture
-    page.locator(f"#{ids.TABS}").locator("xpath=..").screenshot(path=str(out))  # tab headers + content
+    page.screenshot(path=str(out))  # the ranking beside the text
 
 
 def main() -> None:
     """Parse the arguments and take both screenshots."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=Path("cache"), help="folder for the demo's extraction")
-    ap.add_argument("--pos", type=int, default=11752, help="first position of the main view")
+    ap.add_argument("--pos", type=int, help="first position of the main view (default: where `lstmviz demo` "
+                    "opens)")
     ap.add_argument("--hover", type=int, default=62, help="character (after --pos) whose details box shows")
     ap.add_argument("--hypothesis", default="url", help="hypothesis ranked in search.png")
-    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)
     args = ap.parse_args()
 
     states = demo_extraction(args.cache)
     cell = showcase(states)
     catalog = Catalog.scan([states])
-    url = to_query(View(catalog.default().key, cell.neuron, pos=args.pos))
+    pos = cell.position if args.pos is None else args.pos
+    url = to_query(View(catalog.default().key, cell.neuron, pos=pos, why=cell.hypothesis))
     with serving(catalog) as base, sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         browser = p.chromium.launch_persistent_context(
             profile, executable_path=shutil.which("chromium"), headless=True,
             args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
             viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
         page = browser.new_page()
-        main_view(page, base + url, cell.neuron, args.pos, args.pos + args.hover, HERE / "dashboard.png")
+        main_view(page, base + url, cell.neuron, pos, pos + args.hover, HERE / "dashboard.png")
         search_panel(page, base + url, args.hypothesis, HERE / "search.png")
         browser.close()
     print(HERE / "dashboard.png", HERE / "search.png", sep="\n")
