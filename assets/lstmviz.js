@@ -69,46 +69,47 @@
 
   const marked = (view, pos) => pos >= view.mark && pos < view.mark + view.mark_len;
 
-  // The figure, in the markup of lstmviz/render/html.py (styled by lstmviz.render.style.stylesheet), plus the
-  // dashboard's own marks: the true next character among the guesses, a row for misses, and
-  // the highlighted span.
-  function drawText(win, vals, view, cfg, width) {
+  // One display line of the figure, in the markup of lstmviz/render/html.py (styled by
+  // lstmviz.render.style.stylesheet), plus the dashboard's own marks: the true next character among
+  // the guesses, a row for misses, and the highlighted span.
+  function drawLine(out, win, vals, view, cfg, a, b) {
     const lut = lutOf(cfg, vals.palette);
     const strip = cfg.luts.strip;
-    const grid = win.fixed;
-    const out = ['<div class="lv-text', grid ? " lv-grid lv-gap" : "", '">'];
-    for (const [a, b] of wrap(win.chars, width)) {
-      out.push('<div class="lv-group"><div class="lv-band" data-neuron="', esc(vals.neuron), '">');
-      for (let i = a; i < b; i++) {
-        const pos = win.start + i;
-        const cls = "lv-ch" + (win.faint[i] === "1" ? " lv-ws" : "") + (marked(view, pos) ? " lv-mark" : "");
-        out.push('<span class="', cls, '" data-i="', pos, '" style="', style(lut, vals.idx[i]), '">',
-          esc(win.labels[i]), "</span>");
-      }
-      out.push("</div>");
-      if (grid) {
-        for (let r = 0; r < win.guesses; r++) {
-          out.push('<div class="lv-strip" data-rank="', r + 1, '">');
-          for (let i = a; i < b; i++) {
-            const k = i * win.guesses + r;
-            const id = win.top[k];
-            out.push('<span class="lv-p', id === win.next[i] ? " lv-hit" : "", '" style="', style(strip, win.shade[k]),
-              '">', esc(win.vocab[id]), "</span>");
-          }
-          out.push("</div>");
-        }
-        out.push('<div class="lv-strip lv-misses">');
+    out.push('<div class="lv-group"><div class="lv-band" data-neuron="', esc(vals.neuron), '">');
+    for (let i = a; i < b; i++) {
+      const pos = win.start + i;
+      const cls = "lv-ch" + (win.faint[i] === "1" ? " lv-ws" : "") + (marked(view, pos) ? " lv-mark" : "");
+      out.push('<span class="', cls, '" data-i="', pos, '" style="', style(lut, vals.idx[i]), '">',
+        esc(win.labels[i]), "</span>");
+    }
+    out.push("</div>");
+    if (win.fixed) {
+      for (let r = 0; r < win.guesses; r++) {
+        out.push('<div class="lv-strip" data-rank="', r + 1, '">');
         for (let i = a; i < b; i++) {
-          const next = win.next[i];
-          let hit = next < 0;
-          for (let r = 0; r < win.guesses && !hit; r++) hit = win.top[i * win.guesses + r] === next;
-          out.push(hit ? '<span class="lv-p"></span>' : '<span class="lv-p lv-miss">' + esc(win.vocab[next]) + "</span>");
+          const k = i * win.guesses + r;
+          const id = win.top[k];
+          out.push('<span class="lv-p', id === win.next[i] ? " lv-hit" : "", '" style="', style(strip, win.shade[k]),
+            '">', esc(win.vocab[id]), "</span>");
         }
         out.push("</div>");
+      }
+      out.push('<div class="lv-strip lv-misses">');
+      for (let i = a; i < b; i++) {
+        const next = win.next[i];
+        let hit = next < 0;
+        for (let r = 0; r < win.guesses && !hit; r++) hit = win.top[i * win.guesses + r] === next;
+        out.push(hit ? '<span class="lv-p"></span>' : '<span class="lv-p lv-miss">' + esc(win.vocab[next]) + "</span>");
       }
       out.push("</div>");
     }
     out.push("</div>");
+  }
+
+  function drawLines(lines, from, to) {
+    const { win, vals, view, cfg } = shown;
+    const out = [];
+    for (let k = from; k < to; k++) drawLine(out, win, vals, view, cfg, lines[k][0], lines[k][1]);
     return out.join("");
   }
 
@@ -145,13 +146,42 @@
     return Math.max(10, Math.floor(inner / px));
   }
 
-  // The whole figure, drawn anew: a new window, mode or width.
+  // The whole figure, drawn anew: a new window, mode or width. Only the lines that fit the pane
+  // (down to the mark, if there is one) are drawn at once; the rest follow once that frame is
+  // painted and the browser is idle, marked meanwhile by data-more, so a new page of 2,000
+  // characters shows without waiting for the lines out of sight.
   function draw(host) {
-    const { win, vals, view, cfg, width } = shown;
+    const { win, vals, view, width } = shown;
+    const lines = wrap(win.chars, width);
+    const lineHeight = win.fixed ? 100 : 20; // at least this many pixels per display line
+    let first = Math.ceil(host.clientHeight / lineHeight) + 1;
+    if (view.mark >= 0) {
+      const at = lines.findIndex(([, b]) => win.start + b > view.mark);
+      first = Math.max(first, at + first);
+    }
+    first = Math.min(first, lines.length);
+    const more = first < lines.length;
     host.innerHTML = '<div class="lv-snippet lv-view lv-' + esc(view.mode) + '" data-start="' + win.start +
       '" data-stop="' + win.stop + '" data-neuron="' + esc(vals.neuron) + '" data-palette="' + esc(vals.palette) +
-      '" data-width="' + width + '">' + drawText(win, vals, view, cfg, width) + "</div>";
+      '" data-width="' + width + '"' + (more ? ' data-more="1"' : "") + '><div class="lv-text' +
+      (win.fixed ? " lv-grid lv-gap" : "") + '">' + drawLines(lines, 0, first) + "</div></div>";
     shown.cells = host.querySelectorAll(".lv-view .lv-ch");
+    shown.rest = more ? { lines: lines, from: first } : null;
+    if (more) {  // once the first frame is painted and the browser is idle (or 300 ms on, at the latest)
+      const drawing = shown;
+      requestAnimationFrame(() => requestIdleCallback(() => finish(host, drawing), { timeout: 300 }));
+    }
+  }
+
+  // The lines left out of the first frame, appended (at once when a recolour needs every cell).
+  function finish(host, drawing) {
+    if (shown !== drawing || !drawing.rest) return;
+    const { lines, from } = drawing.rest;
+    drawing.rest = null;
+    const figure = host.querySelector(".lv-view");
+    figure.querySelector(".lv-text").insertAdjacentHTML("beforeend", drawLines(lines, from, lines.length));
+    drawing.cells = host.querySelectorAll(".lv-view .lv-ch");
+    figure.removeAttribute("data-more");
   }
 
   // The same text in another neuron's colours (or another palette, or another mark): the cells
@@ -159,6 +189,12 @@
   function recolour(host, before) {
     const { vals, view, cfg } = shown;
     const lut = lutOf(cfg, vals.palette);
+    if (before.rest) {  // lines still to come: draw them, in the colours they had, then recolour all
+      const now = shown;
+      shown = before;
+      finish(host, before);
+      shown = now;
+    }
     const cells = before.cells;
     for (let i = 0; i < cells.length; i++) cells[i].style.cssText = style(lut, vals.idx[i]);
     if (before.view.mark !== view.mark || before.view.mark_len !== view.mark_len) {
@@ -171,6 +207,7 @@
     figure.dataset.palette = vals.palette;
     figure.dataset.neuron = vals.neuron; // last: tests and benchmarks wait for this attribute
     shown.cells = cells;
+    shown.rest = null;
   }
 
   function render(win, vals, view, cfg) {
@@ -182,7 +219,7 @@
     if (!host) return noUpdate;
     const before = shown;
     const width = columns(host, view, cfg);
-    shown = { win: win, vals: vals, view: view, cfg: cfg, width: width, cells: null };
+    shown = { win: win, vals: vals, view: view, cfg: cfg, width: width, cells: null, rest: null };
     pinned = false;
     hideTip();
     hideGo();
@@ -194,11 +231,14 @@
     if (!before || before.vals.palette !== vals.palette) drawPanels(document);
     jumpTo(host, before);
     // The profile's subject (app/control.py reply), passed on when it changed and only once the
-    // frame showing the new text is painted: the profile is asked for after the text, not in its way.
+    // frame showing the new text is painted and the browser is idle: the profile is asked for
+    // after the text, not in its way, and not at all for units flicked past in quick succession.
     const subject = JSON.stringify(vals.subject);
     if (subject !== lastSubject) {
       lastSubject = subject;
-      requestAnimationFrame(() => setTimeout(() => setProps(cfg.subject, { data: vals.subject })));
+      requestAnimationFrame(() => requestIdleCallback(() => {
+        if (subject === lastSubject) setProps(cfg.subject, { data: vals.subject });
+      }, { timeout: 300 }));
     }
     return noUpdate;
   }

@@ -63,6 +63,9 @@ def serving(dash_app) -> Iterator[str]:
 
 
 def shown(page, neuron: str, start: int | None = None) -> None:
-    """Wait until the character view shows this neuron (and window)."""
+    """Wait until the character view shows this neuron (and window), every line of it drawn.
+
+    A new window's lines out of sight are drawn after its first frame (``data-more`` until then).
+    """
     where = "" if start is None else f'[data-start="{start}"]'
-    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"]{where}', timeout=10_000)
+    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"]{where}:not([data-more])', timeout=10_000)

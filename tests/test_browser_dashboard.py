@@ -102,7 +102,7 @@ def test_moving_the_window_and_finding_text(page, server):
     page.click("#find-next")
     page.wait_for_selector(f'.lv-ch.lv-mark[data-i="{TEXT.index("object", first + 1)}"]')
     page.get_by_label("condensed text").check()
-    page.wait_for_selector(".lv-view.lv-prose")
+    page.wait_for_selector(".lv-view.lv-prose:not([data-more])")
     assert "mode=prose" in page.url
     assert page.locator(".lv-strip").count() == 0
     start = int(page.locator(".lv-view").get_attribute("data-start"))

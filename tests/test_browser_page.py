@@ -200,6 +200,7 @@ def test_a_flick_is_one_request_and_recolours_the_cells_in_place(page, server):
     def flick_with_profile():
         page.keyboard.press("]")
         shown(page, "layer0.h.5", 0)
+        page.wait_for_function("window.order.includes('request profile')", timeout=5_000)  # when idle
 
     sent = requests_during(page, flick_with_profile)
     assert len(sent) == 2  # the step, then the open profile of the new unit

@@ -141,7 +141,8 @@ def test_demo_command_serves_text_coloured_by_the_chosen_cell(demo_h5, tmp_path)
             page = browser.new_page()
             errors = console_errors(page)
             page.goto(url)
-            page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]', timeout=30_000)
+            page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]:not([data-more])',
+                                   timeout=30_000)
             shown = page.eval_on_selector_all(".lv-view .lv-ch[data-i]", """els => els.map(e => [
                 Number(e.dataset.i), e.textContent, getComputedStyle(e).backgroundColor])""")
             unit = page.input_value(f"#{ids.UNIT}")

@@ -87,7 +87,7 @@ def open_view(page, server: str, view: View) -> None:
     """Open the dashboard at a view and wait until the grid and its legend show exactly it."""
     page.goto(server + to_query(view))
     page.wait_for_selector(f'.lv-view[data-neuron="{view.neuron}"][data-start="{view.pos}"]'
-                           f'[data-palette="{view.palette}"]', timeout=10_000)
+                           f'[data-palette="{view.palette}"]:not([data-more])', timeout=10_000)
     quantity = ("c" if view.raw_c else "tanh(c)") if ".c." in view.neuron else None
     if quantity:  # raw c is not on the grid's attributes; the legend names it
         page.wait_for_function("name => Array.from(document.querySelectorAll('.lv-scale-name'))"

@@ -44,7 +44,7 @@ def register(app: Dash, catalog: Catalog) -> None:
     """Attach the profile and saturation callbacks."""
     # A step through units while another tab is open asks the server for no profile at all.
     app.clientside_callback(
-        f"(subject, tab) => tab === {json.dumps(ids.TAB_PROFILE)} ? subject "
+        f"(subject, tab) => subject && tab === {json.dumps(ids.TAB_PROFILE)} ? subject "
         ": window.dash_clientside.no_update",
         Output(ids.PROFILE_WANTED, "data"), Input(ids.SUBJECT_NEURON, "data"), State(ids.TABS, "value"),
     )
@@ -52,7 +52,7 @@ def register(app: Dash, catalog: Catalog) -> None:
     @app.callback(
         Output(ids.PROFILE, "children"), Output(ids.PROFILE_FOR, "data"),
         Input(ids.PROFILE_WANTED, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
-        State(ids.PROFILE_FOR, "data"),
+        State(ids.PROFILE_FOR, "data"), prevent_initial_call=True,  # the page has no view yet
     )
     def _profile(_subject, tab, page_view, shown):
         if not page_view or tab != ids.TAB_PROFILE:
@@ -69,7 +69,7 @@ def register(app: Dash, catalog: Catalog) -> None:
     @app.callback(
         Output(ids.SATURATION, "children"), Output(ids.SATURATION_FOR, "data"),
         Input(ids.SUBJECT_FILE, "data"), Input(ids.TABS, "value"), State(ids.STATE, "data"),
-        State(ids.SATURATION_FOR, "data"),
+        State(ids.SATURATION_FOR, "data"), prevent_initial_call=True,
     )
     def _saturation(_subject, tab, page_view, shown):
         if not page_view or tab != ids.TAB_SATURATION:

@@ -189,7 +189,7 @@ def register(app: Dash, catalog: Catalog) -> None:
         Input(ids.SEARCH_RUN, "n_clicks"), Input(ids.SEARCH_PATTERN, "n_submit"),
         Input(ids.SEARCH_HYPOTHESIS, "value"), Input(ids.TABS, "value"), Input(ids.SUBJECT_FILE, "data"),
         State(ids.STATE, "data"), State(ids.SEARCH_PATTERN, "value"), State(ids.SEARCH_FOR, "data"),
-        State(ids.SEARCH_HYPOTHESIS, "options"),
+        State(ids.SEARCH_HYPOTHESIS, "options"), prevent_initial_call=True,
     )
     def _search(_run, _submit, hypothesis, tab, _file, page_view, pattern, shown, options):
         if not page_view or tab != ids.TAB_SEARCH:

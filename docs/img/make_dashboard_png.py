@@ -51,7 +51,8 @@ def main_view(page: Page, url: str, neuron: str, pos: int, hover: int, out: Path
     beside it the neuron's profile with its coloured contexts.
     """
     page.goto(url)
-    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]', timeout=30_000)
+    page.wait_for_selector(f'.lv-view[data-neuron="{neuron}"][data-start="{pos}"]:not([data-more])',
+                           timeout=30_000)
     page.wait_for_selector("#profile .lv-ctx .lv-snip", timeout=30_000)
     page.hover(f'.lv-ch[data-i="{hover}"]')
     page.wait_for_selector("#lv-tip:not([hidden])")
