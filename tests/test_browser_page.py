@@ -239,3 +239,28 @@ def test_a_drag_over_the_text_searches_by_example(page, server, h5):
     page.wait_for_selector("#example-results .lv-results")
     assert f"of layer1.h are on over {a:,}–{b:,}" in page.locator("#example-results").inner_text()
     assert " unit(s) at threshold " in page.locator("#example-count").inner_text()
+
+
+def test_the_span_box_follows_the_mark_and_bad_spans_get_one_line(page, server):
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(server + "?neuron=layer1.h.0&pos=0")
+    shown(page, "layer1.h.0", 0)
+    page.fill("#find-text", "object")
+    page.press("#find-text", "Enter")
+    first = TEXT.index("object")
+    page.wait_for_selector(f'.lv-ch.lv-mark[data-i="{first}"]')
+    open_tab(page, "By example")
+    assert page.input_value("#example-span") == f"{first}:{first + 6}"  # the marked text
+    for typed, said in ((f"{first}:{first + 1}", f"span {first}:{first + 1} is one character"),
+                        (f"0:{len(TEXT)}", f"span 0:{len(TEXT)} is the whole text")):
+        page.fill("#example-span", typed)
+        page.click("#example-run")
+        notice = page.locator("#example-results .lv-notice")
+        notice.wait_for()
+        page.wait_for_function("s => document.getElementById('example-results').innerText.includes(s)",
+                               arg=said)
+        assert notice.count() == 1 and notice.inner_text().startswith(f"Cannot search by example: {said}")
+    page.keyboard.press("]")
+    shown(page, "layer1.h.1")
+    assert not [u for u in fetched if "favicon" in u]  # the icon is part of the page
