@@ -15,7 +15,7 @@ from dash import html
 from plotly.subplots import make_subplots
 
 from app import data, ids
-from app.data import Context, Profile
+from app.profiles import Context, Profile
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.render import style
@@ -108,7 +108,7 @@ def item_list(items: list[dict], **attrs) -> html.Div:
     """A list of clickable items that the browser draws from compact data (``data-list``).
 
     Each item: ``vals`` (short texts before the snippet), ``title``, ``jump`` (see :func:`jump`)
-    and ``snip`` (:func:`app.data.snippet`). Drawn in the browser, a list of forty snippets is one
+    and ``snip`` (:func:`app.profiles.snippet`). Drawn in the browser, a list of forty snippets is one
     component for Dash, not hundreds: a step through units stays quick while the list is shown.
     """
     return html.Div(className="lv-list", **_data("list", items), **attrs)

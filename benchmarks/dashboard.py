@@ -41,7 +41,7 @@ import numpy as np
 from plotly.io.json import to_json_plotly
 from tqdm import tqdm
 
-from app import data, figures
+from app import data, figures, profiles
 from app.catalog import Catalog, cached_states
 from app.control import respond
 from app.state import View
@@ -151,7 +151,7 @@ class Interactions:
 
     def open_profile(self, v: View) -> None:
         """The profile panel of a neuron, as the profile callback returns it."""
-        encode(figures.profile_panel(data.profile(self.states, v.neuron)))
+        encode(figures.profile_panel(profiles.profile(self.states, v.neuron)))
 
     def find(self, query: str, origin: int) -> None:
         """The next match of a string after a position."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from dashboard_files import TEXT, UNICODE_TEXT, build
 
-from app import data
+from app import data, profiles
 from app.catalog import cached_states
 from lstmviz.model.vocab import Vocab
 from lstmviz.render.palette import lut_index
@@ -116,7 +116,7 @@ def test_find_matches_str_find(states):
 def test_profile_contexts_are_the_extreme_positions(states, path):
     with h5py.File(path, "r") as f:
         column = f["/layer1/c"][:, 3].astype(np.float32)
-    p = data.profile(states, "layer1.c.3")
+    p = profiles.profile(states, "layer1.c.3")
     assert sum(p.counts) == states.n_tokens
     assert p.stats["max"] == pytest.approx(column.max())
     assert p.stats["mean"] == pytest.approx(column.mean(), abs=1e-4)
@@ -124,7 +124,8 @@ def test_profile_contexts_are_the_extreme_positions(states, path):
     assert p.bottom[0].value == pytest.approx(column.min())
     c = p.top[0]
     assert column[c.pos] == pytest.approx(c.value)
-    assert c.char == data.context(states, c.pos).char == {"\n": "↵", "\t": "⇥"}.get(TEXT[c.pos], TEXT[c.pos])
+    shown = {"\n": "↵", "\t": "⇥"}.get(TEXT[c.pos], TEXT[c.pos])
+    assert c.char == profiles.context(states, c.pos).char == shown
 
 
 def test_saturation_has_every_gate_unit(states, path):

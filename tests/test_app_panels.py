@@ -137,7 +137,7 @@ def test_search_by_example_links_units_and_matching_spans(states):
 
 
 def test_histogram_marks_the_mean(states):
-    from app.data import profile
+    from app.profiles import profile
 
     p = profile(states, "layer1.h.2")
     fig = figures.histogram(p)
@@ -148,13 +148,13 @@ def test_histogram_marks_the_mean(states):
 def test_top_layer_h_profile_lists_the_characters_the_unit_pushes(states):
     import h5py
 
-    from app import data
+    from app import profiles
     from lstmviz.model.vocab import visible
 
     unit = 3
     with h5py.File(states.path) as f:
         column = f["decoder/weight"][:, unit]
-    p = data.profile(states, f"layer{states.n_layer - 1}.h.{unit}")
+    p = profiles.profile(states, f"layer{states.n_layer - 1}.h.{unit}")
     assert p.pushes_up[0] == (visible(states.vocab.symbols[int(column.argmax())]), float(column.max()))
     assert p.pushes_down[0] == (visible(states.vocab.symbols[int(column.argmin())]), float(column.min()))
     panel = json.dumps(json.loads(to_json_plotly(figures.profile_panel(p))))
@@ -162,10 +162,10 @@ def test_top_layer_h_profile_lists_the_characters_the_unit_pushes(states):
 
 
 def test_lower_layers_and_cell_states_have_no_decoder_pushes(states):
-    from app import data
+    from app import profiles
 
-    assert data.profile(states, "layer0.h.3").pushes_up == []
-    assert data.profile(states, f"layer{states.n_layer - 1}.c.3").pushes_up == []
+    assert profiles.profile(states, "layer0.h.3").pushes_up == []
+    assert profiles.profile(states, f"layer{states.n_layer - 1}.c.3").pushes_up == []
 
 
 def test_ranking_shows_the_baseline_a_real_cell_must_beat(states):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import data
+from app import profiles
 from lstmviz.search.rank import rank_units
 from lstmviz.store.reader import open_states
 from lstmviz.store.validate import validate
@@ -25,7 +25,7 @@ def test_old_and_current_files_open_and_read(path):
         window = s.window("layer1.c", 0, s.n_tokens, [0, 3])
         assert window.shape == (s.n_tokens, 2) and np.isfinite(window).all()
         assert s.predictions(0, 5).top_ids.shape == (5, 5)
-        profile = data.profile(s, "layer1.h.2")
+        profile = profiles.profile(s, "layer1.h.2")
         assert profile.counts and profile.top
         has_decoder = s.attrs["encoding-version"] != "1.0"
         assert bool(profile.pushes_up) == has_decoder

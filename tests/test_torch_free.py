@@ -54,7 +54,7 @@ print({TORCH})
 def test_the_dashboards_data_layer_imports_no_torch(h5):
     code = f"""
 import sys
-from app import data, state
+from app import data, profiles, state
 from lstmviz.render.spec import ExportSpec
 from lstmviz.store.reader import open_states
 with open_states({str(h5)!r}) as s:
@@ -62,7 +62,7 @@ with open_states({str(h5)!r}) as s:
     assert notes == [] and view.neuron == "layer1.h.2"
     assert len(data.window_payload(s, 100, 200, fixed=True)["chars"]) == 200
     assert len(data.values_payload(s, "layer1.h.2", 100, 200, palette="blog", raw_c=False)["values"]) == 200
-    assert data.profile(s, "layer1.c.2").counts
+    assert profiles.profile(s, "layer1.c.2").counts
     assert data.find(s, {TEXT[1000:1008]!r}, 0)[0] is not None
     spec = ExportSpec(("layer0.c.1",), 0, 80, strips=True, raw_c=True)
     name, text = data.export(s, spec, source_name="tiny.h5")

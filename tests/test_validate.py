@@ -167,8 +167,8 @@ def test_a_missing_decoder_and_an_unreadable_summary_are_found(good, tmp_path):
 
 @pytest.mark.parametrize("dataset", ["tokens", "predictions/top_ids"])
 def test_commands_reading_a_damaged_symbol_id_say_so_in_one_line(good, tmp_path, dataset):
-    from app.control import window_reply
     from app.catalog import Catalog
+    from app.control import window_reply
     from app.state import View
 
     def change(f):

@@ -11,7 +11,7 @@ import json
 from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
-from app import data, figures, ids
+from app import data, figures, ids, profiles
 from app.catalog import Catalog
 from app.requests import view_of
 from lstmviz.errors import LstmvizError, StoreError
@@ -21,7 +21,7 @@ from lstmviz.store.reader import States
 def profile_view(states: States, neuron: str, raw_c: bool = False) -> list:
     """The profile panel's content, or a notice saying why there is none."""
     try:
-        return figures.profile_panel(data.profile(states, neuron, raw_c))
+        return figures.profile_panel(profiles.profile(states, neuron, raw_c))
     except StoreError as e:
         return [figures.notice(f"No profile for {neuron}: {e}")]
 

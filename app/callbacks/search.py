@@ -15,7 +15,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from app import data, figures, ids
+from app import data, figures, ids, profiles
 from app.catalog import Catalog
 from app.requests import shown_key, typed_text, view_of
 from app.state import View
@@ -51,7 +51,7 @@ def ranked_places(states: States, df, hypothesis: str, raw_c: bool) -> list[tupl
     out = []
     for r in df.itertuples():
         pos = data.best_context(states, r.neuron, r.direction, inside)
-        out.append((pos, data.snippet(states, Neuron.parse(r.neuron), pos, pos + 1, raw_c)))
+        out.append((pos, profiles.snippet(states, Neuron.parse(r.neuron), pos, pos + 1, raw_c)))
     return out
 
 
@@ -137,9 +137,10 @@ def example(states: States, view: View, text: str | None,
         found = search_by_example(states, start, stop, name=Neuron.parse(view.neuron).name,
                                   threshold=threshold)
         colour = Neuron.parse(found.units.neuron[found.units.inside_mean.idxmax()])  # the strongest unit
-        places = [(int(r.start), int(r.stop), float(r.score),
-                   data.snippet(states, colour, int(r.start), int(r.stop), view.raw_c, before=12, after=12))
-                  for r in found.matches.head(PLACES).itertuples()]
+        best = found.matches.head(PLACES)
+        places = [(a, b, score, profiles.snippet(states, colour, a, b, view.raw_c, before=12, after=12))
+                  for a, b, score in zip(best.start.tolist(), best.stop.tolist(), best.score.tolist(),
+                                         strict=True)]
     except LstmvizError as e:
         return [figures.notice(f"Cannot search by example: {e}")], None
     lo, hi = found.intervals[:, 0].min(), found.intervals[:, 1].max()
