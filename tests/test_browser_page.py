@@ -264,3 +264,30 @@ def test_the_span_box_follows_the_mark_and_bad_spans_get_one_line(page, server):
     page.keyboard.press("]")
     shown(page, "layer1.h.1")
     assert not [u for u in fetched if "favicon" in u]  # the icon is part of the page
+
+
+def test_hostile_text_is_drawn_as_text_in_every_panel(browser, tmp_path):
+    from browsing import console_errors, serving
+
+    from app.app import create_app
+
+    bait = 'say "<img src=x onerror=window.pwned=1>" then </span><script>window.pwned=2</script> & done\n'
+    h5 = build(tmp_path / "hostile.h5", text=bait * 60)
+    with serving(create_app([h5])) as url:
+        page = browser.new_page()
+        errors = console_errors(page)
+        page.goto(url + "?neuron=layer1.c.0&pos=0")
+        shown(page, "layer1.c.0", 0)
+        page.locator("#profile .lv-ctx .lv-snip").first.wait_for()
+        open_tab(page, "Find units")
+        page.click("#search-run")
+        page.locator("#search-results .lv-snip").first.wait_for(timeout=60_000)
+        open_tab(page, "By example")
+        page.fill("#example-span", f"{bait.index('<img')}:{bait.index('>') + 1}")
+        page.click("#example-run")
+        page.wait_for_selector("#example-results .lv-notice")
+        hostile = ".lv-app img, .lv-app script, #lv-tip img"
+        assert page.locator(hostile).count() == 0 and page.evaluate("window.pwned") is None
+        assert "<script>window.pwned=2</script>" in page.locator(".lv-view").inner_text().replace("\n", "")
+        page.close()
+    assert errors == []
