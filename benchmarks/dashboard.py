@@ -3,9 +3,9 @@
 Builds an extraction of ``--chars`` characters (default 5 million) for a 3-layer, 512-unit model
 and times what the server does for each interaction, at random positions and neurons:
 
-* change neuron  - the controller's response plus the neuron's values over the window;
-* move window    - the controller's response plus the window's text, guesses and values;
-* open profile   - the profile panel from the precomputed summaries (histogram, contexts);
+* change neuron  - the controller's reply, which carries the neuron's values over the window;
+* move window    - the controller's reply, which carries the window's text, guesses and values;
+* open profile   - the profile panel from the precomputed summaries (histogram, coloured contexts);
 * find           - the next match of 12 characters taken from a random place (the first search
                    builds the text cache, reported apart).
 
@@ -15,6 +15,11 @@ it. The file is written directly with :class:`lstmviz.store.writer.StatesWriter`
 and summaries: running the real extractor over 5 million characters takes hours on 2 CPU cores,
 and what is timed here (reads of one window, one unit's summary) does not depend on the values.
 The tokens are real text (the Python standard library's source), repeated to length.
+
+With ``--browser`` it also serves the file and drives headless Chromium (viewport 1400 x 900): the
+first draw of a URL, and for pages of ``--lengths`` characters with strips the time from a key
+press (``]`` next unit, ``→`` next page) until the frame showing the new view is painted, measured
+inside the page, with the server requests each step sends.
 
     python benchmarks/dashboard.py                  # 5M chars: about 30 GB, a few minutes to write
     python benchmarks/dashboard.py --chars 500000   # quicker
@@ -43,7 +48,7 @@ from tqdm import tqdm
 
 from app import data, figures, profiles
 from app.catalog import Catalog, cached_states
-from app.control import respond
+from app.control import reply
 from app.state import View
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.vocab import Vocab
@@ -135,19 +140,12 @@ class Interactions:
         self.f = h5py.File(path, "r")
 
     def change_neuron(self, v: View) -> None:
-        """Next unit: the controller's reply, then the new unit's values over the same window."""
-        out = respond(self.catalog, ("unit_step", 1), v.to_dict())
-        nv = View.from_dict(out["state"])
-        encode(out)
-        encode(data.values_payload(self.states, nv.neuron, nv.pos, nv.length, palette="blog", raw_c=False))
+        """Next unit: the controller's one reply, the new unit's values over the same window in it."""
+        encode(reply(self.catalog, ("unit_step", 1), v.to_dict()))
 
     def move_window(self, v: View, target: int) -> None:
-        """Jump elsewhere: the controller's reply, then the new window's text, guesses and values."""
-        out = respond(self.catalog, ("goto", target), v.to_dict())
-        nv = View.from_dict(out["state"])
-        encode(out)
-        encode(data.window_payload(self.states, nv.pos, nv.length, fixed=True))
-        encode(data.values_payload(self.states, nv.neuron, nv.pos, nv.length, palette="blog", raw_c=False))
+        """Jump elsewhere: the controller's one reply, with the new window's text, guesses and values."""
+        encode(reply(self.catalog, ("goto", target), v.to_dict()))
 
     def open_profile(self, v: View) -> None:
         """The profile panel of a neuron, as the profile callback returns it."""
