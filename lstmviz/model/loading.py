@@ -17,7 +17,8 @@ import torch
 from lstmviz.errors import CheckpointError
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import is_lstmviz_checkpoint, model_from_checkpoint
-from lstmviz.model.importers import LSTMVIZ, SAFETENSORS, opening, vocab_discovery
+from lstmviz.model.importers import LSTMVIZ, SAFETENSORS, keras_files, opening, vocab_discovery
+from lstmviz.model.importers.keras import keras_advice, rebuild_keras
 from lstmviz.model.importers.state_dicts import rebuild
 from lstmviz.model.importers.wrapped import find_weights, training_metadata
 from lstmviz.model.vocab import Vocab
@@ -38,6 +39,7 @@ class LoadedModel:
     training: dict[str, Any] = field(default_factory=dict)
     vocab_source: str = ""  # in words, e.g. "checkpoint key 'chars'" or "file runs/vocab.json"
     parts: dict[str, str] = field(default_factory=dict)  # role -> module path in the checkpoint
+    details: dict[str, str] = field(default_factory=dict)  # inspect label -> the importer's own words
 
 
 def load_model(
@@ -46,8 +48,8 @@ def load_model(
     """Load any supported checkpoint layout into a :class:`CharLSTM` with its vocabulary.
 
     Layouts: lstmviz's own checkpoint, a bare state dict (``.pt``/``.pth``/``.safetensors``) of
-    any embedding/one-hot → ``nn.LSTM`` → Linear module, a dict wrapping one with metadata, and a
-    whole pickled model (only with ``trust_pickle``).
+    any embedding/one-hot → ``nn.LSTM`` → Linear module, a dict wrapping one with metadata, a
+    whole pickled model (only with ``trust_pickle``), and Keras files (``.keras``, ``.h5``).
 
     Args:
         path: the checkpoint file.
@@ -58,7 +60,8 @@ def load_model(
     Raises:
         CheckpointError: the file is missing, not a checkpoint, not a char-LSTM, has NaN or infinite
             weights, or is pickled without ``trust_pickle``.
-        UnsupportedModelError: a GRU, vanilla RNN, bidirectional LSTM or ``proj_size``.
+        UnsupportedModelError: a GRU, vanilla RNN, bidirectional LSTM or ``proj_size``, or a
+            Keras layer CharLSTM has no part for.
         VocabError: no vocabulary, or one whose size differs from the decoder's outputs.
 
     >>> import tempfile, torch
@@ -87,6 +90,9 @@ def _check_finite(loaded: LoadedModel) -> None:
 
 
 def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedModel:
+    keras_layout = keras_files.keras_kind(path)
+    if keras_layout is not None:
+        return _load_keras(path, keras_layout, vocab)
     opened = opening.open_checkpoint(path, trust_pickle=trust_pickle)
     if opened.container == opening.TORCH and is_lstmviz_checkpoint(opened.obj):
         model, own_vocab, training = model_from_checkpoint(opened.obj)
@@ -114,6 +120,17 @@ def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedMod
         rebuilt.model, found.vocab, layout, path, sha256_file(path),
         training_metadata(settings, weights.key), found.source, parts,
     )  # fmt: skip
+
+
+def _load_keras(path: Path, layout: str, vocab: str | Path | None) -> LoadedModel:
+    """A Keras file, read without Keras; its vocabulary is given or beside it, never inside."""
+    rebuilt = rebuild_keras(keras_files.open_keras(path, layout), str(path))
+    n_symbols = rebuilt.model.config.vocab_size
+    found = vocab_discovery.resolve(given=vocab, roots=[], weights=path, n_symbols=n_symbols,
+                                    advice=keras_advice(n_symbols))
+    log.info("%s: %s layout, parts %s, vocabulary from %s", path, layout, rebuilt.parts, found.source)
+    return LoadedModel(rebuilt.model, found.vocab, layout, path, sha256_file(path), rebuilt.training,
+                       found.source, rebuilt.parts, rebuilt.details)
 
 
 def _prefixed(key: str, prefix: str) -> str:

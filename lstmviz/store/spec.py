@@ -21,6 +21,7 @@ import numpy as np
 from lstmviz.errors import LstmvizError, SchemaVersionError, StoreError
 from lstmviz.files import kind_of
 from lstmviz.model.charlstm import LSTMConfig
+from lstmviz.model.importers.keras_files import keras_hdf5_kind, keras_kind
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import GATES, act_name, parse_name
 
@@ -81,12 +82,18 @@ class Predictions:
 
 
 
+KERAS_MODEL = ("a Keras model, not an extraction; extract it over a text: "
+               "`lstmviz extract MODEL TEXT --vocab train.txt`")
+
+
 def not_hdf5(path: Path) -> str:
     """What a file h5py cannot open is instead, and what to do: the words after its name."""
     with open(path, "rb") as f:
         kind = kind_of(f.read(8))
     if kind == "hdf5":
         return "not a readable HDF5 file (truncated or damaged); run `lstmviz extract` again"
+    if keras_kind(path) is not None:
+        return KERAS_MODEL
     if kind in ("zip", "pickle"):
         return "a PyTorch checkpoint, not an extraction; extract it over a text: `lstmviz extract MODEL TEXT`"
     what = "an empty file" if kind == "empty" else "not an HDF5 file"
@@ -114,6 +121,8 @@ def check_header(f: h5py.File) -> None:
     """Refuse foreign, incomplete and other-major-version files with a message saying what to do."""
     kind = text_attr(f.attrs, "encoding-type")
     version = text_attr(f.attrs, "encoding-version", "0")
+    if kind is None and keras_hdf5_kind(f) is not None:
+        raise StoreError(f"{f.filename}: {KERAS_MODEL}")
     if kind != FORMAT:
         raise StoreError(
             f"{f.filename}: not an lstmviz extraction (no '{FORMAT}' header); "

@@ -6,6 +6,8 @@ Each module has one job:
 - :mod:`~lstmviz.model.importers.pickles` unpickles whole models whose classes are gone.
 - :mod:`~lstmviz.model.importers.wrapped` finds the weights and metadata inside what the file holds.
 - :mod:`~lstmviz.model.importers.state_dicts` finds embedding, LSTM and decoder in a state dict by shapes.
+- :mod:`~lstmviz.model.importers.keras_files` reads Keras files (``.keras``, ``.h5``) without Keras,
+  and :mod:`~lstmviz.model.importers.keras` rebuilds the char-LSTM they hold.
 - :mod:`~lstmviz.model.importers.vocab_discovery` finds the vocabulary: in the file, next to it, or given.
 
 The layout names below are stable: extraction files record them.
@@ -17,4 +19,8 @@ SAFETENSORS = "safetensors"  # safetensors.torch.save_file(model.state_dict(), .
 WRAPPED = "wrapped-state-dict"  # torch.save({"state_dict": ..., "vocab": ..., ...})
 PICKLED = "pickled-model"  # torch.save(model)
 
-LAYOUTS = (LSTMVIZ, STATE_DICT, SAFETENSORS, WRAPPED, PICKLED)
+KERAS = "keras"  # model.save("m.keras") in Keras 3
+KERAS_H5 = "keras-h5"  # model.save("m.h5"), Keras 2 and 3
+KERAS_WEIGHTS = "keras-weights"  # model.save_weights(...) with model.to_json() beside it
+
+LAYOUTS = (LSTMVIZ, STATE_DICT, SAFETENSORS, WRAPPED, PICKLED, KERAS, KERAS_H5, KERAS_WEIGHTS)

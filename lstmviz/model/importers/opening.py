@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import torch
 from safetensors import safe_open
 
 from lstmviz.errors import CheckpointError
 from lstmviz.files import kind_of
 from lstmviz.model.importers.pickles import load_pickled
+from lstmviz.store.spec import FORMAT, text_attr
 
 TORCH = "torch"
 SAFETENSORS = "safetensors"
@@ -144,6 +146,25 @@ def _open_torch(path: Path, trust_pickle: bool) -> Opened:
         ) from None
 
 
+def _extraction_error(path: Path) -> CheckpointError | None:
+    """The error for an lstmviz extraction given where a model belongs; None for any other file."""
+    with open(path, "rb") as f:
+        if kind_of(f.read(8)) != "hdf5":
+            return None
+    try:
+        with h5py.File(path, "r") as f:
+            if text_attr(f.attrs, "encoding-type") != FORMAT:
+                return None
+            model = text_attr(f.attrs, "model_path", "")
+    except OSError:  # unreadable: said by the generic message
+        return None
+    origin = f" ({model})" if model else ""
+    return CheckpointError(
+        f"{path}: an lstmviz extraction, not a model; look inside it with `lstmviz info {path}` or "
+        f"`lstmviz serve {path}`, or give the model it was extracted from{origin}"
+    )
+
+
 def open_checkpoint(path: str | Path, *, trust_pickle: bool = False) -> Opened:
     """Read a checkpoint file, refusing to run code from it unless ``trust_pickle``.
 
@@ -156,6 +177,9 @@ def open_checkpoint(path: str | Path, *, trust_pickle: bool = False) -> Opened:
         raise CheckpointError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder; give the checkpoint file inside it")
+    extraction = _extraction_error(path)
+    if extraction is not None:
+        raise extraction
     if _looks_safetensors(path):
         return _open_safetensors(path)
     return _open_torch(path, trust_pickle)

@@ -234,7 +234,8 @@ def from_file(path: str | Path) -> list[FoundVocab]:
 
 
 def resolve(
-    *, given: str | Path | None, roots: list[tuple[Any, str]], weights: Path, n_symbols: int
+    *, given: str | Path | None, roots: list[tuple[Any, str]], weights: Path, n_symbols: int,
+    advice: str | None = None,
 ) -> FoundVocab:
     """The vocabulary for a model whose decoder has ``n_symbols`` outputs.
 
@@ -243,6 +244,7 @@ def resolve(
         roots: loaded objects to search, each with its name for messages.
         weights: the checkpoint path, to find JSON files beside it.
         n_symbols: the decoder's output size; the vocabulary must have exactly this many.
+        advice: how to pass a vocabulary when none is found, where the file's kind knows better.
 
     Raises:
         VocabError: none found, or none of the right size (both sizes are named).
@@ -277,8 +279,9 @@ def resolve(
         ' (256 outputs: if the model reads UTF-8 bytes, pass a JSON file {"byte_level": true})'
         if n_symbols == 256 else ""
     )
+    advice = advice or (f"pass one with --vocab FILE: a JSON list of the {n_symbols} symbols in id "
+                        f"order, or the training text{hint}")
     raise VocabError(
         f"{weights}: no vocabulary found: the checkpoint holds none (keys like vocab, chars, itos, "
-        f"stoi) and there is no {names} beside it; pass one with --vocab FILE: a JSON list of the "
-        f"{n_symbols} symbols in id order, or the training text{hint}"
+        f"stoi) and there is no {names} beside it; {advice}"
     )
