@@ -101,6 +101,9 @@ def save(model, path, how):
         model.save(path)
     elif how == "h5":
         model.save(path)  # Keras 3 still writes the legacy full-model HDF5
+    elif how == "keras2-h5":
+        model.save(path)
+        as_keras2(path)
     elif how == "weights+json":
         model.save_weights(path)
         path.with_name(path.name.replace(".weights.h5", ".json")).write_text(model.to_json())
@@ -115,6 +118,39 @@ def save(model, path, how):
         with zipfile.ZipFile(archive) as z:
             path.with_name("config.json").write_bytes(z.read("config.json"))
         archive.unlink()
+    return path
+
+
+def as_keras2(path):
+    """Rewrite a legacy .h5 written by Keras 3 into what Keras 2 wrote: the same weights and layout,
+    the architecture in Keras 2's forms (a Sequential's layers as a bare list with the input shape on
+    the first layer, ``Model`` with nested inbound nodes), ``keras_version`` 2.x."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        model = json.loads(f.attrs["model_config"])
+        entries = model["config"]["layers"]
+        for entry in entries:
+            entry["config"].pop("dtype", None)
+            nodes = entry.get("inbound_nodes")
+            if nodes:
+                history = nodes[0]["args"][0]["config"]["keras_history"]
+                entry["inbound_nodes"] = [[[history[0], history[1], history[2], {}]]]
+        if model["class_name"] == "Sequential":  # Keras 2.1: no InputLayer, config is the list
+            shape = entries.pop(0)["config"]["batch_shape"]
+            entries[0]["config"]["batch_input_shape"] = shape
+            model = {"class_name": "Sequential", "config": entries}
+        else:  # Keras 2.0 to 2.2 called a functional model "Model"
+            for entry in entries:
+                if entry["class_name"] == "InputLayer":
+                    entry["config"]["batch_input_shape"] = entry["config"].pop("batch_shape")
+            config = model["config"]
+            config["input_layers"] = [config["input_layers"]]
+            config["output_layers"] = [config["output_layers"]]
+            model = {"class_name": "Model", "config": config}
+        f.attrs["model_config"] = json.dumps(model)
+        f.attrs["keras_version"] = "2.1.6"
+        f.attrs["backend"] = "tensorflow"
     return path
 
 
@@ -156,6 +192,8 @@ CASES = {
     "windows-2-lstms.h5": (one_hot_windows, "h5"),
     "no-bias-dropout-linear.weights.h5": (functional_no_bias_dropout, "weights+json"),
     "time-distributed.h5": (time_distributed_activation, "legacy-weights+config"),
+    "keras2-windows.h5": (one_hot_windows, "keras2-h5"),
+    "keras2-functional.h5": (functional_no_bias_dropout, "keras2-h5"),
 }
 
 
@@ -235,6 +273,17 @@ def test_inspect_legacy_h5_windows(written):
     assert f"input:       one-hot, {V} wide; trained on windows of 40, run over the text continuously" \
         in lines
     assert lines[-1] == f"training:    keras_version={keras.__version__}, backend=torch"
+
+
+def test_inspect_keras2_files(written):
+    text, models = written
+    lines = inspect(models["keras2-windows.h5"][1], "--vocab", text).output.splitlines()
+    assert lines[1] == "layout:      keras-h5 (Keras legacy .h5, Sequential, Keras 2.1.6)"
+    assert f"input:       one-hot, {V} wide; trained on windows of 40, run over the text continuously" \
+        in lines
+    lines = inspect(models["keras2-functional.h5"][1], "--vocab", text).output.splitlines()
+    assert lines[1] == "layout:      keras-h5 (Keras legacy .h5, Functional, Keras 2.1.6)"
+    assert lines[-1] == "training:    keras_version=2.1.6, backend=tensorflow"
 
 
 def test_inspect_weights_and_what_was_ignored(written):
@@ -356,6 +405,16 @@ def _bad(tmp_path, case):
             "one, and scripts like Keras's lstm_text_generation build it as sorted(set(text)): pass the "
             f"training text as the script read it, --vocab train.txt, or a JSON list of the {V} symbols "
             "in id order")
+    if case == "raw text":  # the script lowercased the text before sorted(set(text))
+        lower = len(set(TEXT.lower()))
+        keras.Sequential([keras.Input((None, lower)), layers.LSTM(4), layers.Dense(lower)]).save(path)
+        raw = tmp_path / "raw.txt"
+        raw.write_text(TEXT)
+        return path, ["--vocab", raw], (
+            f"the vocabulary (the characters of {raw}) has {V} symbols but the model's decoder has "
+            f"{lower} outputs; pass the vocabulary it was trained with: --vocab FILE; lowercased, as "
+            f"Keras's text-generation example reads its text, the characters of {raw} number exactly "
+            f"{lower}: pass the text as the training script read it")
     if case == "weights without config":
         path = tmp_path / "model.weights.h5"
         embedding_lstm().save_weights(path)
@@ -367,7 +426,8 @@ def _bad(tmp_path, case):
 
 
 @pytest.mark.parametrize("case", ["no weights", "truncated h5", "gru", "bidirectional", "hard_sigmoid",
-                                  "branches", "sizes", "vocab size", "no vocab", "weights without config"])
+                                  "branches", "sizes", "vocab size", "no vocab", "raw text",
+                                  "weights without config"])
 def test_bad_keras_input_is_one_line(tmp_path, case):
     path, extra, message = _bad(tmp_path, case)
     result = inspect(path, *extra)

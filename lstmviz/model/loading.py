@@ -18,7 +18,7 @@ from lstmviz.errors import CheckpointError
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import is_lstmviz_checkpoint, model_from_checkpoint
 from lstmviz.model.importers import LSTMVIZ, SAFETENSORS, keras_files, opening, vocab_discovery
-from lstmviz.model.importers.keras import keras_advice, rebuild_keras
+from lstmviz.model.importers.keras import keras_vocab, rebuild_keras
 from lstmviz.model.importers.state_dicts import rebuild
 from lstmviz.model.importers.wrapped import find_weights, training_metadata
 from lstmviz.model.vocab import Vocab
@@ -125,9 +125,7 @@ def _load(path: Path, vocab: str | Path | None, trust_pickle: bool) -> LoadedMod
 def _load_keras(path: Path, layout: str, vocab: str | Path | None) -> LoadedModel:
     """A Keras file, read without Keras; its vocabulary is given or beside it, never inside."""
     rebuilt = rebuild_keras(keras_files.open_keras(path, layout), str(path))
-    n_symbols = rebuilt.model.config.vocab_size
-    found = vocab_discovery.resolve(given=vocab, roots=[], weights=path, n_symbols=n_symbols,
-                                    advice=keras_advice(n_symbols))
+    found = keras_vocab(vocab, path, rebuilt.model.config.vocab_size)
     log.info("%s: %s layout, parts %s, vocabulary from %s", path, layout, rebuilt.parts, found.source)
     return LoadedModel(rebuilt.model, found.vocab, layout, path, sha256_file(path), rebuilt.training,
                        found.source, rebuilt.parts, rebuilt.details)

@@ -18,14 +18,17 @@ The files themselves are read by :mod:`~lstmviz.model.importers.keras_files`, wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from lstmviz.errors import CheckpointError, UnsupportedModelError
+from lstmviz.errors import CheckpointError, UnsupportedModelError, VocabError
 from lstmviz.model.charlstm import CharLSTM, LSTMConfig
+from lstmviz.model.importers import vocab_discovery
 from lstmviz.model.importers.keras_files import KerasFile, layer_name
+from lstmviz.textio import read_text
 
 _INERT = ("Dropout", "SpatialDropout1D", "GaussianDropout", "GaussianNoise", "AlphaDropout",
           "ActivityRegularization")  # identity at inference  # fmt: skip
@@ -406,10 +409,41 @@ def _details(keras: KerasFile, chain: _Chain, layers: list[_Layer], V: int, n_in
     return details
 
 
-def keras_advice(n_symbols: int) -> str:
-    """What to suggest when no vocabulary is found: Keras scripts keep it in the script itself."""
-    return (
+def _seen_as(text_path: Path, n_symbols: int) -> str | None:
+    """How Keras's text-generation examples change the text before ``sorted(set(text))``, if that fits."""
+    if text_path.suffix.lower() == ".json" or not text_path.is_file():
+        return None
+    text = read_text(text_path).lower()
+    if len(set(text)) == n_symbols:
+        return "lowercased"
+    if len(set(text.replace("\n", " "))) == n_symbols:
+        return "lowercased, with newlines as spaces"
+    return None
+
+
+def keras_vocab(given: str | Path | None, path: Path, n_symbols: int) -> vocab_discovery.FoundVocab:
+    """The vocabulary of a Keras model: given, or in a JSON file beside it; Keras files hold none.
+
+    A training text passed with ``--vocab`` whose characters are too many for the model is often the
+    raw file a script lowercased before building its vocabulary, as Keras's example does; the error
+    then says so.
+
+    Raises:
+        VocabError: none found, or none of the model's size.
+    """
+    advice = (
         "Keras files never hold one, and scripts like Keras's lstm_text_generation build it as "
         "sorted(set(text)): pass the training text as the script read it, --vocab train.txt, or a "
         f"JSON list of the {n_symbols} symbols in id order"
     )
+    try:
+        return vocab_discovery.resolve(given=given, roots=[], weights=path, n_symbols=n_symbols,
+                                       advice=advice)
+    except VocabError as e:
+        seen = _seen_as(Path(given), n_symbols) if given is not None else None
+        if seen is None:
+            raise
+        raise VocabError(
+            f"{e}; {seen}, as Keras's text-generation example reads its text, the characters of "
+            f"{given} number exactly {n_symbols}: pass the text as the training script read it"
+        ) from None
