@@ -24,6 +24,8 @@ from lstmviz.store.reader import open_states
 os.environ["KERAS_BACKEND"] = "torch"  # before Keras is imported: else it looks for TensorFlow
 keras = pytest.importorskip("keras")
 layers = keras.layers
+# Keras's torch backend calls np.array(tensor) in a way NumPy 2 deprecates, thousands of times
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 TEXT = (
     "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
@@ -356,6 +358,23 @@ def branched_model():
     return keras.Model(inputs, layers.Dense(V)(merged))
 
 
+class CharModel(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = layers.Embedding(V, 6)
+        self.lstm = layers.LSTM(8, return_sequences=True)
+        self.dense = layers.Dense(V)
+
+    def call(self, ids):
+        return self.dense(self.lstm(self.embedding(ids)))
+
+
+def subclassed_model():
+    model = CharModel()
+    model(np.zeros((1, 3), np.int32))
+    return model
+
+
 def _bad(tmp_path, case):
     """Write the bad input named by ``case``; return (path, extra arguments, expected message)."""
     path = tmp_path / "model.keras"
@@ -387,6 +406,18 @@ def _bad(tmp_path, case):
         return path, [], (f"{path}: a Functional graph with branches: layer 'add' (Add) takes 2 inputs "
                           "(a, b); lstmviz reads simple chains: Embedding or one-hot input → "
                           "LSTM layers → one Dense to the vocabulary (Dropout anywhere)")
+    if case == "conv1d":
+        keras.Sequential([keras.Input((None,), dtype="int32"), layers.Embedding(V, 6),
+                          layers.Conv1D(6, 3, padding="causal", name="conv"),
+                          layers.LSTM(8, return_sequences=True), layers.Dense(V)]).save(path)
+        return path, [], (f"{path}: found a Conv1D layer 'conv', which is not supported; lstmviz reads "
+                          "Embedding or one-hot input → LSTM layers → one Dense to the vocabulary "
+                          "(Dropout anywhere)")
+    if case == "subclassed":
+        subclassed_model().save(path)
+        return path, [], (f"{path}: a subclassed Keras model ('CharModel'), whose file does not describe "
+                          "its layers; build it as keras.Sequential or a functional keras.Model, then save "
+                          "it again")
     if case == "sizes":
         keras.Sequential([keras.Input((None, V)), layers.LSTM(8, return_sequences=True), layers.LSTM(4),
                           layers.Dense(V)]).save(path)
@@ -426,7 +457,8 @@ def _bad(tmp_path, case):
 
 
 @pytest.mark.parametrize("case", ["no weights", "truncated h5", "gru", "bidirectional", "hard_sigmoid",
-                                  "branches", "sizes", "vocab size", "no vocab", "raw text",
+                                  "branches", "conv1d", "subclassed", "sizes", "vocab size", "no vocab",
+                                  "raw text",
                                   "weights without config"])
 def test_bad_keras_input_is_one_line(tmp_path, case):
     path, extra, message = _bad(tmp_path, case)

@@ -121,7 +121,7 @@ def _functional_chain(entries: list[dict[str, Any]], config: dict[str, Any], whe
             break
         name = sources[0]
     off_chain = [n for n in by_name if all(n != layer_name(e) for e in chain)]
-    if off_chain or layer_name(chain[-1]) != inputs[0]:
+    if off_chain or not chain or layer_name(chain[-1]) != inputs[0]:
         listed = ", ".join(off_chain) or inputs[0]
         raise UnsupportedModelError(
             f"{where}: a Functional graph with branches: layers {listed} lie off the path from input to "
