@@ -11,6 +11,7 @@ import subprocess
 import sys
 import zipfile
 
+import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -111,8 +112,6 @@ def save(model, path, how):
         path.with_name(path.name.replace(".weights.h5", ".json")).write_text(model.to_json())
     elif how == "legacy-weights+config":  # Keras 2's save_weights("w.h5"), config.json from a .keras
         legacy = pytest.importorskip("keras.src.legacy.saving.legacy_h5_format")
-        import h5py
-
         with h5py.File(path, "w") as f:
             legacy.save_weights_to_hdf5_group(f, model)
         archive = path.with_name("whole.keras")
@@ -127,8 +126,6 @@ def as_keras2(path):
     """Rewrite a legacy .h5 written by Keras 3 into what Keras 2 wrote: the same weights and layout,
     the architecture in Keras 2's forms (a Sequential's layers as a bare list with the input shape on
     the first layer, ``Model`` with nested inbound nodes), ``keras_version`` 2.x."""
-    import h5py
-
     with h5py.File(path, "r+") as f:
         model = json.loads(f.attrs["model_config"])
         entries = model["config"]["layers"]
@@ -406,6 +403,13 @@ def _bad(tmp_path, case):
         return path, [], (f"{path}: a Functional graph with branches: layer 'add' (Add) takes 2 inputs "
                           "(a, b); lstmviz reads simple chains: Embedding or one-hot input → "
                           "LSTM layers → one Dense to the vocabulary (Dropout anywhere)")
+    if case == "keras 1":
+        path = tmp_path / "model.h5"
+        embedding_lstm().save(path)
+        with h5py.File(path, "r+") as f:
+            f.attrs["keras_version"] = "1.2.2"
+        return path, [], (f"{path}: written by Keras 1.2.2, whose LSTM weights are laid out differently; "
+                          "load it in Keras 2 and save it again with model.save(\"model.h5\")")
     if case == "conv1d":
         keras.Sequential([keras.Input((None,), dtype="int32"), layers.Embedding(V, 6),
                           layers.Conv1D(6, 3, padding="causal", name="conv"),
@@ -456,10 +460,10 @@ def _bad(tmp_path, case):
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["no weights", "truncated h5", "gru", "bidirectional", "hard_sigmoid",
-                                  "branches", "conv1d", "subclassed", "sizes", "vocab size", "no vocab",
-                                  "raw text",
-                                  "weights without config"])
+@pytest.mark.parametrize("case", [
+    "no weights", "truncated h5", "gru", "bidirectional", "hard_sigmoid", "branches", "keras 1", "conv1d",
+    "subclassed", "sizes", "vocab size", "no vocab", "raw text", "weights without config",
+])
 def test_bad_keras_input_is_one_line(tmp_path, case):
     path, extra, message = _bad(tmp_path, case)
     result = inspect(path, *extra)

@@ -27,7 +27,7 @@ import torch
 from lstmviz.errors import CheckpointError, UnsupportedModelError, VocabError
 from lstmviz.model.charlstm import CharLSTM, LSTMConfig
 from lstmviz.model.importers import vocab_discovery
-from lstmviz.model.importers.keras_files import KerasFile, layer_name
+from lstmviz.model.importers.keras_files import KerasFile, layer_name, model_layers
 from lstmviz.textio import read_text
 
 _INERT = ("Dropout", "SpatialDropout1D", "GaussianDropout", "GaussianNoise", "AlphaDropout",
@@ -61,7 +61,7 @@ class KerasModel:
 
 
 def _article(word: str) -> str:
-    return "an" if word[:1] in "AEIOU" and not word.startswith("Un") else "a"
+    return "an" if word[:1] in "AEIOU" or word.startswith(("LSTM", "RNN")) else "a"
 
 
 def _activation(value: Any) -> str | None:
@@ -75,7 +75,8 @@ def _inbound(value: Any) -> list[str]:
     """Names of the layers whose outputs a call takes, in Keras 3's and Keras 2's node formats."""
     if isinstance(value, dict):
         if value.get("class_name") == "__keras_tensor__":
-            return [str(value["config"]["keras_history"][0])]
+            history = (value.get("config") or {}).get("keras_history") or ["?"]
+            return [str(history[0])]
         return [n for v in value.values() for n in _inbound(v)]
     if isinstance(value, list):
         if len(value) in (3, 4) and isinstance(value[0], str) and all(isinstance(v, int) for v in value[1:3]):
@@ -134,11 +135,9 @@ def _layers(keras: KerasFile, where: str) -> list[_Layer]:
     """The model's layers in call order, each with its arrays."""
     model = keras.model
     kind = model["class_name"]
-    config = model["config"]
-    entries = config.get("layers", []) if isinstance(config, dict) else config
-    entries = [e for e in entries or [] if isinstance(e, dict)]
+    entries = model_layers(model)
     if kind in ("Functional", "Model"):
-        entries = _functional_chain(entries, config, where)
+        entries = _functional_chain(entries, model["config"], where)
     elif kind != "Sequential":
         raise UnsupportedModelError(
             f"{where}: a subclassed Keras model ('{kind}'), whose file does not describe its layers; "

@@ -132,7 +132,7 @@ def _is_model_config(value: Any) -> bool:
 # --- the .keras layout (Keras 3 saving_lib) ----------------------------------------------------
 
 
-def _model_layers(model: dict[str, Any]) -> list[dict[str, Any]]:
+def model_layers(model: dict[str, Any]) -> list[dict[str, Any]]:
     """The layer entries of a model config, as plain dicts; Keras 2's Sequential lists them directly."""
     config = model.get("config")
     layers = config.get("layers", []) if isinstance(config, dict) else config
@@ -163,7 +163,7 @@ def _group_arrays(group: h5py.Group) -> list[np.ndarray]:
 def _saving_lib_arrays(f: h5py.File, model: dict[str, Any]) -> dict[str, list[np.ndarray]]:
     """Each layer's arrays in the ``.keras`` layout, found by class name and position, as Keras does."""
     root = f["layers"] if "layers" in f else f.get("_layer_checkpoint_dependencies")
-    entries = _model_layers(model)
+    entries = model_layers(model)
     if model.get("class_name") == "Sequential":  # Sequential.layers leaves out its InputLayer
         entries = [e for e in entries if e.get("class_name") != "InputLayer"]
     used: dict[str, int] = {}
@@ -272,21 +272,22 @@ def _legacy_arrays(group: h5py.Group) -> dict[str, list[np.ndarray]]:
     return arrays
 
 
-def _legacy_version(f: h5py.File) -> str:
+def _legacy_version(f: h5py.File, path: Path) -> str:
     version = _text(f.attrs.get("keras_version", ""))
     if version.startswith("1."):
         raise CheckpointError(
-            f"{f.filename}: written by Keras {version}, whose LSTM weights are laid out differently; "
+            f"{path}: written by Keras {version}, whose LSTM weights are laid out differently; "
             "load it in Keras 2 and save it again with model.save(\"model.h5\")"
         )
     return version
 
 
-def _legacy_facts(f: h5py.File) -> tuple[str, list[str], dict[str, Any]]:
-    version = _legacy_version(f)
+def _legacy_facts(f: h5py.File, path: Path) -> tuple[str, list[str], dict[str, Any]]:
+    """Keras version, what was set aside (optimizer state, training config), and settings to show."""
+    version = _legacy_version(f, path)
     backend = _text(f.attrs.get("backend", ""))
     training_config = f.attrs.get("training_config")
-    notes = _compile_note(_json(_text(training_config), f"{f.filename}: training_config")
+    notes = _compile_note(_json(_text(training_config), f"{path}: training_config")
                           if training_config is not None else None)
     ignored = _optimizer_note(f, "optimizer_weights") + notes
     training = {k: v for k, v in (("keras_version", version), ("backend", backend)) if v}
@@ -303,7 +304,7 @@ def _open_legacy(path: Path) -> KerasFile:
         model = _json(_text(f.attrs["model_config"]), f"{path}: model_config")
         if not _is_model_config(model):
             raise CheckpointError(f"{path}: its model_config describes no Keras model; save the model again")
-        version, ignored, training = _legacy_facts(f)
+        version, ignored, training = _legacy_facts(f, path)
         arrays = _legacy_arrays(f[_LEGACY_WEIGHTS]) if _LEGACY_WEIGHTS in f else {}
         return KerasFile(KERAS_H5, "Keras legacy .h5", model, arrays, version, ignored, training)
 
@@ -345,7 +346,7 @@ def _open_weights(path: Path) -> KerasFile:
 
     def read(f: h5py.File) -> KerasFile:
         if "layer_names" in f.attrs or "layer_names0" in f.attrs:
-            version, ignored, training = _legacy_facts(f)
+            version, ignored, training = _legacy_facts(f, path)
             return KerasFile(KERAS_WEIGHTS, f"Keras legacy weights .h5 + {config_path.name}", model,
                              _legacy_arrays(f), version, ignored, training)
         return KerasFile(KERAS_WEIGHTS, f"Keras 3 .weights.h5 + {config_path.name}", model,
