@@ -7,7 +7,8 @@ Each module has one job:
 - :mod:`~lstmviz.model.importers.wrapped` finds the weights and metadata inside what the file holds.
 - :mod:`~lstmviz.model.importers.state_dicts` finds embedding, LSTM and decoder in a state dict by shapes.
 - :mod:`~lstmviz.model.importers.keras_files` reads Keras files (``.keras``, ``.h5``) without Keras,
-  and :mod:`~lstmviz.model.importers.keras` rebuilds the char-LSTM they hold.
+  :mod:`~lstmviz.model.importers.keras_layers` sorts their layers into CharLSTM's parts, and
+  :mod:`~lstmviz.model.importers.keras` rebuilds the char-LSTM they hold.
 - :mod:`~lstmviz.model.importers.vocab_discovery` finds the vocabulary: in the file, next to it, or given.
 
 The layout names below are stable: extraction files record them.
