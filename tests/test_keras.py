@@ -318,6 +318,22 @@ def test_inspect_reports_optimizer_state_and_training_config(tmp_path):
             "sparse_categorical_crossentropy)") in lines
 
 
+def test_inspect_notes_mask_zero_and_stateful_windows(tmp_path):
+    model = keras.Sequential([
+        keras.Input((20,), batch_size=1, dtype="int32"),
+        layers.Embedding(V, 4, mask_zero=True, name="embedding"),
+        layers.LSTM(8, stateful=True, return_sequences=True, name="lstm"),
+        layers.Dense(V, name="dense"),
+    ])
+    path = tmp_path / "stateful.keras"
+    model.save(path)
+    (tmp_path / "vocab.json").write_text(json.dumps(CHARS))
+    lines = inspect(path).output.splitlines()
+    assert "input:       embedding, 4 wide" in lines  # a stateful model carries its state across windows
+    assert ("ignored:     mask_zero of Embedding 'embedding' (id 0 is run, not skipped: exact while the "
+            "text never holds symbol 0)") in lines
+
+
 def test_reading_needs_neither_keras_nor_tensorflow(written):
     text, models = written
     code = (

@@ -63,7 +63,8 @@ def _describe_input(chain: Chain, layers: list[KerasLayer], V: int, n_in: int) -
     if chain.embedding is not None and window is None:
         window = chain.embedding.config.get("input_length")  # Keras 2
     text = f"embedding, {n_in} wide" if chain.embedding else f"one-hot, {V} wide"
-    if isinstance(window, int):
+    stateful = any(layer.config.get("stateful") for layer in chain.lstms)  # windows carry the state on
+    if isinstance(window, int) and not stateful:
         text += f"; trained on windows of {window}, run over the text continuously"
     return text
 
