@@ -55,6 +55,7 @@ def randomize(model, seed):
 
 def embedding_lstm():
     """Embedding + one LSTM, softmax Dense: the usual Sequential char-RNN."""
+    keras.utils.set_random_seed(1)  # Keras's initial weights, seeded too
     model = keras.Sequential([
         keras.Input((None,), dtype="int32"),
         layers.Embedding(V, 8, name="embedding"),
@@ -66,6 +67,7 @@ def embedding_lstm():
 
 def one_hot_windows():
     """The tutorial's shape: one-hot windows of 40, two LSTMs (the last one without sequences)."""
+    keras.utils.set_random_seed(2)  # Keras's initial weights, seeded too
     model = keras.Sequential([
         keras.Input((40, V)),
         layers.LSTM(16, return_sequences=True, unit_forget_bias=False, name="lstm"),
@@ -77,6 +79,7 @@ def one_hot_windows():
 
 def functional_no_bias_dropout():
     """Functional chain: Embedding, an LSTM without bias, Dropout, an LSTM with it, linear Dense."""
+    keras.utils.set_random_seed(3)  # Keras's initial weights, seeded too
     inputs = keras.Input((None,), dtype="int32", name="ids")
     x = layers.Embedding(V, 6, name="emb")(inputs)
     x = layers.LSTM(12, return_sequences=True, use_bias=False, name="first")(x)
@@ -88,6 +91,7 @@ def functional_no_bias_dropout():
 
 def time_distributed_activation():
     """Keras 2 style: one-hot input, TimeDistributed(Dense), then Activation('softmax')."""
+    keras.utils.set_random_seed(4)  # Keras's initial weights, seeded too
     model = keras.Sequential([
         keras.Input((None, V)),
         layers.LSTM(10, return_sequences=True, dropout=0.2, name="lstm"),
