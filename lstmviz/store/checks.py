@@ -17,6 +17,7 @@ from lstmviz.errors import LstmvizError, SchemaVersionError, SpanError, StoreErr
 from lstmviz.files import kind_of
 from lstmviz.kinds import GATES, KINDS
 from lstmviz.model.config import LSTMConfig
+from lstmviz.model.importers.keras_files import keras_hdf5_kind, keras_kind
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import act_name, parse_name
 from lstmviz.store.spec import (
@@ -33,6 +34,9 @@ from lstmviz.store.spec import (
     vocab_dataset,
 )
 
+KERAS_MODEL = ("a Keras model, not an extraction; extract it over a text: "
+               "`lstmviz extract MODEL TEXT --vocab train.txt`")
+
 
 def not_hdf5(path: Path) -> str:
     """What a file h5py cannot open is instead, and what to do: the words after its name."""
@@ -40,6 +44,8 @@ def not_hdf5(path: Path) -> str:
         kind = kind_of(f.read(8))
     if kind == "hdf5":
         return "not a readable HDF5 file (truncated or damaged); run `lstmviz extract` again"
+    if keras_kind(path) is not None:
+        return KERAS_MODEL
     if kind in ("zip", "pickle"):
         return "a PyTorch checkpoint, not an extraction; extract it over a text: `lstmviz extract MODEL TEXT`"
     what = "an empty file" if kind == "empty" else "not an HDF5 file"
@@ -50,6 +56,8 @@ def check_header(f: h5py.File) -> None:
     """Refuse foreign, incomplete and other-major-version files with a message saying what to do."""
     kind = text_attr(f.attrs, "encoding-type")
     version = text_attr(f.attrs, "encoding-version", "0")
+    if kind is None and keras_hdf5_kind(f) is not None:
+        raise StoreError(f"{f.filename}: {KERAS_MODEL}")
     if kind != FORMAT:
         raise StoreError(
             f"{f.filename}: not an lstmviz extraction (no '{FORMAT}' header); "

@@ -14,9 +14,11 @@ import numpy as np
 
 from lstmviz.errors import LstmvizError
 from lstmviz.model.config import LSTMConfig
+from lstmviz.model.importers.keras_files import keras_hdf5_kind
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import h5_path, parse_name
 from lstmviz.store.checks import (
+    KERAS_MODEL,
     config_problems,
     has_version,
     layout_problem,
@@ -79,6 +81,9 @@ class _Checker:
     def run(self) -> list[str]:
         attrs = self.f.attrs
         kind = text_attr(attrs, "encoding-type")
+        if kind is None and keras_hdf5_kind(self.f) is not None:
+            self.say(KERAS_MODEL)
+            return self.problems
         if kind != FORMAT:
             self.say(f"not an lstmviz extraction: encoding-type is {kind!r}, expected {FORMAT!r}")
             return self.problems
