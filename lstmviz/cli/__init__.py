@@ -18,7 +18,6 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
 import click
-from click.utils import make_default_short_help
 
 from lstmviz import __version__
 from lstmviz.errors import LstmvizError
@@ -104,7 +103,7 @@ class LazyGroup(click.Group):
         rows = []
         for name in names:
             if name in COMMANDS:
-                rows.append((name, make_default_short_help(COMMANDS[name][1], limit)))
+                rows.append((name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
