@@ -75,6 +75,8 @@ def serve_in_background(paths: Sequence[str | Path], *, host: str = "127.0.0.1",
     Raises:
         StoreError: a file cannot be opened.
         OptionError: the port is taken or reserved, or the host is not an address of this machine.
+
+    >>> # with serve_in_background(["cache/val.h5"], neuron="layer1.c.117") as dashboard: dashboard.url
     """
     catalog = catalog_for(tuple(Path(p) for p in paths))
     if port:

@@ -33,7 +33,7 @@ _API = {
     "Extraction": "lstmviz.api.extraction:Extraction",
     "Figure": "lstmviz.api.figure:Figure",
 }
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *(name for name in _API if name != "open")]  # `import *` keeps the builtin open
 
 
 def __getattr__(name: str):

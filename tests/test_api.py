@@ -60,6 +60,7 @@ def test_the_public_names_are_the_librarys_own_functions():
     assert lstmviz.open is open_extraction and lstmviz.Extraction is Extraction
     assert lstmviz.extract is extract and lstmviz.load_model is load_model
     assert {"open", "extract", "load_model", "Extraction", "Figure"} <= set(dir(lstmviz))
+    assert "open" not in lstmviz.__all__  # `from lstmviz import *` must not hide the builtin open
     with pytest.raises(AttributeError, match="module 'lstmviz' has no attribute 'nope'"):
         lstmviz.nope  # noqa: B018
 

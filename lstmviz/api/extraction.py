@@ -54,6 +54,7 @@ from lstmviz.store.spec import SUMMARIES, SUMMARY_KEYS
 
 if TYPE_CHECKING:
     from app.background import Dashboard
+    from lstmviz.search.hypotheses import Hypothesis
 
 # per-unit summaries that are one number per unit, shown as columns by :meth:`Extraction.summaries`
 SUMMARY_COLUMNS = tuple(k for k in SUMMARY_KEYS if SUMMARIES[k].shape == ("H",))
@@ -77,6 +78,10 @@ def open_extraction(path: str | Path) -> Extraction:
         ExtractionNotFound: no such file (a ``FileNotFoundError`` too).
         StoreError: not an extraction, incomplete, damaged, or of a format version this lstmviz
             cannot read; the message says what to do, as ``lstmviz info`` would.
+
+    >>> open_extraction("cache/none.h5")
+    Traceback (most recent call last):
+    lstmviz.errors.ExtractionNotFound: cache/none.h5: no such file; create it with `lstmviz extract`
     """
     path = Path(path)
     try:
@@ -276,7 +281,7 @@ class Extraction:
 
     def search(
         self,
-        hypothesis: Any = None,
+        hypothesis: str | Hypothesis | np.ndarray | None = None,
         *,
         pattern: str | None = None,
         top: int | None = 20,
@@ -337,6 +342,12 @@ class Extraction:
         As ``lstmviz search --all``: one row per hypothesis and rank, with ``margin``, the score
         above the baseline (near 0 or below: chance, or a reaction to single symbols).
         Hypotheses the text never exercises are listed in ``attrs["skipped"]``.
+
+        Args:
+            top: units per hypothesis.
+            cache: read and write cached results beside the file.
+            device: where to score: ``auto`` (the GPU when there is one), ``cpu`` or ``cuda``.
+            progress: a progress bar on stderr.
         """
         from lstmviz.search.rank import rank_all
 

@@ -64,6 +64,8 @@ def extract(
         OptionError: a str that names an existing file (pass a ``Path`` to read the file), a bad
             option, or an output that cannot be written.
         CheckpointError, VocabError, TextError: as ``lstmviz extract`` raises them.
+
+    >>> # ex = extract(load_model("austen.pt"), Path("persuasion.txt"), gates=True); ex["layer1.c.3"][:100]
     """
     if isinstance(text, str) and "\n" not in text and len(text) < 4096 and os.path.isfile(text):
         raise OptionError(f"{text!r} names a file, but a str is read as the text itself; pass "
