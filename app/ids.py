@@ -81,3 +81,6 @@ EXAMPLE_RUN = "example-run"
 EXAMPLE_RESULTS = "example-results"
 EXAMPLE_FOR = "example-for"  # dcc.Store: the file the by-example results were found in
 SPAN_HIT = "span-hit"  # pattern id: {"type": SPAN_HIT, "start": int, "stop": int}
+
+# Copy of the visible window as an HTML fragment, beside the Export buttons
+COPY_FRAGMENT = "copy-fragment"  # dcc.Clipboard: copies the fragment the server sends it

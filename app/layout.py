@@ -36,6 +36,7 @@ def draw_config() -> dict:
         for name in (*PALETTES, "strip")
     }
     return {"luts": tables, "grid": ids.GRID, "legend": ids.LEGEND, "find": ids.FIND_TEXT,
+            "rendered": ids.RENDERED,
             "unit": ids.UNIT, "position": ids.POSITION,
             "steps": {ids.UNIT_PREV: "[", ids.UNIT_NEXT: "]",
                       ids.PAGE_PREV: "ArrowLeft", ids.PAGE_NEXT: "ArrowRight"},
@@ -86,6 +87,9 @@ def controls() -> html.Div:
         _field("Export this view", html.Div([
             _button("HTML", ids.EXPORT_HTML, "download the visible text as a self-contained HTML snippet"),
             _button("SVG", ids.EXPORT_SVG, "download the visible text as an SVG figure"),
+            dcc.Clipboard(id=ids.COPY_FRAGMENT, children="Copy fragment", copied_children="Copied",
+                          className="lv-btn", title="copy the visible text as an HTML fragment to paste "
+                          "into a page or Markdown post"),
         ], className="lv-row")),
         dcc.Download(id=ids.DOWNLOAD),
     ], className="lv-row lv-group")
