@@ -10,10 +10,17 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from dash.html import Iframe
 from search_models import COLUMN, PAREN, QUOTE, shared_file
+from test_app_panels import ids_in
 from test_export import assert_self_contained, parse
 
+from app import ids
+from app.callbacks.atlas import atlas_reply, download_reply, opened
+from app.catalog import Catalog
+from app.state import View, from_query
 from lstmviz.cli import cli
+from lstmviz.errors import LstmvizError
 from lstmviz.render.atlas import atlas_command, page
 from lstmviz.search.atlas import MARGIN, build_atlas, rankings
 from lstmviz.store.reader import open_states
@@ -106,6 +113,8 @@ def test_a_network_with_no_cell_above_its_baseline_is_told_so_with_the_closest(r
     [alert] = tree.root.find_all("alert")
     assert alert.text() == message
     assert cards_by_hypothesis(html)["The closest"] == [atlas.closest.neuron]
+    tab = atlas_reply(Catalog.scan([random_file]), View("random", "layer0.c.0").to_dict())
+    assert tab[0].children == message  # the tab says it above the page, in the same words
 
 
 def test_the_page_is_self_contained_deterministic_and_records_its_command(planted):
@@ -163,3 +172,32 @@ def test_cli_writes_the_default_name_and_keeps_the_output_rules(planted, tmp_pat
     assert (tmp_path / "planted_atlas.html").read_text(encoding="utf-8") != written
     bad = runner.invoke(cli, ["atlas", str(planted), "--margin", "2"])
     assert bad.exit_code == 2 and "--margin" in bad.output
+
+
+# --- the dashboard's Atlas tab, as plain functions ------------------------------------------------
+
+
+def test_the_tab_shows_the_page_the_cli_writes_and_opens_each_card(planted, tmp_path):
+    catalog = Catalog.scan([planted])
+    view = View("planted", "layer0.h.5", pos=0, length=200)
+    shown = atlas_reply(catalog, view.to_dict())
+    [frame] = [c for c in shown if isinstance(c, Iframe)]
+    out = tmp_path / "cli.html"
+    assert CliRunner().invoke(cli, ["atlas", str(planted), "-o", str(out)]).exit_code == 0
+    assert frame.srcDoc == out.read_text(encoding="utf-8")  # the tab and the CLI show one page
+    download = download_reply(catalog, view.to_dict())
+    assert download["filename"] == "planted_atlas.html" and download["content"] == frame.srcDoc
+    buttons = [b for c in shown for b in ids_in(c, ids.ATLAS_OPEN)]
+    with open_states(planted) as states:
+        atlas = build_atlas(states)
+    first = atlas.tracked["column"][0]
+    button = next(b for b in buttons if b["neuron"] == first.neuron and b["pos"] == first.contexts[0])
+    reopened, notes = from_query(opened(view.to_dict(), button), "planted")
+    assert notes == [] and reopened.neuron == first.neuron
+    assert reopened.mark == first.contexts[0] and reopened.pos <= reopened.mark < reopened.pos + 200
+    forgeries = ({"type": ids.ATLAS_OPEN, "neuron": 3, "pos": 1}, {"neuron": "layer0.c.1", "pos": -4}, None)
+    for forged in forgeries:
+        with pytest.raises(LstmvizError, match="could not have shown"):
+            opened(view.to_dict(), forged)
+    missing = atlas_reply(catalog, {**view.to_dict(), "file": "nope"})
+    assert "Cannot build the atlas: file 'nope' is not on this server" in missing[0].children
