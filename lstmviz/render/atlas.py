@@ -128,12 +128,18 @@ def _share(n: int, of: int) -> str:
     return f"{n / of:.1%}" if of else "–"
 
 
+def _kind_label(kind: str) -> str:
+    """A kind and, where it differs, what its colour shows: ``c (tanh(c))``, ``h``, ``gates.f (…)``."""
+    shown = style.quantity(kind)
+    return kind if shown == kind else f"{kind} ({shown})"
+
+
 def _summary(atlas: Atlas) -> str:
     n, of = atlas.cells
     head = (f'<p><span class="big">{n:,} of {of:,} cells ({_share(n, of)})</span> clear the baseline of some '
             f"hypothesis by {atlas.margin:g} or more. Karpathy's post guessed that about 5 % of cells are "
             "interpretable.</p>")
-    rows = "".join(f"<tr><td>{escape(kind)} ({escape(style.quantity(kind))})</td><td>{k:,}</td>"
+    rows = "".join(f"<tr><td>{escape(_kind_label(kind))}</td><td>{k:,}</td>"
                    f"<td>{total:,}</td><td>{_share(k, total)}</td></tr>"
                    for kind, (k, total) in atlas.clear.items())
     table = ('<table class="share"><thead><tr><th>units</th><th>clear</th><th>of</th><th>share</th></tr>'
