@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from dash.html import Iframe
 from search_models import COLUMN, PAREN, QUOTE, shared_file
 from test_app_panels import ids_in
-from test_export import assert_self_contained, parse
+from test_export import HOSTILE, assert_self_contained, build_states, parse
 
 from app import ids
 from app.callbacks.atlas import atlas_reply, download_reply, opened
@@ -201,3 +201,16 @@ def test_the_tab_shows_the_page_the_cli_writes_and_opens_each_card(planted, tmp_
             opened(view.to_dict(), forged)
     missing = atlas_reply(catalog, {**view.to_dict(), "file": "nope"})
     assert "Cannot build the atlas: file 'nope' is not on this server" in missing[0].children
+
+
+def test_an_atlas_of_hostile_text_and_a_hostile_file_name_is_inert(tmp_path):
+    path = build_states(tmp_path / "a<b>&'--.h5", HOSTILE)
+    with open_states(path) as states:
+        text = page(states, build_atlas(states, margin=0.0), command=atlas_command(str(path)))
+    tree = parse(text)
+    assert_self_contained(tree)
+    assert "<script" not in text.lower() and "href" not in text.lower()
+    [comment] = tree.comments
+    assert "<" not in comment and ">" not in comment and "-->" not in comment
+    assert tree.root.find_all("card")
+    assert "Cell atlas of a<b>&'--.h5" in "".join(n.text() for n in tree.root.iter() if n.tag == "h1")
