@@ -81,3 +81,14 @@ EXAMPLE_RUN = "example-run"
 EXAMPLE_RESULTS = "example-results"
 EXAMPLE_FOR = "example-for"  # dcc.Store: the file the by-example results were found in
 SPAN_HIT = "span-hit"  # pattern id: {"type": SPAN_HIT, "start": int, "stop": int}
+
+# Copy of the visible window as an HTML fragment, beside the Export buttons
+COPY_FRAGMENT = "copy-fragment"  # dcc.Clipboard: copies the fragment the server sends it
+
+# The cell atlas tab, through lstmviz.search.atlas and lstmviz.render.atlas
+TAB_ATLAS = "tab-atlas"
+ATLAS_RUN = "atlas-run"
+ATLAS_SAVE = "atlas-save"
+ATLAS_RESULTS = "atlas-results"
+ATLAS_DOWNLOAD = "atlas-download"
+ATLAS_OPEN = "atlas-open"  # pattern id: {"type": ATLAS_OPEN, "card": int, "neuron": str, "pos": int}

@@ -36,6 +36,7 @@ def draw_config() -> dict:
         for name in (*PALETTES, "strip")
     }
     return {"luts": tables, "grid": ids.GRID, "legend": ids.LEGEND, "find": ids.FIND_TEXT,
+            "rendered": ids.RENDERED,
             "unit": ids.UNIT, "position": ids.POSITION,
             "steps": {ids.UNIT_PREV: "[", ids.UNIT_NEXT: "]",
                       ids.PAGE_PREV: "ArrowLeft", ids.PAGE_NEXT: "ArrowRight"},
@@ -86,6 +87,9 @@ def controls() -> html.Div:
         _field("Export this view", html.Div([
             _button("HTML", ids.EXPORT_HTML, "download the visible text as a self-contained HTML snippet"),
             _button("SVG", ids.EXPORT_SVG, "download the visible text as an SVG figure"),
+            dcc.Clipboard(id=ids.COPY_FRAGMENT, children="Copy fragment", copied_children="Copied",
+                          className="lv-btn", title="copy the visible text as an HTML fragment to paste "
+                          "into a page or Markdown post"),
         ], className="lv-row")),
         dcc.Download(id=ids.DOWNLOAD),
     ], className="lv-row lv-group")
@@ -135,6 +139,22 @@ def search_tab() -> dcc.Tab:
     ], className="lv-panel"))
 
 
+def atlas_tab() -> dcc.Tab:
+    """The cell atlas tab: the file's interpretable cells at a glance (app/callbacks/atlas.py)."""
+    return dcc.Tab(label="Atlas", value=ids.TAB_ATLAS, children=html.Div([
+        html.Div([
+            html.Button("Build the atlas", id=ids.ATLAS_RUN, n_clicks=0, className="lv-btn"),
+            html.Button("Download atlas.html", id=ids.ATLAS_SAVE, n_clicks=0, className="lv-btn"),
+            dcc.Download(id=ids.ATLAS_DOWNLOAD),
+        ], className="lv-row"),
+        notice("The file's interpretable cells at a glance: the units that track each hypothesis "
+               "best, the share of cells that clear their baseline, and strong units no hypothesis "
+               "explains: the page that lstmviz atlas writes. The first atlas of a file ranks every "
+               "unit, as Find units does (cached beside the file)."),
+        dcc.Loading(html.Div(id=ids.ATLAS_RESULTS)),
+    ], className="lv-panel"))
+
+
 def panels() -> dcc.Tabs:
     """Tabs under the text: the neuron's profile, gate saturation, the units that track a hypothesis."""
     tabs = [
@@ -143,6 +163,7 @@ def panels() -> dcc.Tabs:
         dcc.Tab(label="Gate saturation", value=ids.TAB_SATURATION,
                 children=dcc.Loading(html.Div(id=ids.SATURATION, className="lv-panel"))),
         search_tab(),
+        atlas_tab(),
     ]
     return dcc.Tabs(id=ids.TABS, value=ids.TAB_PROFILE, children=tabs, className="lv-tabs")
 

@@ -135,15 +135,18 @@
     return Math.max(10, Math.floor(inner / px));
   }
 
+  // Draws the figure; returns what it shows, with the columns it wrapped at, for the Export and
+  // copy buttons (app/callbacks/exporting.py), which write the same lines.
   function draw() {
     const { win, vals, view, cfg } = shown;
     const host = document.getElementById(cfg.grid);
-    if (!host) return;
+    if (!host) return null;
     const width = columns(host, view, cfg);
     host.innerHTML = '<div class="lv-snippet lv-view lv-' + esc(view.mode) + '" data-start="' + win.start +
       '" data-stop="' + win.stop + '" data-neuron="' + esc(vals.neuron) + '" data-palette="' + esc(vals.palette) +
       '" data-width="' + width + '">' + drawText(win, vals, view, cfg, width) + "</div>";
     drawLegend(vals, view, cfg);
+    return { start: win.start, stop: win.stop, neuron: vals.neuron, mode: view.mode, width: width };
   }
 
   function render(win, vals, view, cfg) {
@@ -154,15 +157,15 @@
     shown = { win: win, vals: vals, view: view, cfg: cfg };
     pinned = false;
     hideTip();
-    draw();
-    return { start: win.start, stop: win.stop, neuron: vals.neuron, mode: view.mode };
+    return draw() || noUpdate;
   }
 
   let resizeTimer = null;
   window.addEventListener("resize", function () {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(function () {
-      if (shown) draw();
+      const drawn = shown && draw();
+      if (drawn && shown.cfg.rendered) window.dash_clientside.set_props(shown.cfg.rendered, { data: drawn });
     }, 150);
   });
 

@@ -66,6 +66,8 @@ COMMANDS = {
                "Rank every unit in FILE by how well it tracks a hypothesis about the text."),
     "export": ("lstmviz.cli.exporting:export",
                "Write a span of FILE coloured by neurons as a self-contained HTML or SVG snippet."),
+    "atlas": ("lstmviz.cli.atlas:atlas",
+              "Write an atlas of the interpretable cells of FILE as one self-contained HTML page."),
 }
 
 
