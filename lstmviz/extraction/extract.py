@@ -33,6 +33,7 @@ from lstmviz.extraction.summarize import UnitSummary
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
 from lstmviz.kinds import KINDS, Kind
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
 from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.runner import Hidden, State, UnrolledLSTM
@@ -192,6 +193,25 @@ def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
         raise
 
 
+def _block_budget(device: torch.device) -> int:
+    """Bytes of float32 activations one block may take on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory // 4
+    return _CPU_BLOCK_BUDGET
+
+
+def block_rows(config: LSTMConfig, n_names: int, streams: int, device: torch.device) -> int:
+    """Positions per block of the extraction pass: :data:`CHUNK_ROWS`, fewer where a block would not fit.
+
+    Replaying an extraction (:mod:`lstmviz.intervene.replay`) cuts the text at the same places, so
+    that it computes what the extraction computed, bit for bit.
+    """
+    per_row = streams * (config.n_hidden * (n_names + 3) + 4 * config.vocab_size) * 4
+    budget = _block_budget(device)
+    rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
+    return max(SEGMENT, rows)
+
+
 def _size_estimate(n_tokens: int, n_hidden: int, names: list[str], dtype: str) -> int:
     """Bytes the activations of a file take (uncompressed)."""
     return sum(n_tokens * n_hidden * np.dtype(_kind(n).storage_dtype(dtype)).itemsize for n in names)
@@ -218,12 +238,8 @@ class _Pass:
         if self.B != options.streams:
             log.info("reading %d streams of %d characters (asked for %d): streams are whole chunks",
                      self.B, self.L, options.streams)
-        per_row = self.B * (self.H * (len(names) + 3) + 4 * run.model.config.vocab_size) * 4
-        budget = _CPU_BLOCK_BUDGET
-        if self.device.type == "cuda":
-            budget = torch.cuda.get_device_properties(self.device).total_memory // 4
-        rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
-        self.rows = max(SEGMENT, rows)
+        self.rows = block_rows(run.model.config, len(names), self.B, self.device)
+        budget = _block_budget(self.device)
         self.summaries = {n: UnitSummary(parse_name(n)[1], self.H, self.device, self._stored(n))
                           for n in names}
         # c's histograms need a second pass over c; keep it in memory when it fits the budget
