@@ -32,7 +32,8 @@ from lstmviz.extraction.streams import burn_in, measure_deviation, plan_streams,
 from lstmviz.extraction.summarize import UnitSummary
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
-from lstmviz.kinds import KINDS, Kind
+from lstmviz.intervene.horizon import Horizons
+from lstmviz.kinds import CELL_GATES, KINDS, Kind
 from lstmviz.model.config import LSTMConfig
 from lstmviz.model.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
 from lstmviz.model.loading import LoadedModel, load_model
@@ -250,6 +251,10 @@ class _Pass:
                   "kept in memory" if fits else "read back from the file")
         self.writes: BackgroundWrites | None = None
         self.f16_error = torch.zeros((), device=self.device)
+        # Memory horizons follow each unit's gates in text order: one stream only (several start
+        # from burn-in states, whose older contributions are unknown); else `lstmviz profile`.
+        self.horizons = [Horizons(self.H, device=self.device) for _ in range(run.model.config.n_layer)] \
+            if options.gates and self.B == 1 else None
 
     def _stored(self, name: str) -> torch.dtype:
         """The dtype an activation is written in (c stays float32)."""
@@ -279,7 +284,9 @@ class _Pass:
         self.writes.close()
         self._second_pass()
         for name, summary in self.summaries.items():
-            self.writer.write_summary(name, summary.result())
+            layer, kind = parse_name(name)
+            extra = self.horizons[layer].result() if self.horizons and kind == "c" else {}
+            self.writer.write_summary(name, summary.result() | extra)
         attrs: dict[str, Any] = {
             "streams": self.B,
             "streams_requested": self.opt.streams,
@@ -307,6 +314,9 @@ class _Pass:
         """Finish one block: c, gates and predictions; summarise on the device, queue the rows."""
         width = max(b - a for a, b in spans)
         out = self.run.complete(hidden, gates=self.opt.gates)
+        for layer, horizons in enumerate(self.horizons or ()):
+            (a, b), = spans
+            horizons.update(*(out.acts[act_name(layer, gate)][0, : b - a] for gate in CELL_GATES))
         preds = predictions_of(out.logits.reshape(-1, out.logits.shape[-1]), nxt.reshape(-1).to(self.device))
         full = all(b - a == width for a, b in spans) and (len(spans) == 1 or width % SEGMENT == 0)
         stored = {}
