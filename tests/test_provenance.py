@@ -1,4 +1,4 @@
-"""Provenance of a cell's value: contributions + remainder = the stored c, and planted cells say what they should.
+"""Provenance of a cell's value: contributions + remainder = the stored c; planted cells say what they should.
 
 Real extractions of real checkpoints: a seeded 2-layer model (tests/extraction_files.py) and an LSTM
 with hand-set memory cells (tests/memory_models.py), read back through the file.
@@ -51,7 +51,7 @@ def exactness(states, positions, back, layer):
 
 @pytest.fixture(scope="module")
 def two_layer(tmp_path_factory):
-    """A real checkpoint of a seeded 2-layer model and its extractions: plain, float16 gates, float32 gates."""
+    """A real checkpoint of a seeded 2-layer model, extracted plain, with float16 and with float32 gates."""
     folder = tmp_path_factory.mktemp("provenance")
     checkpoint = write_checkpoint(folder / "two.pt", make_model(2, 32, 16, seed=5))
     loaded = load_model(checkpoint)
