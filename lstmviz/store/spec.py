@@ -205,8 +205,10 @@ SUMMARIES: dict[str, Dataset] = {d.path.rsplit("/", 1)[1]: d for d in (
     # look-back of horizon_window characters, horizon_window + 1 standing for "further back".
     Dataset("/summaries/<activation>/horizon_median", _PER_UNIT, "iu", LOOK_BACKS, since="1.3",
             family="summary"),
-    Dataset("/summaries/<activation>/horizon_p90", _PER_UNIT, "iu", LOOK_BACKS, since="1.3", family="summary"),
-    Dataset("/summaries/<activation>/horizon_beyond", _PER_UNIT, "f", FRACTIONS, since="1.3", family="summary"),
+    Dataset("/summaries/<activation>/horizon_p90", _PER_UNIT, "iu", LOOK_BACKS, since="1.3",
+            family="summary"),
+    Dataset("/summaries/<activation>/horizon_beyond", _PER_UNIT, "f", FRACTIONS, since="1.3",
+            family="summary"),
     Dataset("/summaries/<activation>/horizon_window", _PER_UNIT, "iu", LOOK_BACKS, since="1.3",
             family="summary"),
 )}
