@@ -73,8 +73,8 @@ def _scale(name: str, lo: float, hi: float, palette: str) -> str:
 
 def legend_rows(snippet: Snippet) -> list[tuple[str, float, float, str]]:
     """(label, lo, hi, palette) of each colour scale the figure uses; shared by HTML and SVG."""
-    rows = [(f"{band.neuron}: {style.quantity(band.neuron.kind, snippet.raw_c)}", band.lo, band.hi,
-             snippet.palette) for band in snippet.bands]
+    rows = [(f"{band.neuron}: {band.shows or style.quantity(band.neuron.kind, snippet.raw_c)}", band.lo,
+             band.hi, snippet.palette) for band in snippet.bands]
     if snippet.strips is not None:
         rows.append(("top-5 predictions: probability", 0.0, 1.0, "strip"))
     return rows

@@ -34,6 +34,7 @@ class Band:
     colours: list[str]  # (n,) '#rrggbb'
     lo: float  # the colour range
     hi: float
+    shows: str | None = None  # what the colour shows, for the legend, when not the neuron's own value
 
 
 @dataclass
