@@ -67,6 +67,10 @@ COMMANDS = {
                "Rank every unit in FILE by how well it tracks a hypothesis about the text."),
     "export": ("lstmviz.cli.exporting:export",
                "Write a span of FILE coloured by neurons as a self-contained HTML or SVG snippet."),
+    "provenance": ("lstmviz.cli.memory:provenance_command",
+                   "Show where a cell's value comes from: what each earlier character wrote into it."),
+    "profile": ("lstmviz.cli.memory:profile_command",
+                "Show or add per-unit profiles that extraction may not have stored: memory horizons."),
 }
 
 

@@ -143,8 +143,8 @@ class Provenance:
         return look_back(self.contributions, self.remainder, share)
 
     def strongest(self, n: int) -> np.ndarray:
-        """The positions of the ``n`` largest contributions by magnitude, largest first."""
-        order = np.argsort(-np.abs(self.contributions), kind="stable")[:n]
+        """The positions of the ``n`` largest contributions by magnitude, largest (then latest) first."""
+        order = np.lexsort((-self.positions, -np.abs(self.contributions)))[:n]
         return self.positions[order]
 
 
