@@ -19,7 +19,7 @@ from lstmviz.errors import OptionError, SpanError, UnknownActivation
 from lstmviz.extraction.extract import extract, extract_file
 from lstmviz.extraction.options import Options
 from lstmviz.intervene.model_source import ModelMismatch, model_for
-from lstmviz.intervene.provenance import cell_gates, decompose, look_back, provenance
+from lstmviz.intervene.provenance import block_carries, cell_gates, decompose, look_back, provenance
 from lstmviz.intervene.replay import stored_gates_exact
 from lstmviz.model.loading import load_model
 from lstmviz.store.reader import open_states
@@ -33,20 +33,21 @@ def exactness(states, gates, layer, positions, back):
     Returns the error relative to the absolute contribution (Σ|contributions| + |remainder|, never
     below |c|) at worst, the share of values whose error relative to |c| itself passes 1e-5, and
     where the gates came from. ``gates`` are the layer's i, f, g from position 0 on. c is stored
-    in float32, and the extraction starts each block from nn.LSTM's own float32 c, so where large
-    contributions cancel to a small c that rounding is large next to c, though not next to what
-    cancelled.
+    in float32, so where large contributions cancel to a small c its rounding is large next to c,
+    though not next to what cancelled.
     """
-    i, f, g = gates
-    c = states.window(f"layer{layer}.c", 0, states.n_tokens).astype(np.float64)
+    i, f, g = (x.astype(np.float64) for x in gates)
+    c = np.concatenate([np.zeros((1, states.n_hidden)),  # c = 0 before the text
+                        states.window(f"layer{layer}.c", 0, states.n_tokens).astype(np.float64)])
     worst, off = 0.0, []
     for t in positions:
         start = max(0, t - back + 1)
-        before = c[start - 1] if start else np.zeros(states.n_hidden)
-        contributions, remainder = decompose(i[start : t + 1], f[start : t + 1], g[start : t + 1], before)
-        error = np.abs(contributions.sum(axis=0) + remainder - c[t])
+        window = slice(start, t + 1)
+        carried = block_carries(states, c[start : t + 2], i[window], f[window], g[window], start)
+        contributions, remainder = decompose(i[window], f[window], g[window], c[start], carried)
+        error = np.abs(contributions.sum(axis=0) + remainder - c[t + 1])
         worst = max(worst, float(np.max(error / (np.abs(contributions).sum(axis=0) + np.abs(remainder)))))
-        off.append(error > 1e-5 * np.abs(c[t]))
+        off.append(error > 1e-5 * np.abs(c[t + 1]))
     return worst, float(np.mean(off))
 
 

@@ -34,7 +34,7 @@ from lstmviz.model.runner import Hidden, UnrolledLSTM
 from lstmviz.names import act_name
 from lstmviz.progress import progress_bar
 from lstmviz.store.reader import States
-from lstmviz.store.spec import text_attr
+from lstmviz.store.spec import CHUNK_ROWS, text_attr
 
 
 @dataclass
@@ -64,6 +64,18 @@ def stored_gates(states: States, layer: int, start: int, stop: int, unit: int | 
     """i, f and g of one layer at [start, stop) as the file stores them: (n, H), or (n,) for one unit."""
     i, f, g = (states.window(act_name(layer, gate), start, stop, unit) for gate in CELL_GATES)
     return i, f, g
+
+
+def extraction_rows(states: States) -> int:
+    """Characters per block of the extraction that wrote the file, where it carried its state on.
+
+    What :func:`~lstmviz.extraction.extract.block_rows` gave on the extraction's device: the CPU's
+    budget is fixed; a GPU's is a share of its memory, which always holds whole chunks.
+    """
+    made_on = text_attr(states.file.attrs, "device") or "cpu"
+    if not made_on.startswith("cpu"):
+        return CHUNK_ROWS
+    return block_rows(states.config, len(states.names), 1, torch.device("cpu"))
 
 
 def replay_device(states: States, device: str = "auto") -> torch.device:
@@ -103,7 +115,7 @@ def replay(
         One :class:`CellBlock` per block wanted, in order; the last may end past ``stop``.
     """
     stop = states.n_tokens if stop is None else stop
-    rows = block_rows(run.model.config, len(states.names), 1, run.device)
+    rows = extraction_rows(states)
     spans = [(a, min(a + rows, states.n_tokens)) for a in range(0, stop, rows)]
     with_gates = states.has_gates
 
