@@ -49,10 +49,11 @@ class Horizons:
         self.log_rest = math.log1p(-share)  # the share left beyond the horizon
         dev = torch.device(device)
         self.log_kept = torch.zeros(n_units, dtype=torch.float64, device=dev)  # L at the last position
-        # B at the W positions before the next block, oldest first; -inf before the text (c = 0)
-        self.recent = torch.full((window, n_units), -math.inf, dtype=torch.float64, device=dev)
-        self.counts = torch.zeros(n_units * (window + 2), dtype=torch.int64, device=dev)
-        self._offsets = torch.arange(n_units, device=dev) * (window + 2)  # each unit's bins 0..W+1
+        # B at the W positions before the next block, oldest first, one row per unit (the layout the
+        # search wants); -inf before the text, whose c = 0 holds nothing
+        self.recent = torch.full((n_units, window), -math.inf, dtype=torch.float64, device=dev)
+        self.counts = torch.zeros(n_units, window + 2, dtype=torch.int64, device=dev)  # look-backs 0..W+1
+        self._offsets = torch.arange(n_units, device=dev)[:, None] * (window + 2)
 
     @torch.no_grad()
     def update(self, i: torch.Tensor, f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -60,21 +61,21 @@ class Horizons:
         log_f = f.to(self.recent).log_().clamp_(min=LOG_F_FLOOR)
         L = log_f.cumsum(0).add_(self.log_kept)  # (n, H)
         written = torch.mul(i.to(L), g.to(L)).abs_().log_().sub_(L)  # log|i g| - L
-        B = torch.logaddexp(torch.logcumsumexp(written, 0), self.recent[-1])
+        B = torch.logaddexp(torch.logcumsumexp(written, 0), self.recent[:, -1])
         B = torch.cummax(B, 0).values  # never smaller, as in exact arithmetic, whatever the rounding
-        seq = torch.cat([self.recent, B])  # (W + n, H): positions start - W .. start + n - 1
-        limit = (B + self.log_rest).T.contiguous()
-        reached = torch.searchsorted(seq.T.contiguous(), limit, right=True).T  # entries <= limit: a prefix
-        rows = torch.arange(len(B), device=B.device)[:, None]
-        horizons = (self.window + 1 + rows - reached).clamp_(1, self.window + 1)  # (n, H)
-        self.counts += torch.bincount((horizons + self._offsets).reshape(-1), minlength=self.counts.numel())
-        self.recent = seq[-self.window :].clone()
+        seq = torch.cat([self.recent, B.T], dim=1)  # (H, W + n): positions start - W .. start + n - 1
+        limit = seq[:, self.window :] + self.log_rest
+        reached = _count_at_most(seq, limit)  # entries <= limit, a prefix of each row as B only grows
+        rows = torch.arange(len(B), device=B.device)
+        horizons = (self.window + 1 + rows - reached).clamp_(1, self.window + 1)  # (H, n)
+        _tally(self.counts.view(-1), horizons + self._offsets)
+        self.recent = seq[:, -self.window :].clone()
         self.log_kept = L[-1].clone()
-        return horizons
+        return horizons.T
 
     def result(self) -> dict[str, np.ndarray]:
         """The ``horizon_*`` summaries (:data:`lstmviz.store.spec.SUMMARIES`) of the positions fed so far."""
-        counts = self.counts.view(-1, self.window + 2).cpu()
+        counts = self.counts.cpu()
         cum = counts.cumsum(1).double()
         n = cum[:, -1:]
         out = {key: torch.searchsorted(cum, q * n).view(-1).numpy().astype(np.int64)
@@ -82,3 +83,29 @@ class Horizons:
         out["horizon_beyond"] = (counts[:, -1] / n[:, 0].clamp(min=1)).double().numpy()
         out["horizon_window"] = np.full(len(counts), self.window, dtype=np.int64)
         return out
+
+
+def _count_at_most(rows: torch.Tensor, limits: torch.Tensor) -> torch.Tensor:
+    """For each row of ``rows`` (sorted) and each of its ``limits``, how many entries are <= the limit.
+
+    On a CPU numpy's search, one row at a time, is 3x faster than torch's batched one (measured:
+    39 ms against 130 ms for 256 rows of 5,120 and 4,096 limits each).
+    """
+    if rows.device.type != "cpu":
+        return torch.searchsorted(rows, limits.contiguous(), right=True)
+    sorted_rows, wanted = rows.numpy(), limits.numpy()
+    out = np.empty(wanted.shape, dtype=np.int64)
+    for k in range(len(out)):
+        out[k] = np.searchsorted(sorted_rows[k], wanted[k], side="right")
+    return torch.from_numpy(out)
+
+
+def _tally(counts: torch.Tensor, bins: torch.Tensor) -> None:
+    """Add one to ``counts`` at each of ``bins`` (several times where one repeats).
+
+    On a CPU numpy's unbuffered ``add.at`` does this 10x faster than ``torch.bincount``.
+    """
+    if counts.device.type != "cpu":
+        counts += torch.bincount(bins.reshape(-1), minlength=counts.numel())
+        return
+    np.add.at(counts.numpy(), bins.numpy().reshape(-1), 1)
