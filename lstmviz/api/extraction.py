@@ -364,7 +364,7 @@ class Extraction:
         *,
         strips: bool = False,
         palette: str = "blog",
-        width: int = 100,
+        width: int | None = None,
         raw_c: bool = False,
         title: str | None = None,
         caption: str | None = None,

@@ -68,6 +68,10 @@ COMMANDS = {
                "Write a span of FILE coloured by neurons as a self-contained HTML or SVG snippet."),
     "atlas": ("lstmviz.cli.atlas:atlas",
               "Write an atlas of the interpretable cells of FILE as one self-contained HTML page."),
+    "provenance": ("lstmviz.cli.memory:provenance_command",
+                   "Show where a cell's value comes from: what each earlier character wrote into it."),
+    "profile": ("lstmviz.cli.memory:profile_command",
+                "Show or add per-unit profiles that extraction may not have stored: memory horizons."),
 }
 
 

@@ -13,6 +13,7 @@ from lstmviz.model.vocab import visible
 from lstmviz.names import act_name
 from lstmviz.search.by_example import ExampleSearch, search_by_example
 from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis
+from lstmviz.search.memory import rank_by_horizon
 from lstmviz.search.rank import rank_all, rank_units, select_names
 from lstmviz.store.reader import States, open_states
 
@@ -37,6 +38,8 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
 @click.option("--pattern", help="Regular expression: a unit should be on inside any match.")
 @click.option("--span", help="START:END positions of an example: find units on there, then matches.")
 @click.option("--all", "all_", is_flag=True, help="Best unit of every built-in hypothesis.")
+@click.option("--horizon", is_flag=True,
+              help="Cells by memory horizon, longest first (see `lstmviz profile --horizon`).")
 @click.option("--top", type=click.IntRange(min=1),
               help=f"Rows to show: units, or matches with --span (default {_TOP}); units per hypothesis "
                    "with --all (default 1).")
@@ -53,8 +56,8 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
 @click.option("--device", default="auto", show_default=True,
               help="Where to score units (not --span): auto (the GPU when there is one), cpu or cuda.")
 def search(file: str, hypothesis: str | None, pattern: str | None, span: str | None, all_: bool,
-           top: int, layer: int | None, kind: str | None, threshold: float | None, min_on: float,
-           as_json: bool, no_cache: bool, device: str) -> None:
+           horizon: bool, top: int, layer: int | None, kind: str | None, threshold: float | None,
+           min_on: float, as_json: bool, no_cache: bool, device: str) -> None:
     """Rank every unit in FILE by how well it tracks a hypothesis about the text.
 
     Binary hypotheses are scored by AUROC (shown as max(AUROC, 1 - AUROC), with the
@@ -71,16 +74,22 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
         lstmviz search cache/model__val.h5 --pattern 'https?://' --json
         lstmviz search cache/model__val.h5 --span 1200:1240
         lstmviz search cache/model__val.h5 --all
+        lstmviz search cache/model__val.h5 --horizon --top 20
     """
-    chosen = [x for x in (hypothesis, pattern, span, all_ or None) if x is not None]
+    chosen = [x for x in (hypothesis, pattern, span, all_ or None, horizon or None) if x is not None]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --hypothesis, --pattern, --span or --all")
+        raise click.UsageError("give exactly one of --hypothesis, --pattern, --span, --all or --horizon")
+    if horizon and kind is not None:
+        raise click.UsageError("--horizon ranks cells (c; an h unit shares its c's memory): drop --kind")
     if span is None and (threshold is not None or min_on is not None):
         raise click.UsageError("--threshold and --min-on choose units for --span; they do nothing here")
     if threshold is not None and not math.isfinite(threshold):
         raise click.BadParameter(f"{threshold} is not a number; give a level such as 0.5",
                                  param_hint="--threshold")
     with open_states(file) as states:
+        if horizon:
+            _show_horizons(rank_by_horizon(states, layer=layer, top=top or _TOP), as_json)
+            return
         if span is not None:
             start, stop = _parse_span(span)
             layer = states.n_layer - 1 if layer is None else layer
@@ -137,6 +146,24 @@ def _show_units(df: pd.DataFrame, as_json: bool) -> None:
         ["pearson", "spearman", "slope", "mean"]
     df = df.assign(rank=range(1, len(df) + 1))
     click.echo(_table(df, ["rank", "neuron", "score", "direction", "null", *extra]))
+
+
+def _show_horizons(df: pd.DataFrame, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"units": json.loads(df.to_json(orient="records"))}, indent=2))
+        return
+    window = int(df["window"].iloc[0])
+    shown = df.assign(rank=range(1, len(df) + 1),
+                      median=[_beyond(v, window) for v in df["median"]],
+                      p90=[_beyond(v, window) for v in df["p90"]])
+    click.echo(f"memory horizon: characters back holding 90 % of a cell's absolute contributions, "
+               f"measured within {window:,}")
+    click.echo("median and p90 over positions; beyond: share of positions further back than that\n")
+    click.echo(_table(shown, ["rank", "neuron", "median", "p90", "beyond"]))
+
+
+def _beyond(value: int, window: int) -> str:
+    return f">{window}" if value > window else str(value)
 
 
 def _show_all(df: pd.DataFrame, as_json: bool) -> None:

@@ -33,7 +33,9 @@ from lstmviz.extraction.parallel_streams import burn_in, measure_deviation, plan
 from lstmviz.extraction.summarize import UnitSummary
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
-from lstmviz.kinds import KINDS, Kind
+from lstmviz.intervene.horizon import Horizons
+from lstmviz.kinds import CELL_GATES, KINDS, Kind
+from lstmviz.model.config import LSTMConfig
 from lstmviz.model.encoding import (
     MIN_TOKENS,
     Encoder,
@@ -249,6 +251,25 @@ def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
         raise
 
 
+def _block_budget(device: torch.device) -> int:
+    """Bytes of float32 activations one block may take on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory // 4
+    return _CPU_BLOCK_BUDGET
+
+
+def block_rows(config: LSTMConfig, n_names: int, streams: int, device: torch.device) -> int:
+    """Positions per block of the extraction pass: :data:`CHUNK_ROWS`, fewer where a block would not fit.
+
+    Replaying an extraction (:mod:`lstmviz.intervene.replay`) cuts the text at the same places, so
+    that it computes what the extraction computed, bit for bit.
+    """
+    per_row = streams * (config.n_hidden * (n_names + 3) + 4 * config.vocab_size) * 4
+    budget = _block_budget(device)
+    rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
+    return max(SEGMENT, rows)
+
+
 def _size_estimate(n_tokens: int, n_hidden: int, names: list[str], dtype: str) -> int:
     """Bytes the activations of a file take (uncompressed)."""
     return sum(n_tokens * n_hidden * np.dtype(_kind(n).storage_dtype(dtype)).itemsize for n in names)
@@ -275,12 +296,8 @@ class _Pass:
         if self.B != options.streams:
             log.info("reading %d streams of %d characters (asked for %d): streams are whole chunks",
                      self.B, self.L, options.streams)
-        per_row = self.B * (self.H * (len(names) + 3) + 4 * run.model.config.vocab_size) * 4
-        budget = _CPU_BLOCK_BUDGET
-        if self.device.type == "cuda":
-            budget = torch.cuda.get_device_properties(self.device).total_memory // 4
-        rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
-        self.rows = max(SEGMENT, rows)
+        self.rows = block_rows(run.model.config, len(names), self.B, self.device)
+        budget = _block_budget(self.device)
         self.summaries = {n: UnitSummary(parse_name(n)[1], self.H, self.device, self._stored(n))
                           for n in names}
         # c's histograms need a second pass over c; keep it in memory when it fits the budget
@@ -291,6 +308,10 @@ class _Pass:
                   "kept in memory" if fits else "read back from the file")
         self.writes: BackgroundWrites | None = None
         self.f16_error = torch.zeros((), device=self.device)
+        # Memory horizons follow each unit's gates in text order: one stream only (several start
+        # from burn-in states, whose older contributions are unknown); else `lstmviz profile`.
+        self.horizons = [Horizons(self.H, device=self.device) for _ in range(run.model.config.n_layer)] \
+            if options.gates and self.B == 1 else None
 
     def _stored(self, name: str) -> torch.dtype:
         """The dtype an activation is written in (c stays float32)."""
@@ -320,7 +341,9 @@ class _Pass:
         self.writes.close()
         self._second_pass()
         for name, summary in self.summaries.items():
-            self.writer.write_summary(name, summary.result())
+            layer, kind = parse_name(name)
+            extra = self.horizons[layer].result() if self.horizons and kind == "c" else {}
+            self.writer.write_summary(name, summary.result() | extra)
         attrs: dict[str, Any] = {
             "streams": self.B,
             "streams_requested": self.opt.streams,
@@ -348,6 +371,9 @@ class _Pass:
         """Finish one block: c, gates and predictions; summarise on the device, queue the rows."""
         width = max(b - a for a, b in spans)
         out = self.run.complete(hidden, gates=self.opt.gates)
+        for layer, horizons in enumerate(self.horizons or ()):
+            (a, b), = spans
+            horizons.update(*(out.acts[act_name(layer, gate)][0, : b - a] for gate in CELL_GATES))
         preds = predictions_of(out.logits.reshape(-1, out.logits.shape[-1]), nxt.reshape(-1).to(self.device))
         full = all(b - a == width for a, b in spans) and (len(spans) == 1 or width % SEGMENT == 0)
         stored = {}

@@ -110,8 +110,8 @@ def legend_rows(snippet: Snippet) -> list[tuple[str, float, float, str]]:
 
     The table is ``"k"`` for the figure's palette and ``"p"`` for the strips' red scale.
     """
-    rows = [(f"{band.neuron}: {style.quantity(band.neuron.kind, snippet.raw_c)}", band.lo, band.hi, "k")
-            for band in snippet.bands]
+    rows = [(f"{band.neuron}: {band.shows or style.quantity(band.neuron.kind, snippet.raw_c)}", band.lo,
+             band.hi, "k") for band in snippet.bands]
     if snippet.strips is not None:
         rows.append(("top-5 predictions: probability", 0.0, 1.0, "p"))
     return rows

@@ -35,6 +35,7 @@ class Band:
     # palette's table; -1 for no value
     lo: float  # the colour range
     hi: float
+    shows: str | None = None  # what the colour shows, for the legend, when not the neuron's own value
 
 
 @dataclass

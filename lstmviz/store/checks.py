@@ -28,6 +28,7 @@ from lstmviz.store.spec import (
     TOKENS,
     VERSION,
     VOCAB,
+    WINDOWED,
     Dataset,
     is_complete,
     text_attr,
@@ -226,6 +227,10 @@ def summary_problems(name: str, arrays: Mapping[str, np.ndarray], sizes: Mapping
     for low, high in ORDERED:
         if low in whole and high in whole and low not in bad and np.any(whole[low] > whole[high]):
             bad[low] = f"lies above {high!r}"
+    for look_back, window in WINDOWED:
+        if look_back in whole and window in whole and look_back not in bad and window not in bad \
+                and np.any(whole[look_back] > whole[window] + 1):
+            bad[look_back] = f"lies beyond {window!r} + 1"
     for pos, val in EXTREMES:
         if pos in whole and val in whole:
             used = whole[pos] >= 0  # unused entries of a short text hold NaN by design

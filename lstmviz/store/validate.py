@@ -34,6 +34,7 @@ from lstmviz.store.spec import (
     DATASETS,
     FORMAT,
     HEADER,
+    HORIZON_KEYS,
     PREDICTIONS,
     RANK_KEYS,
     SUMMARY_KEYS,
@@ -241,12 +242,14 @@ class _Checker:
         if not isinstance(group, h5py.Group):
             self.say(f"summaries of {name} are missing ({group_path})")
             return
-        present = [key for key in RANK_KEYS if key in group]  # all or none, from format 1.2 on
+        wanted = {key: "" for key in SUMMARY_KEYS}
+        for family in (RANK_KEYS, HORIZON_KEYS):  # all or none, from formats 1.2 and 1.3 on
+            present = [key for key in family if key in group]
+            wanted |= {key: f" while {present[0]!r} is there" for key in family} if present else {}
         arrays = {}
-        for key in SUMMARY_KEYS + (RANK_KEYS if present else ()):
+        for key, also in wanted.items():
             ds = group.get(key)
             if not isinstance(ds, h5py.Dataset):
-                also = f" while {present[0]!r} is there" if key in RANK_KEYS else ""
                 self.say(f"summary {key!r} of {name} is missing{also}")
             elif (values := self._read(ds)) is not None:
                 arrays[key] = values
