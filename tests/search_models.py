@@ -41,9 +41,9 @@ N_HIDDEN = 8
 BIG = 40.0
 
 
-def planted_model(vocab: Vocab = VOCAB, seed: int = 0) -> CharLSTM:
-    """A one-layer one-hot LSTM with the planted units above."""
-    V, H = len(vocab), N_HIDDEN
+def planted_model(vocab: Vocab = VOCAB, seed: int = 0, n_hidden: int = N_HIDDEN) -> CharLSTM:
+    """A one-layer one-hot LSTM with the planted units above (and random ones up to ``n_hidden``)."""
+    V, H = len(vocab), n_hidden
     torch.manual_seed(seed)
     model = CharLSTM(LSTMConfig(vocab_size=V, n_layer=1, n_hidden=H, n_embd=None)).eval()
     w_ih = torch.randn(4 * H, V) * 0.5

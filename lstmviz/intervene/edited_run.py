@@ -219,11 +219,12 @@ class EditedRunner:
         for layer in range(self.config.n_layer):
             n = self._live[layer]
             if layer == 0:
-                xp = self._table[tokens][:, None]  # (T, 1, 4H): the same for every row
+                xp = self._table[tokens][:, None]  # (T, 1, 4H): the same for every row, broadcast
             else:
                 xp = torch.addmm(self._bias[layer], x.reshape(-1, H), self._w_ih[layer]).view(T, -1, 4 * H)
-                if xp.shape[1] < n:  # rows edited first here read the unedited row of the layer below
+                if 1 < xp.shape[1] < n:  # rows edited first here read the unedited row of the layer below
                     xp = torch.cat([xp, xp[:, :1].expand(T, n - xp.shape[1], 4 * H)], dim=1)
+                # one row below (the unedited one) serves every row here by broadcasting
             x, c_out, z_out = self._layer(layer, xp, record, gates)  # (T, n, H) each; z (T, n, 4H)
             if record:
                 hs.append(self._streams(x, layer))
