@@ -13,9 +13,8 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
-from search_models import AUSTEN, QUOTE, VOCAB, extract_text, planted_model
+from search_models import AUSTEN, QUOTE, VOCAB, extract_text, quote_reading_model
 
 from lstmviz.cli import cli
 from lstmviz.extraction.extract import extract_file
@@ -32,19 +31,10 @@ CHARS = 8000  # the stretch silenced: 32 quotations close in it
 Q = VOCAB.symbols.index('"')
 
 
-def quote_reading_model():
-    model = planted_model(n_hidden=H)
-    with torch.no_grad():
-        model.decoder.weight.zero_()
-        model.decoder.bias.zero_()
-        model.decoder.weight[Q, QUOTE] = W
-    return model
-
-
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     d = tmp_path_factory.mktemp("causal")
-    model = quote_reading_model()
+    model = quote_reading_model(H, W)
     return model, extract_text(model, AUSTEN, d / "austen.h5")
 
 
@@ -133,7 +123,7 @@ def test_holding_the_cell_inside_makes_the_closing_quote_the_first_guess(planted
 @pytest.fixture(scope="module")
 def checkpoint_file(tmp_path_factory):
     d = tmp_path_factory.mktemp("causal-cli")
-    save_checkpoint(d / "quote.pt", quote_reading_model(), VOCAB)
+    save_checkpoint(d / "quote.pt", quote_reading_model(H, W), VOCAB)
     (d / "austen.txt").write_text(AUSTEN, encoding="utf-8")
     return extract_file(d / "quote.pt", d / "austen.txt", d / "austen.h5")
 
