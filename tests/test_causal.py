@@ -90,7 +90,7 @@ def test_silencing_the_quote_cell_costs_what_the_decoder_says(planted, ablation)
     assert row.causal_delta_bits == pytest.approx(expected, abs=1e-4)
     assert row.causal_delta_bits > 0.5  # the model cannot see the quotation end coming any more
     assert row.causal_percentile == 100 and row.n_random == 30
-    randoms = np.array(df.attrs["random"]["layer0.c"]["delta_bits"]["quote"])
+    randoms = np.array(df.attrs["random"]["layer0.c"]["delta_bits"]["quote"]["closing"])
     assert len(randoms) == 30 and f"layer0.c.{QUOTE}" not in df.attrs["random"]["layer0.c"]["units"]
     assert np.median(np.abs(randoms)) == 0  # units the decoder and the quote cell never read
     assert (np.abs(randoms) < 0.05 * row.causal_delta_bits).mean() >= 0.9
@@ -135,7 +135,7 @@ def test_search_adds_causal_columns(checkpoint_file):
     data = json.loads(out.stdout)
     best = data["units"][0]
     assert best["neuron"] in {"layer0.c.0", "layer0.h.0"} and best["causal_percentile"] == 100
-    assert best["causal_delta_bits"] > 0.5
+    assert best["causal_delta_bits"] > 0.5 and "causal_inside_percentile" in best
     assert set(data["causal"]["random"]) == {"layer0.c", "layer0.h"}
     assert data["causal"]["ablation"] == "mean" and data["causal"]["chars"] == CHARS
     assert data["causal"]["positions"]["quote"]["closing"] == 32

@@ -21,7 +21,8 @@ from lstmviz.search.rank import rank_all, rank_units, select_names
 from lstmviz.store.reader import States, open_states
 
 _SNIPPET = 60  # characters of text shown per match
-CAUSAL_COLUMNS = ["causal_delta_bits", "causal_percentile", "causal_inside_bits", "causal_elsewhere_bits"]
+CAUSAL_COLUMNS = ["causal_delta_bits", "causal_percentile", "causal_inside_bits", "causal_inside_percentile",
+                  "causal_elsewhere_bits"]
 _TOP = 20  # rows shown by default: units of one hypothesis, or places found by example
 
 

@@ -52,6 +52,8 @@ ABLATIONS = ("mean", "zero")
 N_RANDOM = 30
 CHARS = 200_000  # characters of the stretch, from the text's start
 WHERE = ("closing", "inside", "elsewhere")
+COLUMNS = ["hypothesis", "neuron", "causal_delta_bits", "causal_percentile", "causal_inside_bits",
+           "causal_inside_percentile", "causal_elsewhere_bits", "n_random"]
 _BUDGET = 1 << 27  # bytes of gate pre-activations per block of the batched run
 
 
@@ -202,8 +204,9 @@ def causal_scores(
     Returns:
         One row per pair: ``hypothesis, neuron, causal_delta_bits`` (mean Δbits at closing
         positions), ``causal_percentile`` (0-100, among the random units of its layer and kind),
-        ``causal_inside_bits``, ``causal_elsewhere_bits``, ``n_random``. ``attrs`` holds the
-        settings, each hypothesis' counts of positions, and every random unit's Δbits.
+        ``causal_inside_bits`` and ``causal_inside_percentile`` (the same inside the regions),
+        ``causal_elsewhere_bits``, ``n_random``. ``attrs`` holds the settings, each hypothesis'
+        counts of positions, and every random unit's Δbits at each kind of position.
 
     >>> # with open_states(f) as s: causal_scores(s, model_for(s).model, [("quote", "layer2.c.89")])
     """
@@ -235,24 +238,29 @@ def causal_scores(
     index = {nn: k for k, nn in enumerate(neurons)}
     rows = []
     for key, neuron in scored:
-        mine = effects[index[neuron], column[key] : column[key] + 3]
-        randoms = np.array([effects[index[r], column[key]] for r in reference[neuron.name]])
-        percentile = 100.0 * float(np.mean(randoms < mine[0])) if math.isfinite(mine[0]) else math.nan
+        mine = effects[index[neuron], column[key] : column[key] + 3]  # closing, inside, elsewhere
+        randoms = effects[[index[r] for r in reference[neuron.name]], column[key] : column[key] + 3]
         rows.append({"hypothesis": hyps[key].name, "neuron": str(neuron), "causal_delta_bits": mine[0],
-                     "causal_percentile": percentile, "causal_inside_bits": mine[1],
+                     "causal_percentile": _percentile(mine[0], randoms[:, 0]), "causal_inside_bits": mine[1],
+                     "causal_inside_percentile": _percentile(mine[1], randoms[:, 1]),
                      "causal_elsewhere_bits": mine[2], "n_random": len(randoms)})
-    df = pd.DataFrame(rows, columns=["hypothesis", "neuron", "causal_delta_bits", "causal_percentile",
-                                     "causal_inside_bits", "causal_elsewhere_bits", "n_random"])
+    df = pd.DataFrame(rows, columns=COLUMNS)
     df.attrs.update({
         "ablation": ablation, "chars": n, "seed": seed,
         "positions": {hyps[key].name: {w: int(getattr(p, w).sum()) for w in WHERE}
                       for key, p in positions.items()},
         "random": {name: {"units": [str(r) for r in refs],
-                          "delta_bits": {hyps[key].name: [_finite(effects[index[r], column[key]])
-                                                          for r in refs] for key in positions}}
+                          "delta_bits": {hyps[key].name: {w: [_finite(effects[index[r], column[key] + k])
+                                                              for r in refs] for k, w in enumerate(WHERE)}
+                                         for key in positions}}
                    for name, refs in reference.items()},
     })
     return df
+
+
+def _percentile(mine: float, randoms: np.ndarray) -> float:
+    """The share (0-100) of ``randoms`` below ``mine``; NaN where ``mine`` is (no such positions)."""
+    return 100.0 * float(np.mean(randoms < mine)) if math.isfinite(mine) else math.nan
 
 
 def _finite(x: float) -> float | None:
