@@ -12,6 +12,8 @@ h = tanh(c).
 * PAREN (unit 2): c += 0.1 at ``(`` and -= 0.1 at ``)``, kept otherwise: c = 0.1 * depth.
 * COLUMN (unit 3): c += 0.01 per symbol, reset to 0 at a newline: c = 0.01 * column.
 * Units 4 and up: small random weights, so there are ordinary units to rank against.
+
+:func:`quote_reading_model` adds a decoder that reads the quote cell alone, for causal tests.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ N_HIDDEN = 8
 BIG = 40.0
 
 
-def planted_model(vocab: Vocab = VOCAB, seed: int = 0) -> CharLSTM:
-    """A one-layer one-hot LSTM with the planted units above."""
-    V, H = len(vocab), N_HIDDEN
+def planted_model(vocab: Vocab = VOCAB, seed: int = 0, n_hidden: int = N_HIDDEN) -> CharLSTM:
+    """A one-layer one-hot LSTM with the planted units above (and random ones up to ``n_hidden``)."""
+    V, H = len(vocab), n_hidden
     torch.manual_seed(seed)
     model = CharLSTM(LSTMConfig(vocab_size=V, n_layer=1, n_hidden=H, n_embd=None)).eval()
     w_ih = torch.randn(4 * H, V) * 0.5
@@ -91,6 +93,16 @@ def planted_model(vocab: Vocab = VOCAB, seed: int = 0) -> CharLSTM:
         model.lstm.weight_hh_l0.copy_(w_hh)
         model.lstm.bias_ih_l0.copy_(bias)
         model.lstm.bias_hh_l0.zero_()
+    return model
+
+
+def quote_reading_model(n_hidden: int, weight: float) -> CharLSTM:
+    """The planted model whose decoder reads the quote cell alone: logit('"') = weight * h_QUOTE, others 0."""
+    model = planted_model(n_hidden=n_hidden)
+    with torch.no_grad():
+        model.decoder.weight.zero_()
+        model.decoder.bias.zero_()
+        model.decoder.weight[VOCAB.symbols.index('"'), QUOTE] = weight
     return model
 
 

@@ -64,6 +64,8 @@ COMMANDS = {
                  "Check an extraction file and list every problem found (exit status 1 if any)."),
     "search": ("lstmviz.cli.searching:search",
                "Rank every unit in FILE by how well it tracks a hypothesis about the text."),
+    "intervene": ("lstmviz.cli.intervening:intervene_command",
+                  "Edit units over a span of FILE and show how the model's predictions change."),
     "export": ("lstmviz.cli.exporting:export",
                "Write a span of FILE coloured by neurons as a self-contained HTML or SVG snippet."),
     "atlas": ("lstmviz.cli.atlas:atlas",

@@ -7,7 +7,11 @@ import math
 
 import click
 import pandas as pd
+from click.core import ParameterSource
 
+from lstmviz.devices import resolve_device
+from lstmviz.intervene.causal import ABLATIONS, CHARS, N_RANDOM, causal_scores
+from lstmviz.intervene.model_source import model_for
 from lstmviz.kinds import CHOICES
 from lstmviz.model.vocab import visible
 from lstmviz.names import act_name
@@ -18,6 +22,8 @@ from lstmviz.search.rank import rank_all, rank_units, select_names
 from lstmviz.store.reader import States, open_states
 
 _SNIPPET = 60  # characters of text shown per match
+CAUSAL_COLUMNS = ["causal_delta_bits", "causal_percentile", "causal_inside_bits", "causal_inside_percentile",
+                  "causal_elsewhere_bits"]
 _TOP = 20  # rows shown by default: units of one hypothesis, or places found by example
 
 
@@ -55,9 +61,28 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
 @click.option("--no-cache", is_flag=True, help="Recompute, ignoring and not writing cached results.")
 @click.option("--device", default="auto", show_default=True,
               help="Where to score units (not --span): auto (the GPU when there is one), cpu or cuda.")
+@click.option("--causal", is_flag=True,
+              help="Also silence each unit shown over the text, and random units of its layer and kind, "
+                   "and report how much worse the model predicts where each hypothesis region closes "
+                   "(causal_delta_bits) and the unit's percentile among the random units. Needs the "
+                   "model FILE was extracted with.")
+@click.option("--ablation", type=click.Choice(ABLATIONS), default="mean", show_default=True,
+              help="With --causal: hold each unit at its mean over FILE, or at 0.")
+@click.option("--random", "n_random", type=click.IntRange(min=1), default=N_RANDOM, show_default=True,
+              help="With --causal: random units silenced per layer and kind.")
+@click.option("--causal-chars", type=click.IntRange(min=2), default=CHARS, show_default=True,
+              help="With --causal: characters silenced and measured, from the text's start.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="With --causal: seed of the random units.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False),
+              help="With --causal: the checkpoint FILE was extracted with, if it is no longer where FILE "
+                   "says.")
+@click.option("--trust-pickle", is_flag=True,
+              help="With --causal: allow a whole pickled model; unpickling runs code from the file.")
 def search(file: str, hypothesis: str | None, pattern: str | None, span: str | None, all_: bool,
            horizon: bool, top: int, layer: int | None, kind: str | None, threshold: float | None,
-           min_on: float, as_json: bool, no_cache: bool, device: str) -> None:
+           min_on: float, as_json: bool, no_cache: bool, device: str, causal: bool, ablation: str,
+           n_random: int, causal_chars: int, seed: int, model: str | None, trust_pickle: bool) -> None:
     """Rank every unit in FILE by how well it tracks a hypothesis about the text.
 
     Binary hypotheses are scored by AUROC (shown as max(AUROC, 1 - AUROC), with the
@@ -67,6 +92,10 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
     that does not clearly beat the baseline tracks nothing. Results are cached beside
     FILE.
 
+    With --causal each unit shown is also silenced (mean-ablated) over the text,
+    in one batched run with at least 30 random units of its layer and kind, to
+    see whether the model's predictions depend on it (docs/interventions.md).
+
     \b
     Examples:
         lstmviz search cache/model__val.h5 --hypothesis quote --top 10
@@ -75,6 +104,7 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
         lstmviz search cache/model__val.h5 --span 1200:1240
         lstmviz search cache/model__val.h5 --all
         lstmviz search cache/model__val.h5 --horizon --top 20
+        lstmviz search cache/model__val.h5 --hypothesis quote --causal --top 10
     """
     chosen = [x for x in (hypothesis, pattern, span, all_ or None, horizon or None) if x is not None]
     if len(chosen) != 1:
@@ -83,6 +113,15 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
         raise click.UsageError("--horizon ranks cells (c; an h unit shares its c's memory): drop --kind")
     if span is None and (threshold is not None or min_on is not None):
         raise click.UsageError("--threshold and --min-on choose units for --span; they do nothing here")
+    ctx = click.get_current_context()
+    causal_only = ("ablation", "n_random", "causal_chars", "seed", "model", "trust_pickle")
+    if span is not None and causal:
+        raise click.UsageError("--causal works with --hypothesis, --pattern or --all, not --span")
+    if not causal and any(ctx.get_parameter_source(p) is not ParameterSource.DEFAULT for p in causal_only):
+        raise click.UsageError("--ablation, --random, --causal-chars, --seed, --model and --trust-pickle go "
+                               "with --causal")
+    settings = {"ablation": ablation, "n_random": n_random, "seed": seed, "chars": causal_chars,
+                "model": model, "trust_pickle": trust_pickle} if causal else None
     if threshold is not None and not math.isfinite(threshold):
         raise click.BadParameter(f"{threshold} is not a number; give a level such as 0.5",
                                  param_hint="--threshold")
@@ -107,12 +146,30 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
         if all_:
             df = rank_all(states, top=top or 1, names=names, cache=not no_cache, progress=True,
                           device=device)
+            if settings:
+                pairs = list(zip(df.hypothesis, df.neuron, strict=True))
+                df = _with_causal(states, df, pairs, settings, device)
             _show_all(df, as_json)
             return
         hyp = hypothesis if hypothesis else pattern_hypothesis(pattern, byte_level=states.vocab.byte_level)
         df = rank_units(states, hyp, names=names, top=top or _TOP, cache=not no_cache, progress=True,
                         device=device)
+        if settings:
+            df = _with_causal(states, df, [(hyp, n) for n in df.neuron], settings, device)
         _show_units(df, as_json)
+
+
+def _with_causal(states: States, df: pd.DataFrame, pairs: list, settings: dict, device: str) -> pd.DataFrame:
+    """The table with the causal columns added, and the causal settings and random units in ``attrs``."""
+    loaded = model_for(states, settings["model"], trust_pickle=settings["trust_pickle"])
+    scores = causal_scores(states, loaded.model, pairs, ablation=settings["ablation"],
+                           n_random=settings["n_random"], seed=settings["seed"], chars=settings["chars"],
+                           progress=True, device=resolve_device(device))
+    out = df.copy()
+    for column in CAUSAL_COLUMNS:
+        out[column] = scores[column].to_numpy()
+    out.attrs = {**df.attrs, "causal": scores.attrs}
+    return out
 
 
 def _fmt(value) -> str:
@@ -127,6 +184,17 @@ def _table(df: pd.DataFrame, columns: list[str]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
+
+
+def _causal_note(df: pd.DataFrame) -> str:
+    info = df.attrs["causal"]
+    groups = ", ".join(info["random"])
+    n = min(len(r["units"]) for r in info["random"].values())
+    how = "mean-ablated" if info["ablation"] == "mean" else "held at 0"
+    return (f"\ncausal: each unit {how} over the first {info['chars']:,} characters; causal_delta_bits = "
+            "change in loss (bits/char) where the model must predict that a region closes; "
+            f"causal_percentile = share of {n} random units of the same layer and kind ({groups}) "
+            "with a smaller change")
 
 
 def _show_units(df: pd.DataFrame, as_json: bool) -> None:
@@ -145,7 +213,10 @@ def _show_units(df: pd.DataFrame, as_json: bool) -> None:
     extra = ["auroc", "point_biserial", "mean_in", "mean_out"] if meta["binary"] else \
         ["pearson", "spearman", "slope", "mean"]
     df = df.assign(rank=range(1, len(df) + 1))
-    click.echo(_table(df, ["rank", "neuron", "score", "direction", "null", *extra]))
+    shown = CAUSAL_COLUMNS[:2] if "causal" in meta else []
+    click.echo(_table(df, ["rank", "neuron", "score", "direction", "null", *extra, *shown]))
+    if shown:
+        click.echo(_causal_note(df))
 
 
 def _show_horizons(df: pd.DataFrame, as_json: bool) -> None:
@@ -167,15 +238,20 @@ def _beyond(value: int, window: int) -> str:
 
 
 def _show_all(df: pd.DataFrame, as_json: bool) -> None:
+    causal = "causal" in df.attrs
     if as_json:
+        extra = {"causal": df.attrs["causal"]} if causal else {}
         click.echo(json.dumps({"best": json.loads(df.to_json(orient="records")),
-                               "skipped": df.attrs.get("skipped", [])}, indent=2))
+                               "skipped": df.attrs.get("skipped", []), **extra}, indent=2))
         return
     ranks = ["rank"] if (df["rank"] > 1).any() else []
+    shown = CAUSAL_COLUMNS[:2] if causal else []
     click.echo(_table(df, ["hypothesis", *ranks, "neuron", "measure", "score", "direction", "null_best",
-                           "local", "margin"]))
+                           "local", "margin", *shown]))
     click.echo("\nmargin = score - max(null_best, local): near 0 or below means chance or a reaction to "
                "single symbols")
+    if causal:
+        click.echo(_causal_note(df))
     if df.attrs.get("skipped"):
         click.echo(f"\nskipped (the same everywhere in this text): {', '.join(df.attrs['skipped'])}")
 

@@ -39,6 +39,10 @@ class Hypothesis:
         binary: True for inside/outside hypotheses (scored by AUROC), False for numbers (Pearson).
         fn: symbol string -> ``np.ndarray`` of length ``len(symbols)`` (bool or numbers).
         key: identifies the hypothesis in result caches; equal keys must mean equal values.
+        closers: the delimiters that can close a region (``&quot;``, ``]]``), longest first where
+            one ends another: where a region closes, the model must predict the closer's first
+            symbol, which lies inside the region (see :mod:`lstmviz.intervene.causal`). Empty
+            where a region ends before a delimiter of one symbol (a URL, a word).
 
     >>> HYPOTHESES["depth"].fn("a(b(c)d)e").tolist()
     [0.0, 1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 0.0, 0.0]
@@ -49,6 +53,7 @@ class Hypothesis:
     binary: bool
     fn: Callable[[str], np.ndarray]
     key: str = ""
+    closers: tuple[str, ...] = ()
 
     def values(self, symbols: str) -> np.ndarray:
         """The hypothesis on a symbol string, as float32 (0/1 for binary ones)."""
@@ -250,23 +255,25 @@ def after_newline(symbols: str) -> np.ndarray:
     return out
 
 
-def _builtin(name: str, description: str, binary: bool, fn: Callable[[str], np.ndarray]) -> Hypothesis:
-    return Hypothesis(name, description, binary, fn, key=name)
+def _builtin(name: str, description: str, binary: bool, fn: Callable[[str], np.ndarray],
+             closers: tuple[str, ...] = ()) -> Hypothesis:
+    return Hypothesis(name, description, binary, fn, key=name, closers=closers)
 
 
 HYPOTHESES: dict[str, Hypothesis] = {
     h.name: h
     for h in (
         _builtin("quote", 'inside double quotes: "…", &quot;…&quot;, “…” (a blank line closes)',
-                 True, inside_quotes),
+                 True, inside_quotes, ("&quot;", *_RIGHT_CURLY, '"')),
         _builtin("string", "inside a string literal in code ('…', \"…\", triple quotes; escapes kept)",
-                 True, string_literal),
+                 True, string_literal, ('"""', "'''", '"', "'")),
         _builtin("url", "inside a URL (http://, https://, www. up to a space or delimiter)", True, url),
         _builtin("wikilink", "inside a [[ … ]] wiki link", True,
-                 lambda s: _pair_depth(s, "[[", "]]")),
-        _builtin("template", "inside a {{ … }} template", True, lambda s: _pair_depth(s, "{{", "}}")),
-        _builtin("tag", "inside an XML/HTML tag <…> or &lt;…&gt;", True, tag),
-        _builtin("comment", "inside a code comment (/* */, //, #)", True, comment),
+                 lambda s: _pair_depth(s, "[[", "]]"), ("]]",)),
+        _builtin("template", "inside a {{ … }} template", True, lambda s: _pair_depth(s, "{{", "}}"),
+                 ("}}",)),
+        _builtin("tag", "inside an XML/HTML tag <…> or &lt;…&gt;", True, tag, ("&gt;", ">")),
+        _builtin("comment", "inside a code comment (/* */, //, #)", True, comment, ("*/",)),
         _builtin("after_newline", "the first symbol of a line", True, after_newline),
         _builtin("depth_paren", "nesting depth of ( )", False, lambda s: _depth(s, "(", ")")),
         _builtin("depth_square", "nesting depth of [ ]", False, lambda s: _depth(s, "[", "]")),
