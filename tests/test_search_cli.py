@@ -157,7 +157,8 @@ def c_file(tmp_path_factory):
 
     from lstmviz.model.vocab import Vocab
 
-    text = "".join((DATA / name).read_text(encoding="utf-8") for name in ("c_pymacro.h.txt", "c_osdefs.h.txt"))
+    names = ("c_pymacro.h.txt", "c_osdefs.h.txt")
+    text = "".join((DATA / name).read_text(encoding="utf-8") for name in names)
     vocab = Vocab.from_text(text)
     return extract_text(random_model(vocab), text, tmp_path_factory.mktemp("c") / "c.h5", vocab=vocab)
 
