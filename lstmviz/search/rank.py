@@ -58,6 +58,7 @@ from lstmviz.errors import SearchError, StoreError, UnknownActivation
 from lstmviz.kinds import kinds_named
 from lstmviz.names import Neuron, parse_name
 from lstmviz.search import cache as result_cache
+from lstmviz.search import sparse
 from lstmviz.search.histograms import DEFAULT_BINS, UnitHistograms
 from lstmviz.search.hypotheses import (
     BUILTIN_KEYS,
@@ -73,6 +74,7 @@ from lstmviz.search.scoring import (
     BLOCK_ROWS,
     DEFAULT_SHIFTS,
     Columns,
+    Moments,
     Prepared,
     Progress,
     ProgressBar,
@@ -315,7 +317,8 @@ def score_units(
         names: activations to score (default: all).
         cache: read and write cached results beside the file.
         progress: True for a progress bar on stderr, or a callable ``(done, total)``.
-        skip_constant: leave out hypotheses constant on this text instead of raising.
+        skip_constant: leave out hypotheses constant on this text, or for other languages than
+            its own, instead of raising.
         bins: histogram bins per unit (accuracy of AUROC and Spearman, see search_profile).
         shifts: shifted copies of each hypothesis scored for the chance level.
         rows: positions per block read (memory: the block scored and the next one, read ahead).
@@ -326,7 +329,10 @@ def score_units(
     """
     where = resolve_device(str(device), supported=("cpu", "cuda"))
     language = lang if isinstance(lang, Language) else text_language(states, lang)
-    hypotheses = [bind(h, language) for h in hypotheses]
+    if skip_constant:
+        hypotheses = [b for h in hypotheses if (b := h.in_language(language.name)) is not None]
+    else:
+        hypotheses = [bind(h, language) for h in hypotheses]
     names = list(names) if names is not None else select_names(states)
     for name in names:
         states.activation(name)
@@ -407,9 +413,16 @@ def _compute(
         return out
     profiles = _profiles(states, names, folder, expect, bins=bins, rows=rows, progress=progress)
     offsets = [round(N * (j + 1) / (shifts + 1)) for j in range(shifts)]
-    columns = Columns(prepared, offsets, N)
+    rarer = sparse.Rarer(prepared, offsets, N) if all(p.hyp.binary for p in prepared) else None
     with ProgressBar(progress, N * len(names), "scoring") as bar:
-        per_name = score_activations(states, names, profiles, columns, rows, bar, device)
+        if rarer is not None and rarer.share <= sparse.SPARSE_SHARE:
+            known = _moments(folder, expect, names)
+            per_name, moments = sparse.score_rarer(states, names, profiles, prepared, rarer, known, rows,
+                                                   bar, device)
+        else:
+            per_name, moments = score_activations(states, names, profiles, Columns(prepared, offsets, N),
+                                                  rows, bar, device)
+    _keep_moments(folder, expect, moments)
     for k, p in enumerate(prepared):
         arrays = {f"{name}/{stat}": v for name in names for stat, v in per_name[name][k].items()}
         arrays["info"] = np.array([p.hyp.binary, N, p.n_inside], dtype=np.int64)
@@ -417,6 +430,22 @@ def _compute(
         arrays["text"] = np.array([p.hyp.name, p.hyp.description])
         out[p.hyp.cache_key] = _store(folder, p.hyp.cache_key, expect, arrays)
     return out
+
+
+def _moments(folder: Path | None, expect: dict, names: list[str]) -> dict[str, Moments]:
+    """The totals of each activation a former pass kept (see :mod:`lstmviz.search.sparse`)."""
+    found = (result_cache.load(folder, "moments", expect) if folder else None) or {}
+    return {name: {k: found[f"{name}/{k}"] for k in ("mu", "sx", "sxx")} for name in names
+            if f"{name}/sxx" in found}
+
+
+def _keep_moments(folder: Path | None, expect: dict, moments: dict[str, Moments]) -> None:
+    """Keep each activation's totals beside the results, merged with those of other activations."""
+    if folder is None:
+        return
+    arrays = dict(result_cache.load(folder, "moments", expect) or {})
+    arrays.update({f"{name}/{k}": v for name, m in moments.items() for k, v in m.items()})
+    result_cache.save(folder, "moments", expect, arrays)
 
 
 def _constant_message(hyp: Hypothesis, values: np.ndarray) -> str:
