@@ -303,3 +303,15 @@ def test_cache_keys_old_names_stay_and_variants_have_their_own():
     assert keys | set(HYPOTHESES) == BUILTIN_KEYS and {"comment-c", "comment-markup"} <= keys
     html, wiki = (HYPOTHESES["comment"].in_language(lang) for lang in ("html", "wiki"))
     assert html.cache_key == wiki.cache_key == "comment-markup" and html.fn is wiki.fn
+
+
+def test_hostile_text_costs_time_linear_in_its_length():
+    """Many unclosed headers, quotes, comments and math: each rule still reads the text once."""
+    import time
+
+    hostile = ("def f(:\n" * 20_000 + "x: 1\n" * 20_000 + '"""' + "/* '" * 5_000 + "$\\begin{a}<a \"" * 5_000)
+    start = time.perf_counter()
+    for name in HYPOTHESES:
+        for lang in HYPOTHESES[name].languages:
+            hypothesis_values(hostile, name, lang=lang)
+    assert time.perf_counter() - start < 20  # about 1 s on two busy cores

@@ -3,6 +3,7 @@
 import h5py
 import numpy as np
 import pytest
+import torch
 from search_models import shared_file
 
 from lstmviz.errors import StoreError
@@ -112,3 +113,15 @@ def test_a_nan_in_a_ranked_row_or_only_in_the_totals_is_a_clear_error(path, wher
     message = f"layer0.c holds nan at position {row}, unit 2"
     with open_states(path) as s, pytest.raises(StoreError, match=message):
         rank_units(s, r"\(", names=["layer0.c"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_sparse_pass_on_a_gpu_equals_it_on_the_cpu(path):
+    hyp = pattern_hypothesis("def|return")
+    with open_states(path) as s:
+        cpu = score_units(s, [hyp], cache=False, device="cpu")[hyp.cache_key]
+        gpu = score_units(s, [hyp], cache=False, device="cuda")[hyp.cache_key]
+    for name, stats in cpu.stats.items():
+        for stat, values in stats.items():
+            np.testing.assert_allclose(gpu.stats[name][stat], values, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name} {stat}")

@@ -200,13 +200,17 @@ def python_docstring(symbols: str) -> np.ndarray:
             found.append(strings[after])
 
     first_after(0)
+    # Each header's colon: the first ':' after it at the depth it started at, found for all headers
+    # at once by a binary search in the colons sorted by (depth, position): a text of many
+    # unclosed headers costs no more than a well-formed one.
+    n = len(masked) + 1
+    colons = np.flatnonzero(c == ord(":"))
+    keys = np.sort(depth[colons] * n + colons)
     for header in _PY_HEADER.finditer(masked):
-        level = depth[header.start() - 1] if header.start() else 0
-        colon = header.end()
-        while (colon := masked.find(":", colon)) != -1 and depth[colon] != level:
-            colon += 1
-        if colon != -1:
-            first_after(colon + 1)
+        level = int(depth[header.start() - 1]) if header.start() else 0
+        i = int(np.searchsorted(keys, level * n + header.end()))
+        if i < len(keys) and keys[i] // n == level:
+            first_after(int(keys[i] % n) + 1)
     return regions(len(symbols), [t.inside for t in found], [t.stop for t in found])
 
 
