@@ -315,3 +315,11 @@ def test_hostile_text_costs_time_linear_in_its_length():
         for lang in HYPOTHESES[name].languages:
             hypothesis_values(hostile, name, lang=lang)
     assert time.perf_counter() - start < 20  # about 1 s on two busy cores
+
+
+def test_a_hypothesis_of_several_languages_names_them_all_when_refused():
+    with pytest.raises(SearchError) as e:
+        bind(HYPOTHESES["string"], Language("latex", True, ""))
+    assert str(e.value) == ("hypothesis 'string' applies only to c, python, shell, html or prose text, and "
+                            "this text reads as latex (given); choose one of those languages if the text is "
+                            "in it, or another hypothesis")

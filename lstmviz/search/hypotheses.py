@@ -235,10 +235,11 @@ def bind(hyp: Hypothesis, language: Language) -> Hypothesis:
 
 def not_applicable(hyp: Hypothesis, language: Language) -> str:
     """Why ``hyp`` is not scored on a text of ``language``: one line, for the CLI and the dashboard."""
-    where = " or ".join(hyp.languages)
+    langs = hyp.languages
+    where = langs[0] if len(langs) == 1 else ", ".join(langs[:-1]) + " or " + langs[-1]
+    choose = f"language {langs[0]}" if len(langs) == 1 else "one of those languages"
     return (f"hypothesis {hyp.name!r} applies only to {where} text, and this text reads as "
-            f"{language.describe()}; choose language {hyp.languages[0]} if the text is in it, or "
-            "another hypothesis")
+            f"{language.describe()}; choose {choose} if the text is in it, or another hypothesis")
 
 
 # --- user hypotheses ---------------------------------------------------------------------------------
