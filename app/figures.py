@@ -178,12 +178,30 @@ def search_table(df: pd.DataFrame) -> html.Div:
              f"Baseline {attrs.get('baseline', nan):.3f}: the larger of chance (best score of any "
              f"unit on shifted copies of the hypothesis, {attrs.get('null_best', nan):.3f}) and a "
              f"reaction to single characters (best score of a guess from the current character "
-             f"alone, {attrs.get('local', nan):.3f}). Only scores well above it point to a real cell.")
+             f"alone, {attrs.get('local', nan):.3f}). Only scores well above it point to a real cell."
+             + language_note(attrs))
     return html.Div([
         html.P(about, className="lv-notice"),
         html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
                    className="lv-results"),
     ])
+
+
+def language_note(attrs: dict) -> str:
+    """`` Text read as c (detected: …).`` for a ranking's description, or nothing when unknown."""
+    if "language" not in attrs:
+        return ""
+    why = "chosen" if attrs["language_given"] else f"detected: {attrs['language_evidence']}"
+    return f" Text read as {attrs['language']} ({why})."
+
+
+def ranking_progress(what: str, share: float, seconds: float) -> html.Div:
+    """A ranking under way: a bar and how far it got; the page stays usable meanwhile."""
+    return html.Div([
+        html.Progress(value=f"{share:.3f}", max="1", className="lv-progress"),
+        html.Span(f" Ranking units against {what}: {share:.0%} after {seconds:.1f} s. A new pattern or "
+                  "hypothesis stops it."),
+    ], className="lv-notice lv-ranking")
 
 
 def example_tables(found: ExampleSearch, matches: list[tuple[int, int, float, str]]) -> html.Div:

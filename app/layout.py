@@ -15,6 +15,7 @@ from app.state import LENGTHS
 from lstmviz.render import style
 from lstmviz.render.palette import PALETTES, lut, text_colour
 from lstmviz.search.hypotheses import HYPOTHESES
+from lstmviz.search.languages import LANGUAGES
 
 MODE_OPTIONS = [
     {"label": "characters + guesses", "value": "grid"},
@@ -112,10 +113,14 @@ def controls() -> html.Div:
 def search_tab() -> dcc.Tab:
     """The unit search tab: rank by a hypothesis or a pattern, or search by an example span."""
     options = [{"label": f"{name}: {h.description}", "value": name} for name, h in HYPOTHESES.items()]
+    languages = [{"label": "language: detected", "value": "auto"},
+                 *({"label": f"language: {name}", "value": name} for name in LANGUAGES)]
     return dcc.Tab(label="Find units", value=ids.TAB_SEARCH, children=html.Div([
         html.Div([
             dcc.Dropdown(id=ids.SEARCH_HYPOTHESIS, options=options, value="quote", clearable=False,
                          className="lv-search-dd"),
+            dcc.Dropdown(id=ids.SEARCH_LANG, options=languages, value="auto", clearable=False,
+                         searchable=False, className="lv-dd-m"),
             dcc.Input(id=ids.SEARCH_PATTERN, type="text", debounce=False, className="lv-find",
                       placeholder="or a regular expression"),
             html.Button("Rank units", id=ids.SEARCH_RUN, n_clicks=0, className="lv-btn"),
@@ -123,8 +128,10 @@ def search_tab() -> dcc.Tab:
         notice("Scores every unit of the file against the hypothesis. The first ranking of a "
                "file reads all its activations once (minutes on files of millions of "
                "characters); results are then cached beside the file."),
-        dcc.Loading(html.Div(id=ids.SEARCH_RESULTS)),
+        dcc.Loading(html.Div(id=ids.SEARCH_RESULTS), delay_show=1000),  # progress polls: no flicker
         dcc.Store(id=ids.SEARCH_FOR),
+        dcc.Store(id=ids.SEARCH_PAGE),
+        dcc.Interval(id=ids.SEARCH_POLL, interval=300, disabled=True),
         html.H4("By example"),
         html.Div([
             dcc.Input(id=ids.EXAMPLE_SPAN, type="text", debounce=False, className="lv-find",

@@ -17,6 +17,7 @@ from lstmviz.model.vocab import visible
 from lstmviz.names import act_name
 from lstmviz.search.by_example import ExampleSearch, search_by_example
 from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis
+from lstmviz.search.languages import LANGUAGES
 from lstmviz.search.memory import rank_by_horizon
 from lstmviz.search.rank import rank_all, rank_units, select_names
 from lstmviz.store.reader import States, open_states
@@ -79,10 +80,14 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
                    "says.")
 @click.option("--trust-pickle", is_flag=True,
               help="With --causal: allow a whole pickled model; unpickling runs code from the file.")
+@click.option("--lang", metavar="|".join(LANGUAGES),
+              help="The text's language, for the hypotheses whose rules depend on it (comment, "
+                   "string, ...). Default: detected from the text, and shown.")
 def search(file: str, hypothesis: str | None, pattern: str | None, span: str | None, all_: bool,
            horizon: bool, top: int, layer: int | None, kind: str | None, threshold: float | None,
            min_on: float, as_json: bool, no_cache: bool, device: str, causal: bool, ablation: str,
-           n_random: int, causal_chars: int, seed: int, model: str | None, trust_pickle: bool) -> None:
+           n_random: int, causal_chars: int, seed: int, model: str | None, trust_pickle: bool,
+           lang: str | None) -> None:
     """Rank every unit in FILE by how well it tracks a hypothesis about the text.
 
     Binary hypotheses are scored by AUROC (shown as max(AUROC, 1 - AUROC), with the
@@ -105,6 +110,7 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
         lstmviz search cache/model__val.h5 --all
         lstmviz search cache/model__val.h5 --horizon --top 20
         lstmviz search cache/model__val.h5 --hypothesis quote --causal --top 10
+        lstmviz search kernel.h5 --hypothesis comment --lang c
     """
     chosen = [x for x in (hypothesis, pattern, span, all_ or None, horizon or None) if x is not None]
     if len(chosen) != 1:
@@ -122,6 +128,8 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
                                "with --causal")
     settings = {"ablation": ablation, "n_random": n_random, "seed": seed, "chars": causal_chars,
                 "model": model, "trust_pickle": trust_pickle} if causal else None
+    if span is not None and lang is not None:
+        raise click.UsageError("--lang chooses the rules of hypotheses; --span uses none")
     if threshold is not None and not math.isfinite(threshold):
         raise click.BadParameter(f"{threshold} is not a number; give a level such as 0.5",
                                  param_hint="--threshold")
@@ -145,7 +153,7 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
         names = select_names(states, layer=layer, kind=kind)
         if all_:
             df = rank_all(states, top=top or 1, names=names, cache=not no_cache, progress=True,
-                          device=device)
+                          device=device, lang=lang)
             if settings:
                 pairs = list(zip(df.hypothesis, df.neuron, strict=True))
                 df = _with_causal(states, df, pairs, settings, device)
@@ -153,7 +161,7 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
             return
         hyp = hypothesis if hypothesis else pattern_hypothesis(pattern, byte_level=states.vocab.byte_level)
         df = rank_units(states, hyp, names=names, top=top or _TOP, cache=not no_cache, progress=True,
-                        device=device)
+                        device=device, lang=lang)
         if settings:
             df = _with_causal(states, df, [(hyp, n) for n in df.neuron], settings, device)
         _show_units(df, as_json)
@@ -205,7 +213,7 @@ def _show_units(df: pd.DataFrame, as_json: bool) -> None:
     share = (f", inside at {meta['n_inside']:,} ({meta['n_inside'] / meta['n_positions']:.1%})"
              if meta["binary"] else "")
     click.echo(f"hypothesis: {meta['hypothesis']} - {meta['description']}")
-    click.echo(f"positions:  {meta['n_positions']:,}{share}")
+    click.echo(f"text:       {_language(meta)}; {meta['n_positions']:,} positions{share}")
     click.echo(f"score:      {meta['measure']}{' as max(AUROC, 1-AUROC)' if meta['binary'] else ''}")
     click.echo(f"baseline:   {meta['baseline']:.3f} = max(chance {meta['null_best']:.3f} (best unit vs "
                f"shifted copies), current symbol alone {meta['local']:.3f}); beat it clearly to count")
@@ -237,13 +245,26 @@ def _beyond(value: int, window: int) -> str:
     return f">{window}" if value > window else str(value)
 
 
+def _language(meta: dict) -> str:
+    """``c (detected: 41 preprocessor lines, …; --lang to choose another)``, or ``c (given with --lang)``."""
+    if meta["language_given"]:
+        return f"{meta['language']} (given with --lang)"
+    return f"{meta['language']} (detected: {meta['language_evidence']}; --lang to choose another)"
+
+
 def _show_all(df: pd.DataFrame, as_json: bool) -> None:
     causal = "causal" in df.attrs
+    meta = df.attrs
     if as_json:
         extra = {"causal": df.attrs["causal"]} if causal else {}
         click.echo(json.dumps({"best": json.loads(df.to_json(orient="records")),
-                               "skipped": df.attrs.get("skipped", []), **extra}, indent=2))
+                               "skipped": meta.get("skipped", []),
+                               "not_applicable": meta.get("not_applicable", []),
+                               **{k: meta[k] for k in ("language", "language_given", "language_evidence")},
+                               **extra},
+                              indent=2))
         return
+    click.echo(f"language: {_language(meta)}\n")
     ranks = ["rank"] if (df["rank"] > 1).any() else []
     shown = CAUSAL_COLUMNS[:2] if causal else []
     click.echo(_table(df, ["hypothesis", *ranks, "neuron", "measure", "score", "direction", "null_best",
@@ -252,8 +273,12 @@ def _show_all(df: pd.DataFrame, as_json: bool) -> None:
                "single symbols")
     if causal:
         click.echo(_causal_note(df))
-    if df.attrs.get("skipped"):
-        click.echo(f"\nskipped (the same everywhere in this text): {', '.join(df.attrs['skipped'])}")
+    other = meta.get("not_applicable", [])
+    constant = [name for name in meta.get("skipped", []) if name not in other]
+    if constant:
+        click.echo(f"\nskipped (the same everywhere in this text): {', '.join(constant)}")
+    if other:
+        click.echo(f"not for {meta['language']} text: {', '.join(other)}")
 
 
 def _snippet(states: States, start: int, stop: int) -> str:
