@@ -9,8 +9,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "notebook.ipynb"
-COLOURED = re.compile(r'<span class="lv-ch[^"]*" data-i="\d+" title="[-\d.]+" '
-                      r'style="background-color:#[0-9a-f]{6}')
+COLOURED = re.compile(r'<span class="(?:lv-ws )?k\d+(?: lv-mark)?">')  # a character cell, by its colour class
 BEST_LINK_CELL = "layer2.c.182"  # the [[ ]] cell of the bundled model (docs/demo-model.md)
 
 
