@@ -91,7 +91,8 @@ def main() -> None:
     for name, t in (("plain forward", plain), ("loop, 1 stream", loop), ("causal", causal)):
         print(f"  {name:15s} wall {t.wall:8.1f} s  cpu {t.cpu:8.1f} s  "
               f"({t.cpu / plain.cpu:6.1f} x plain, {t.cpu / loop.cpu:5.1f} x loop, cpu)")
-    print(df[["neuron", "causal_delta_bits", "causal_percentile"]].to_string(index=False))
+    print(df[["neuron", "causal_delta_bits", "causal_percentile", "causal_inside_bits",
+              "causal_inside_percentile"]].to_string(index=False))
 
 
 if __name__ == "__main__":
