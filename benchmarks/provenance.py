@@ -8,10 +8,12 @@ gates), then measures, printing one table each:
 * why the gates are recomputed from the text's start: float16 gates, and a replay started from the
   stored (float16) h a little before the window, both miss the stored c;
 * cost: one ``provenance`` call at several positions, and the horizon pass (replay alone, then with
-  the horizons of every layer) for several windows.
+  the horizons of every layer) for several windows; with ``--extraction``, what the horizons add
+  to ``extract --gates``.
 
     python benchmarks/provenance.py                 # the whole text, ~5 minutes on 2 cores
     python benchmarks/provenance.py --chars 30000   # a quicker look
+    python benchmarks/provenance.py --extraction    # extract --gates with and without its horizons
 """
 
 from __future__ import annotations
@@ -127,15 +129,53 @@ def cost(states: States, run: UnrolledLSTM, windows: list[int]) -> None:
               f"{states.n_layer} layers")
 
 
+class _NoHorizons:
+    """Stands in for :class:`Horizons` in an extraction timed without them."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def update(self, *gates) -> None:
+        pass
+
+    def result(self) -> dict:
+        return {}
+
+
+def extraction_cost(text: Path, folder: Path) -> None:
+    """``extract --gates`` with its horizons, and with them left out, best of two runs each."""
+    import lstmviz.extraction.extract as extraction
+
+    print("\nextract --gates (best of 2; CPU time of all threads, which another job's load moves less)")
+    for label, horizons in (("with horizons", Horizons), ("without", _NoHorizons)):
+        extraction.Horizons = horizons
+        wall, cpu = min(_timed(lambda: extract_file(MODEL, text, folder / "timed.h5", Options(gates=True),
+                                                    unknown="replace:\ufffd", force=True)) for _ in range(2))
+        print(f"  {label}: {wall:.1f} s wall, {cpu:.1f} s CPU")
+    extraction.Horizons = Horizons
+
+
+def _timed(work) -> tuple[float, float]:
+    """(wall-clock, process CPU) seconds of ``work()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--chars", type=int, default=None, help="use only the text's first CHARS characters")
     p.add_argument("--samples", type=int, default=300, help="positions sampled for exactness")
     p.add_argument("--windows", type=int, nargs="+", default=[1024, 4096, 16384])
+    p.add_argument("--extraction", action="store_true",
+                   help="only time extract --gates with and without its horizons")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         text = Path(folder) / "wiki_val.txt"
         text.write_text(TEXT.read_text(encoding="utf-8")[: args.chars], encoding="utf-8")
+        if args.extraction:
+            extraction_cost(text, Path(folder))
+            return
         plain, gated = (extract_file(MODEL, text, Path(folder) / f"{name}.h5", Options(gates=gates),
                                      unknown="replace:\ufffd")
                         for name, gates in (("plain", False), ("gates", True)))

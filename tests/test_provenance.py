@@ -116,6 +116,23 @@ def test_contributions_and_remainder_equal_the_stored_c(two_layer, kind):
                           "recomputed in float32 by two.pt on cpu")
 
 
+def test_stream_seams_are_carried_into_the_remainder(two_layer, tmp_path):
+    """With --streams a stream starts from its burn-in state, not the c stored before it."""
+    checkpoint, _ = two_layer
+    path = extract(load_model(checkpoint), TOKENS, tmp_path / "streams.h5",
+                   Options(gates=True, dtype="float32", streams=2, burn_in=0))  # from c = 0
+    with open_states(path) as s:
+        seam = s.attrs["stream_length"]
+        assert s.attrs["streams"] == 2 and seam == 4096
+        gates, source = cell_gates(s, 1, 0, s.n_tokens)
+        assert source == "stored float32 gates"
+        worst, _ = exactness(s, gates, 1, range(seam - 5, seam + 300), 400)
+        assert worst < 1e-5
+        c = s.window("layer1.c", seam - 1, seam + 1)
+        f, i, g = (x[seam] for x in (gates[1], gates[0], gates[2]))
+        assert np.abs(c[1] - (f * c[0] + i * g)).max() > 0.1  # the seam the remainder carries
+
+
 def test_float16_gates_do_not_reproduce_c_so_they_are_recomputed(two_layer):
     _, files = two_layer
     with open_states(files["gates16"]) as s:

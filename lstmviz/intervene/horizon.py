@@ -11,7 +11,7 @@ characters write, and with ``L_t = Σ_{r≤t} log f_r`` the weight of everything
 it stands at t, is ``exp(L_t + B_j)`` with ``B_j = log Σ_{s≤j} exp(log|i_s·g_s| - L_s)``: a running
 log-sum-exp (``torch.logcumsumexp``), never smaller from one position to the next. So the 90 % of
 position t begins just after the last j with ``B_j <= B_t + log 0.1``, found by binary search
-(``torch.searchsorted``) among the W positions before t, all units at once. The text starts from
+among the W positions before t, all units and positions of a block at once. The text starts from
 c = 0, which holds nothing. In float64 the sums lose nothing that matters: over 10⁷ characters of
 forget gates near 0, ``L_t`` reaches about -10⁹, where float64 still resolves 10⁻⁷ of a log.
 """

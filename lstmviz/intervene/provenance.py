@@ -26,7 +26,7 @@ import torch
 
 from lstmviz.errors import OptionError, SpanError, UnknownActivation
 from lstmviz.intervene.model_source import model_for
-from lstmviz.intervene.replay import extraction_rows, replay, replay_device, stored_gates, stored_gates_exact
+from lstmviz.intervene.replay import block_starts, replay, replay_device, stored_gates, stored_gates_exact
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.runner import UnrolledLSTM
 from lstmviz.names import Neuron
@@ -75,13 +75,14 @@ def block_carries(states: States, c: np.ndarray, i: np.ndarray, f: np.ndarray, g
                   start: int) -> np.ndarray:
     """The rounding the extraction carried into each of its blocks, at positions [start, start + n).
 
-    The extraction runs the recurrence of each block of :func:`~lstmviz.intervene.replay.extraction_rows`
-    characters from the state ``nn.LSTM`` hands on, whose float32 c differs a little from the stored
-    one (which is solved in float64). At a block's first position s the stored c therefore differs
-    from ``f_s·c_{s-1} + i_s·g_s`` computed from the stored ``c_{s-1}``; that difference, 0 elsewhere,
-    is returned, to be carried into the remainder (:func:`decompose`). It stays below 1e-5 of the
-    absolute contribution; without it, cells of the bundled model that remember for thousands of
-    characters missed the stored c by up to 1.7e-5 of theirs.
+    The extraction runs the recurrence of each block from the state ``nn.LSTM`` hands on
+    (:func:`~lstmviz.intervene.replay.block_starts`), whose float32 c differs a little from the
+    stored one (solved in float64), and each stream of ``--streams`` from its burn-in state. At a
+    block's first position s the stored c therefore differs from ``f_s·c_{s-1} + i_s·g_s`` computed
+    from the stored ``c_{s-1}``; that difference, 0 elsewhere, is returned, to be carried into the
+    remainder (:func:`decompose`). Without it, cells of the
+    bundled model that remember for thousands of characters missed the stored c by up to 3.9e-5 of
+    their absolute contribution; with it by 2.2e-7 (``benchmarks/provenance.py``).
 
     Args:
         states: the extraction.
@@ -92,8 +93,7 @@ def block_carries(states: States, c: np.ndarray, i: np.ndarray, f: np.ndarray, g
         start: the first position.
     """
     carried = np.zeros(np.shape(i))
-    rows = extraction_rows(states)
-    firsts = np.arange(-(-max(start, 1) // rows) * rows, start + len(carried), rows) - start  # block starts
+    firsts = block_starts(states, start, start + len(carried)) - start
     carried[firsts] = c[firsts + 1] - (f[firsts] * c[firsts] + i[firsts].astype(np.float64) * g[firsts])
     return carried
 
@@ -129,7 +129,8 @@ class Provenance:
         contributions: (position - start + 1,) float64, what each position of the window wrote
             into c, as it stands at ``position``.
         remainder: the stored c at ``start - 1`` carried through the window's forget gates (0 at
-            the text's start).
+            the text's start), with the rounding the extraction carried into the blocks it began
+            inside the window (:func:`block_carries`).
         source: where the gates came from, in words.
     """
 
@@ -161,10 +162,10 @@ class Provenance:
     def discrepancy(self) -> float:
         """The stored value minus :attr:`total`: float32 rounding when the gates are the extraction's.
 
-        c is stored in float32, so the remainder starts from a rounded value, and the extraction
-        starts each block of 4,096 characters from ``nn.LSTM``'s own float32 c, not from the stored
-        one. Next to :attr:`absolute` the discrepancy stays below 1e-5 (docs/provenance.md has the
-        measurements); next to ``|value|`` it grows where large contributions cancel.
+        c is stored in float32, so the remainder starts from a rounded value. Next to
+        :attr:`absolute` the discrepancy stays near float32's precision (2.2e-7 at most on the
+        bundled model, docs/provenance.md); next to ``|value|`` it grows where large contributions
+        cancel.
         """
         return self.value - self.total
 

@@ -3,18 +3,19 @@
 Taking a cell state apart (:mod:`lstmviz.intervene.provenance`, :mod:`lstmviz.intervene.horizon`)
 needs the very gates that made it. A file stores them only with ``--gates``, and by default in
 float16, whose rounding (up to 2⁻¹² on each gate) does not reproduce c: on the bundled model one
-step ``f·c + i·g`` from stored float16 gates missed the stored c by more than 1e-5 (relative) at
-90 % of positions, and by up to half its value. Only a ``--gates --dtype float32`` file holds the
-gates as computed (:func:`stored_gates_exact`).
+step ``f·c + i·g`` from stored float16 gates missed the stored c by more than 1e-5 of its absolute
+contributions at over 90 % of positions, and by up to all of it. Only a ``--gates --dtype float32``
+file holds the gates as computed (:func:`stored_gates_exact`).
 
 Otherwise the model runs again. Starting from the state the file stores at some position does not
 work either: h is stored in float16, and its rounding moves the gates of units that remember for
-long; on the bundled model, with 100 to 1,000 characters of burn-in, the recomputed c still missed
-the stored one by up to 2e-4 of its absolute contributions. So :func:`replay` runs from the text's
-start, in the extraction's blocks, through the same products (those of a file with or without
-gates differ in the last bit) and the same split of threads: on the kind of device the extraction
-ran on, every recomputed c equals the stored one bit for bit. Only blocks that are needed are
-completed; the others run through the fast ``nn.LSTM`` recurrence alone.
+long; on the bundled model, with 0 to 1,000 characters of burn-in, the recomputed c still missed
+the stored one by up to 1e-4 of its absolute contributions (``benchmarks/provenance.py``). So
+:func:`replay` runs from the text's start, in the extraction's blocks, through the same products
+(those of a file with or without gates differ in the last bit) and the same split of threads: on
+the kind of device the extraction ran on, every recomputed c equals the stored one bit for bit.
+Only blocks that are needed are completed; the others run through the fast ``nn.LSTM`` recurrence
+alone.
 """
 
 from __future__ import annotations
@@ -66,16 +67,33 @@ def stored_gates(states: States, layer: int, start: int, stop: int, unit: int | 
     return i, f, g
 
 
-def extraction_rows(states: States) -> int:
-    """Characters per block of the extraction that wrote the file, where it carried its state on.
+def extraction_rows(states: States, streams: int = 1) -> int:
+    """Characters per block (of each stream) of the extraction that wrote the file.
 
     What :func:`~lstmviz.extraction.extract.block_rows` gave on the extraction's device: the CPU's
-    budget is fixed; a GPU's is a share of its memory, which always holds whole chunks.
+    budget is fixed; a GPU's, a quarter of its memory, holds whole chunks of any model that fits it.
     """
     made_on = text_attr(states.file.attrs, "device") or "cpu"
     if not made_on.startswith("cpu"):
         return CHUNK_ROWS
-    return block_rows(states.config, len(states.names), 1, torch.device("cpu"))
+    return block_rows(states.config, len(states.names), streams, torch.device("cpu"))
+
+
+def block_starts(states: States, start: int, stop: int) -> np.ndarray:
+    """The positions in [start, stop), 0 left out, where the extraction began a block from a state handed on.
+
+    Each stream (one, unless ``--streams``) is read in blocks of :func:`extraction_rows`; a block
+    starts from ``nn.LSTM``'s final state of the one before, and a stream from its burn-in state,
+    neither of which is the stored c of the position before.
+    """
+    attrs = states.attrs
+    streams = int(attrs.get("streams", 1))
+    length = int(attrs.get("stream_length", states.n_tokens)) if streams > 1 else states.n_tokens
+    rows = extraction_rows(states, streams)
+    found = [np.arange(base + -(-max(start - base, 0) // rows) * rows, min(stop, base + length), rows)
+             for base in range(start // length * length, stop, length)]
+    firsts = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    return firsts[firsts > 0]
 
 
 def replay_device(states: States, device: str = "auto") -> torch.device:
