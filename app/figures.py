@@ -214,8 +214,25 @@ def search_table(df: pd.DataFrame, key: str, places: list[tuple[int, dict]]) -> 
              f"alone, {attrs.get('local', nan):.3f}). Only scores well above it point to a real cell; "
              f"rows less than {NEAR_CHANCE} above it are greyed. "
              f"{'Means are of what the text shows (for c, tanh of its mean). ' if binary else ''}"
-             "Click a unit to open it where it tracks the hypothesis best.")
+             "Click a unit to open it where it tracks the hypothesis best." + language_note(attrs))
     return html.Div([html.P(about, className="lv-notice"), cell_table(head, rows)])
+
+
+def language_note(attrs: dict) -> str:
+    """`` Text read as c (detected: …).`` for a ranking's description, or nothing when unknown."""
+    if "language" not in attrs:
+        return ""
+    why = "chosen" if attrs["language_given"] else f"detected: {attrs['language_evidence']}"
+    return f" Text read as {attrs['language']} ({why})."
+
+
+def ranking_progress(what: str, share: float, seconds: float) -> html.Div:
+    """A ranking under way: a bar and how far it got; the page stays usable meanwhile."""
+    return html.Div([
+        html.Progress(value=f"{share:.3f}", max="1", className="lv-progress"),
+        html.Span(f" Ranking units against {what}: {share:.0%} after {seconds:.1f} s. A new pattern or "
+                  "hypothesis stops it."),
+    ], className="lv-notice lv-ranking")
 
 
 def _display_mean(neuron: str, mean: float) -> str | dict:

@@ -53,6 +53,7 @@ VALUES = "values-data"  # the chosen neuron's values over the same window
 DRAW_CONFIG = "draw-config"  # colour tables and element ids for the renderer, sent once
 LEGEND = "legend"
 GRID = "grid"
+RENDERED = "rendered"  # dcc.Store: what the browser drew (window, neuron, mode, columns), for exports
 
 # Panels, as tabs in the side pane
 TABS = "tabs"
@@ -79,9 +80,23 @@ SEARCH_PATTERN = "search-pattern"
 SEARCH_RUN = "search-run"
 SEARCH_RESULTS = "search-results"
 SEARCH_FOR = "search-for"
+SEARCH_LANG = "search-lang"  # the text's language: "auto" (detected) or a name from LANGUAGES
+SEARCH_PAGE = "search-page"  # dcc.Store: this page's id, for its ranking running on the server
+SEARCH_POLL = "search-poll"  # dcc.Interval: asks for the running ranking's progress
 EXAMPLE_SPAN = "example-span"
 EXAMPLE_RUN = "example-run"
 EXAMPLE_THRESHOLD = "example-threshold"  # slider: the level that counts as "on"
 EXAMPLE_COUNT = "example-count"  # what the slider's threshold gives: units and places
 EXAMPLE_RESULTS = "example-results"
 EXAMPLE_FOR = "example-for"  # dcc.Store: the file and span the by-example results were found for
+
+# Copy of the visible window as an HTML fragment, beside the Export buttons
+COPY_FRAGMENT = "copy-fragment"  # dcc.Clipboard: copies the fragment the server sends it
+
+# The cell atlas tab, through lstmviz.search.atlas and lstmviz.render.atlas
+TAB_ATLAS = "tab-atlas"
+ATLAS_RUN = "atlas-run"
+ATLAS_SAVE = "atlas-save"
+ATLAS_RESULTS = "atlas-results"
+ATLAS_DOWNLOAD = "atlas-download"
+ATLAS_OPEN = "atlas-open"  # pattern id: {"type": ATLAS_OPEN, "card": int, "neuron": str, "pos": int}

@@ -19,6 +19,7 @@ from app.state import LENGTHS
 from lstmviz.render import style
 from lstmviz.render.palette import PALETTES, lut, text_colour
 from lstmviz.search.hypotheses import HYPOTHESES
+from lstmviz.search.languages import LANGUAGES
 
 MODE_OPTIONS = [
     {"label": "characters + guesses", "value": "grid"},
@@ -45,6 +46,7 @@ def draw_config() -> dict:
         for name in (*PALETTES, "strip")
     }
     return {"luts": tables, "grid": ids.GRID, "legend": ids.LEGEND, "find": ids.FIND_TEXT,
+            "rendered": ids.RENDERED,
             "unit": ids.UNIT, "position": ids.POSITION, "jump": ids.JUMP, "tabs": ids.TABS,
             "subject": ids.SUBJECT_NEURON,
             "example_tab": ids.TAB_EXAMPLE, "example_span": ids.EXAMPLE_SPAN, "example_run": ids.EXAMPLE_RUN,
@@ -97,6 +99,9 @@ def controls() -> html.Div:
         _field("Export this view", html.Div([
             _button("HTML", ids.EXPORT_HTML, "download the visible text as a self-contained HTML snippet"),
             _button("SVG", ids.EXPORT_SVG, "download the visible text as an SVG figure"),
+            dcc.Clipboard(id=ids.COPY_FRAGMENT, children="Copy fragment", copied_children="Copied",
+                          className="lv-btn", title="copy the visible text as an HTML fragment to paste "
+                          "into a page or Markdown post"),
         ], className="lv-row")),
         dcc.Download(id=ids.DOWNLOAD),
     ], className="lv-row lv-group")
@@ -119,10 +124,14 @@ def controls() -> html.Div:
 def search_tab() -> dcc.Tab:
     """Rank every unit by a hypothesis or a pattern."""
     options = [{"label": f"{name}: {h.description}", "value": name} for name, h in HYPOTHESES.items()]
+    languages = [{"label": "language: detected", "value": "auto"},
+                 *({"label": f"language: {name}", "value": name} for name in LANGUAGES)]
     return dcc.Tab(label="Find units", value=ids.TAB_SEARCH, children=html.Div([
         html.Div([
             dcc.Dropdown(id=ids.SEARCH_HYPOTHESIS, options=options, value="quote", clearable=False,
                          className="lv-search-dd"),
+            dcc.Dropdown(id=ids.SEARCH_LANG, options=languages, value="auto", clearable=False,
+                         searchable=False, className="lv-dd-m"),
             dcc.Input(id=ids.SEARCH_PATTERN, type="text", debounce=False, className="lv-find",
                       placeholder="or a regular expression"),
             html.Button("Rank units", id=ids.SEARCH_RUN, n_clicks=0, className="lv-btn"),
@@ -131,8 +140,10 @@ def search_tab() -> dcc.Tab:
                "instead and joins the list. The first ranking of a file reads all its activations "
                "once (minutes on files of millions of characters); results are then cached beside "
                "the file."),
-        dcc.Loading(html.Div(id=ids.SEARCH_RESULTS)),
+        dcc.Loading(html.Div(id=ids.SEARCH_RESULTS), delay_show=1000),  # progress polls: no flicker
         dcc.Store(id=ids.SEARCH_FOR),
+        dcc.Store(id=ids.SEARCH_PAGE),
+        dcc.Interval(id=ids.SEARCH_POLL, interval=300, disabled=True),
     ], className="lv-panel"))
 
 
@@ -173,8 +184,24 @@ def saturation_tab() -> dcc.Tab:
                                         delay_show=SPINNER_MS))
 
 
+def atlas_tab() -> dcc.Tab:
+    """The cell atlas tab: the file's interpretable cells at a glance (app/callbacks/atlas.py)."""
+    return dcc.Tab(label="Atlas", value=ids.TAB_ATLAS, children=html.Div([
+        html.Div([
+            html.Button("Build the atlas", id=ids.ATLAS_RUN, n_clicks=0, className="lv-btn"),
+            html.Button("Download atlas.html", id=ids.ATLAS_SAVE, n_clicks=0, className="lv-btn"),
+            dcc.Download(id=ids.ATLAS_DOWNLOAD),
+        ], className="lv-row"),
+        notice("The file's interpretable cells at a glance: the units that track each hypothesis "
+               "best, the share of cells that clear their baseline, and strong units no hypothesis "
+               "explains: the page that lstmviz atlas writes. The first atlas of a file ranks every "
+               "unit, as Find units does (cached beside the file)."),
+        dcc.Loading(html.Div(id=ids.ATLAS_RESULTS), delay_show=SPINNER_MS),
+    ], className="lv-panel"))
+
+
 # The side pane's tabs, in order; each is a function returning a dcc.Tab
-PANELS = (profile_tab, search_tab, example_tab, saturation_tab)
+PANELS = (profile_tab, search_tab, example_tab, saturation_tab, atlas_tab)
 
 
 def panels() -> dcc.Tabs:
@@ -194,6 +221,7 @@ def layout(catalog: Catalog) -> html.Div:
         dcc.Store(id=ids.DRAW_CONFIG, data=draw_config()),
         dcc.Store(id=ids.SUBJECT_NEURON),
         dcc.Store(id=ids.JUMP),
+        dcc.Store(id=ids.RENDERED),  # what the browser drew, with its columns: exports wrap the same
         dcc.Store(id=ids.PROFILE_FOR),
         dcc.Store(id=ids.PROFILE_WANTED),
         dcc.Store(id=ids.SATURATION_FOR),

@@ -16,6 +16,7 @@ from typing import Any
 from app.catalog import Catalog, cached_states
 from app.state import MAX_TEXT, PageError, View, fit
 from lstmviz.errors import StoreError
+from lstmviz.render.style import MIN_COLUMNS
 from lstmviz.store.reader import States
 
 
@@ -55,3 +56,27 @@ def typed_text(value: Any, what: str) -> str:
 def shown_key(value: Any) -> list | None:
     """What a panel says it shows (a small list the page keeps), or None when it is not one."""
     return value if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value) else None
+
+
+MAX_COLUMNS = 1000  # wider than any screen draws; a page that says more is not believed
+
+
+def drawn_width(rendered: Any, view: View) -> int | None:
+    """The columns the page says it wrapped ``view`` at, or None when it says nothing believable.
+
+    The browser reports what it drew (``assets/lstmviz.js``); an export of the same view wraps at the
+    same column, so it looks as on screen. A report of another window, neuron or mode (the page
+    was still redrawing), or a width no page draws, counts as none: the export then wraps where the
+    dashboard does at its widest.
+
+    >>> drawn_width({"start": 0, "neuron": "layer0.h.3", "mode": "grid", "width": 60},
+    ...             View("val", "layer0.h.3"))
+    60
+    """
+    if not isinstance(rendered, dict):
+        return None
+    width = rendered.get("width")
+    same = (rendered.get("start"), rendered.get("neuron"), rendered.get("mode")) == (view.pos, view.neuron,
+                                                                                       view.mode)
+    ok = isinstance(width, int) and not isinstance(width, bool) and MIN_COLUMNS <= width <= MAX_COLUMNS
+    return width if same and ok else None

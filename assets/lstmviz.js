@@ -228,6 +228,7 @@
     if (same) recolour(host, before);
     else draw(host);
     drawLegend(vals, view, cfg);
+    reportDrawn();
     if (!before || before.vals.palette !== vals.palette) drawPanels(document);
     jumpTo(host, before);
     // The profile's subject (app/control.py reply), passed on when it changed and only once the
@@ -254,6 +255,7 @@
       if (width !== shown.width) {
         shown.width = width;
         draw(host);
+        reportDrawn();
       }
     }, 150);
   });
@@ -305,6 +307,16 @@
       if (!stepping && shown.cells.length) flash([shown.cells[0]]);
     }
     stepping = false;
+  }
+
+  // What the text shows, with the columns it wrapped at, for the Export and Copy buttons
+  // (app/callbacks/exporting.py), which write the same lines. Only a State there: no request.
+  function reportDrawn() {
+    const { win, vals, view, width, cfg } = shown;
+    if (cfg.rendered) {
+      setProps(cfg.rendered, { data: { start: win.start, stop: win.stop, neuron: vals.neuron, mode: view.mode,
+                                      width: width } });
+    }
   }
 
   function setProps(id, props) {

@@ -8,8 +8,11 @@ building a 1M-character 3 x 512 extraction takes tens of minutes on 2 cores), th
   avoid), and the same read converted to float32 (``States.blocks``);
 * the search on a fresh file (one pass: the extraction stored the rank histograms), on a fresh
   file read as a format 1.1 one (histogram pass + scoring pass), and with every result cached;
-* the search for one pattern alone (a user's own: one pass of its own), which shows what the
-  fifteen other hypotheses and the shifted copies add to a pass;
+* one pattern of your own, on the fresh file (the sparse pass adds up each unit's totals as it
+  reads) and then new patterns after the full search (totals known), from rare to common: each
+  with its share of positions inside, the share of rows it ranks, and its ratio to the full
+  search measured in the same run (the sparse pass ranks only its rarer side's rows and their
+  shifted copies; past half of all rows a pattern takes the full pass);
 * a straightforward per-unit numpy loop (read one unit's column, exact ranks by sorting, every
   statistic of every hypothesis), timed on a few units and extrapolated to all of them.
 
@@ -18,6 +21,10 @@ Usage:
     python benchmarks/search.py --chars 200000 --hidden 256 --layers 2
     python benchmarks/search.py --synthetic --chars 5000000   # a 46 GB file: larger than memory
     python benchmarks/search.py --synthetic --device cuda --keep   # scoring on the GPU
+    python benchmarks/search.py --file cache/wiki_lstm__wiki_val.h5 --threads 1   # the demo's file
+
+CPU seconds are the work done (all threads); on a shared machine they move less than wall time,
+and with ``--threads 1`` they do not count threads spinning while they wait for work.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import parse_name
+from lstmviz.search import sparse
 from lstmviz.search.cache import cache_dir
 from lstmviz.search.hypotheses import HYPOTHESES, pattern_hypothesis, symbol_string
 from lstmviz.search.rank import BLOCK_ROWS, rank_all, score_units, select_names
@@ -196,12 +204,20 @@ def main() -> None:
     ap.add_argument("--naive-units", type=int, default=6, help="units timed for the per-unit loop")
     ap.add_argument("--keep", action="store_true", help="keep the file for a later run")
     ap.add_argument("--device", default="auto", help="where to score: auto (the GPU if any), cpu, cuda")
+    ap.add_argument("--file", type=Path, help="an existing extraction to time instead (its cached "
+                    "search results are removed first, and it is kept)")
+    ap.add_argument("--patterns", nargs="+",
+                    default=["\\[\\[", "[0-9]+", "the", "[A-Z][a-z]+", " ", "[a-z]+"],
+                    help="patterns of your own to time after the full search (rare to common)")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     args.out.mkdir(parents=True, exist_ok=True)
     kind = "synthetic" if args.synthetic else "random"
     gates = "_gates" if args.gates else ""
-    path = args.out / f"search_{kind}_{args.chars}_{args.layers}x{args.hidden}{gates}.h5"
+    path = args.file or args.out / f"search_{kind}_{args.chars}_{args.layers}x{args.hidden}{gates}.h5"
     if not path.exists() and args.synthetic:
         build_synthetic(path, args.chars, args.hidden, args.layers, args.gates, args.text)
     elif not path.exists():
@@ -210,7 +226,7 @@ def main() -> None:
     device = resolve_device(args.device)
     gpu = f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
     print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB), {os.cpu_count()} CPU cores, "
-          f"scoring on {device}{gpu}")
+          f"{torch.get_num_threads()} torch threads, scoring on {device}{gpu}")
 
     with open_states(path) as states:
         names = select_names(states)
@@ -230,14 +246,28 @@ def main() -> None:
             values = {h.name: h.values(symbols) for h in hyps}
         print(f"hypothesis values over the text:           {t.wall:7.1f} s wall")
 
+        first = pattern_hypothesis("[A-Z]", byte_level=states.vocab.byte_level)
+        with Timer() as one:
+            score_units(states, [first], progress=True, device=device)
+        print(f"one pattern, fresh file ([A-Z], totals summed as read): {one.vs(read)}")
         with Timer() as fresh:
             score_units(states, hyps, progress=True, skip_constant=True, device=device)
         print(f"search, fresh file (one pass):             {fresh.vs(read)}")
         print(f"  against the read converted to float32:   {fresh.wall / read32.wall:4.1f} x wall")
-        capitals = pattern_hypothesis("[A-Z]", byte_level=states.vocab.byte_level)
-        with Timer() as one:
-            score_units(states, [capitals], progress=True, skip_constant=True, device=device)
-        print(f"search, one pattern alone (one pass):      {one.vs(read)}")
+        print(f"  one pattern on the fresh file / the search: {one.wall / fresh.wall:4.2f} wall, "
+              f"{one.cpu / fresh.cpu:4.2f} CPU")
+        print("new patterns after the search (totals known), against the search:")
+        for pattern in args.patterns:
+            mine = pattern_hypothesis(pattern, byte_level=states.vocab.byte_level)
+            inside = mine.values(symbols) > 0
+            N = len(inside)
+            rows = sparse.Rarer([_Inside(inside)], [round(N * j / 5) for j in range(1, 5)], N).share
+            with Timer() as t:
+                score_units(states, [mine], device=device)
+            how = "sparse" if rows <= sparse.SPARSE_SHARE else "full pass"
+            print(f"  {pattern!r:>10}: inside {inside.mean():6.1%}, rows ranked {rows:6.1%} ({how:9}) "
+                  f"{t.wall:6.2f} s wall ({t.wall / fresh.wall:4.2f} x), {t.cpu:6.2f} s CPU "
+                  f"({t.cpu / fresh.cpu:4.2f} x)")
         shutil.rmtree(cache_dir(path))
         states.rank_histogram = lambda name: None  # read it as a format 1.1 file
         with Timer() as two:
@@ -262,9 +292,17 @@ def main() -> None:
               f"({wall / fresh.wall:.0f} x the fresh search), {cpu:,.0f} s CPU ({cpu / fresh.cpu:.0f} x)")
         print()
         print(best[["hypothesis", "neuron", "score", "null_best", "local", "margin"]].to_string(index=False))
-    if not args.keep:
+    if not args.keep and not args.file:
         path.unlink()
         shutil.rmtree(cache_dir(path), ignore_errors=True)
+
+
+class _Inside:
+    """What :class:`sparse.Rarer` reads of a prepared hypothesis: its inside bytes and their count."""
+
+    def __init__(self, inside: np.ndarray):
+        self.inside = inside.astype(np.uint8)
+        self.n_inside = int(inside.sum())
 
 
 if __name__ == "__main__":

@@ -47,3 +47,33 @@ class SpanError(StoreError):
 
 class SearchError(LstmvizError):
     """A search cannot run as asked: bad pattern, no unit on over a span, hypothesis never true."""
+
+
+# Errors of the Python API (:mod:`lstmviz.api`) that are also the builtin error Python code expects
+# there, so ``except KeyError`` and ``except IndexError`` work as they do on a dict or an array.
+
+
+class UnknownKey(UnknownActivation, KeyError):
+    """A neuron or activation looked up by key (``ex["layer9.c.1"]``) that the file lacks."""
+
+    __str__ = BaseException.__str__  # KeyError's own would put the message in quotes
+
+
+class PositionOutOfRange(SpanError, IndexError):
+    """Positions indexed outside the text, backwards, or with a step (``ex.text[0:10**9]``)."""
+
+
+class UnitOutOfRange(UnknownActivation, IndexError):
+    """A unit indexed past an activation's units (``ex["layer0.c"][0:10, 999]``)."""
+
+
+class BadIndex(LstmvizError, TypeError):
+    """An index of a type the views of an extraction do not take (a float, a list of positions)."""
+
+
+class ExtractionClosed(StoreError, ValueError):
+    """An extraction used after it was closed, as a closed Python file is."""
+
+
+class ExtractionNotFound(StoreError, FileNotFoundError):
+    """An extraction file that does not exist."""

@@ -133,6 +133,7 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("gates.o", "o", "output gate", "", SIGMOID_RANGE, None, _SIGMOID_SAT, "float16", "#d62728"),
 )}
 GATES = tuple(k for k, kind in KINDS.items() if kind.is_gate)  # in torch.nn.LSTM's order
+CELL_GATES = GATES[:3]  # i, f, g: what c_t = f_t * c_{t-1} + i_t * g_t is made of (o only reads c)
 CHOICES = (*(k for k in KINDS if k not in GATES), "gates", *GATES)  # what a --kind option accepts
 
 

@@ -161,9 +161,11 @@ def test_gate_saturation_point_opens_its_unit(page, server):
 def test_export_downloads_what_lstmviz_export_writes(page, server, h5):
     page.goto(server + "?neuron=layer1.c.2&pos=40&len=200")
     shown(page, "layer1.c.2", 40)
+    width = int(page.get_attribute(".lv-view", "data-width"))  # the export wraps where the screen does
     with page.expect_download() as download:
         page.click("#export-html")
-    spec = ExportSpec(["layer1.c.2"], 40, 200, strips=True, palette="blog", raw_c=False, format="html")
+    spec = ExportSpec(["layer1.c.2"], 40, 200, strips=True, palette="blog", raw_c=False, format="html",
+                      width=width)
     name, text = export(cached_states(h5), spec, source_name=h5.name)
     assert download.value.suggested_filename == name == "layer1.c.2_40.html"
     assert Path(download.value.path()).read_text(encoding="utf-8") == text

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app import profiles
+from lstmviz.search.memory import rank_by_horizon
 from lstmviz.search.rank import rank_units
 from lstmviz.store.reader import open_states
 from lstmviz.store.validate import validate
@@ -14,7 +15,7 @@ COMPAT = sorted((Path(__file__).parent / "data" / "compat").glob("v*.h5"))
 
 
 def test_there_is_a_file_for_every_minor_version():
-    assert [p.stem for p in COMPAT] == ["v1_0", "v1_1", "v1_2"]
+    assert [p.stem for p in COMPAT] == ["v1_0", "v1_1", "v1_2", "v1_3"]
 
 
 @pytest.mark.parametrize("path", COMPAT, ids=lambda p: p.stem)
@@ -32,3 +33,7 @@ def test_old_and_current_files_open_and_read(path):
         has_ranks = s.attrs["encoding-version"] not in ("1.0", "1.1")
         assert (s.rank_histogram("layer1.c") is not None) == has_ranks  # older files: a histogram pass
         assert rank_units(s, "quote", top=None, cache=False).score.between(0.5, 1).all()
+        has_horizons = s.attrs["encoding-version"] not in ("1.0", "1.1", "1.2")
+        assert (s.horizon("layer1.c") is not None) == has_horizons  # older files: `lstmviz profile --horizon`
+        if has_horizons:
+            assert (rank_by_horizon(s, top=None)["median"] >= 1).all()

@@ -25,10 +25,12 @@ from browsing import chromium_context, console_errors, require_chromium
 
 from app import ids
 from lstmviz.demo import MODEL, RECORDED_BPC, TEXT, demo_extraction, showcase
+from lstmviz.intervene.causal import causal_scores
+from lstmviz.intervene.model_source import model_for
 from lstmviz.model.loading import load_model
 from lstmviz.names import Neuron
 from lstmviz.render.palette import colours, display_range, display_values
-from lstmviz.search.rank import rank_all
+from lstmviz.search.rank import rank_all, rank_units
 from lstmviz.store.reader import open_states
 from lstmviz.textio import read_text
 
@@ -112,6 +114,23 @@ def _wait_for(url: str, seconds: float = 30) -> None:
 
 
 @pytest.mark.browser
+def test_the_link_cells_the_search_finds_matter_causally(demo_h5):
+    """Each silenced (mean) over the first 40,000 characters beside 30 random units of its layer and kind.
+
+    Measured (seed 0): the wikilink cell layer2.c.182 costs 7.2 bits where a link closes and 0.36
+    bits per character inside links, more than every random unit; the url cell layer0.c.188 costs
+    0.12 bits per character inside URLs, more than every random unit, but silencing it helps at a
+    URL's end (-0.86 bits): its mean over the text is its level outside URLs.
+    """
+    with open_states(demo_h5) as s:
+        best = {h: rank_units(s, h, top=1).neuron[0] for h in ("url", "wikilink")}
+        assert best == {"url": "layer0.c.188", "wikilink": "layer2.c.182"}
+        df = causal_scores(s, model_for(s).model, list(best.items()), chars=40_000).set_index("hypothesis")
+    assert df.causal_delta_bits["wikilink"] > 1
+    assert df.causal_percentile["wikilink"] >= 90 and df.causal_inside_percentile["wikilink"] >= 90
+    assert df.causal_inside_percentile["url"] >= 90 and df.causal_delta_bits["url"] < 0
+
+
 def test_demo_command_serves_text_coloured_by_the_chosen_cell(demo_h5, tmp_path):
     require_chromium()
     built = demo_h5.stat().st_mtime_ns

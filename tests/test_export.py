@@ -24,9 +24,10 @@ from lstmviz.model.config import LSTMConfig
 from lstmviz.model.loading import LoadedModel
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import Neuron
-from lstmviz.render.export import _shell_quote, export_command, render, write_snippet
+from lstmviz.render.export import export_command, render, shell_quote, write_snippet
 from lstmviz.render.palette import PALETTES, colours, strip_colours
 from lstmviz.render.spec import DEFAULTS, ExportSpec
+from lstmviz.render.style import CHAR_PX, COL_PX, PAD_PX, VIEW_PX
 from lstmviz.store.distribution import quantiles
 from lstmviz.store.reader import open_states
 
@@ -74,6 +75,7 @@ class Node:
     attrs: dict
     parent: "Node | None" = None
     children: list = field(default_factory=list)
+    colours: dict = field(default_factory=dict)  # on the root: colour class -> background
 
     def text(self) -> str:
         return "".join(c if isinstance(c, str) else c.text() for c in self.children)
@@ -87,9 +89,30 @@ class Node:
     def find_all(self, cls: str) -> list["Node"]:
         return [n for n in self.iter() if cls in n.attrs.get("class", "").split()]
 
+    def classes(self) -> list[str]:
+        return self.attrs.get("class", "").split()
+
+    def cells(self) -> list["Node"]:
+        """The characters of a band, or the guesses of a strip: its spans but the label."""
+        return [c for c in self.children if isinstance(c, Node) and c.tag == "span"
+                and "lv-label" not in c.classes()]
+
     def bg(self) -> str:
-        m = re.search(r"background-color:(#[0-9a-f]{6})", self.attrs.get("style", ""))
-        return m[1]
+        """The background its colour class gives it in the figure's own stylesheet."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        [colour] = [root.colours[c] for c in self.classes() if c in root.colours]
+        return colour
+
+
+def positions(cells: list[Node]) -> list[int]:
+    """The file positions of a band's characters: the band's data-start, then one per cell."""
+    out = []
+    for cell in cells:
+        band = cell.parent
+        out.append(int(band.attrs["data-start"]) + next(k for k, c in enumerate(band.cells()) if c is cell))
+    return out
 
 
 class TreeBuilder(HTMLParser):
@@ -123,6 +146,8 @@ def parse(html: str) -> TreeBuilder:
     tree.feed(html)
     tree.close()
     assert tree.cur is tree.root, f"<{tree.cur.tag}> never closed"
+    css = "".join(n.text() for n in tree.root.iter() if n.tag == "style")
+    tree.root.colours = dict(re.findall(r"\.([kp]\w+)\{background:(#[0-9a-f]{6})", css))
     return tree
 
 
@@ -166,7 +191,7 @@ def band_cells(tree: TreeBuilder) -> dict[str, list[Node]]:
     """Character cells of each neuron's band, in reading order."""
     cells: dict[str, list[Node]] = {}
     for band in tree.root.find_all("lv-band"):
-        cells.setdefault(band.attrs["data-neuron"], []).extend(band.find_all("lv-ch"))
+        cells.setdefault(band.attrs["data-neuron"], []).extend(band.cells())
     return cells
 
 
@@ -186,7 +211,7 @@ def test_each_character_has_the_colour_of_its_stored_activation(states, h5, pale
     assert list(cells) == NEURONS
     for neuron in NEURONS:
         got = cells[neuron]
-        assert [int(c.attrs["data-i"]) for c in got] == list(range(start, start + length))
+        assert positions(got) == list(range(start, start + length))
         assert [c.bg() for c in got] == expected_colours(h5, neuron, start, start + length, palette)
     assert len(set(cells["layer1.c.3"][i].bg() for i in range(length))) > 20  # a real spread
 
@@ -268,9 +293,9 @@ def test_the_spec_is_the_one_list_of_options_the_cli_and_the_command_share(h5):
     for name, default in DEFAULTS.items():
         value = given.params[names["--" + name.replace("_", "-")]]
         assert value == default or (name, value) == ("format", None)  # --format: from the -o suffix
-    spec = ExportSpec(["layer0.h.1"], 0, 5, format="svg", raw_c=True, width=7, fragment=True)
+    spec = ExportSpec(["layer0.h.1"], 0, 5, format="svg", raw_c=True, width=17, fragment=True)
     assert export_command("f.h5", spec) == (
-        "lstmviz export f.h5 --neuron layer0.h.1 --start 0 --length 5 --fragment --width 7 --raw-c "
+        "lstmviz export f.h5 --neuron layer0.h.1 --start 0 --length 5 --fragment --width 17 --raw-c "
         "--format svg")
     assert spec.neurons == (Neuron(0, "h", 1),)
     with pytest.raises(FrozenInstanceError):
@@ -282,11 +307,12 @@ def test_spans_at_the_very_start_and_end_of_the_file(states, h5):
     for start, length in [(0, 1), (0, 7), (n - 7, 7), (n - 1, 1)]:
         tree = parse(render(states, ExportSpec(["layer0.gates.f.2"], start, length, strips=True)))
         cells = band_cells(tree)["layer0.gates.f.2"]
-        assert [int(c.attrs["data-i"]) for c in cells] == list(range(start, start + length))
+        assert positions(cells) == list(range(start, start + length))
         assert [c.bg() for c in cells] == expected_colours(h5, "layer0.gates.f.2", start,
                                                            start + length, "blog")
         assert [c.text() for c in cells] == shown(HOSTILE[start:start + length], GRID_MARKS)
-        assert len(tree.root.find_all("lv-p")) == 5 * length
+        strips = [s for s in tree.root.find_all("lv-strip") if "data-rank" in s.attrs]
+        assert sum(len(s.cells()) for s in strips) == 5 * length
 
 
 def test_strips_show_the_top5_shaded_by_probability(states, h5):
@@ -299,15 +325,15 @@ def test_strips_show_the_top5_shaded_by_probability(states, h5):
     glyph = {" ": "␣", "\n": "↵", "\t": "⇥"}
     for group in tree.root.find_all("lv-group"):
         [band] = group.find_all("lv-band")
-        positions = [int(c.attrs["data-i"]) - start for c in band.find_all("lv-ch")]
-        strips = group.find_all("lv-strip")
+        shown = [p - start for p in positions(band.cells())]
+        strips = [s for s in group.find_all("lv-strip") if "data-rank" in s.attrs]
         assert [s.attrs["data-rank"] for s in strips] == ["1", "2", "3", "4", "5"]
         for rank, strip in enumerate(strips):
-            cells = strip.find_all("lv-p")
-            assert [c.bg() for c in cells] == strip_colours(probs[positions, rank])
+            cells = strip.cells()
+            assert [c.bg() for c in cells] == strip_colours(probs[shown, rank])
             assert [c.text() for c in cells] == [glyph.get(symbols[i], symbols[i])
-                                                 for i in ids[positions, rank]]
-    assert sum(len(g.find_all("lv-ch")) for g in tree.root.find_all("lv-group")) == length
+                                                 for i in ids[shown, rank]]
+    assert sum(len(g.find_all("lv-band")[0].cells()) for g in tree.root.find_all("lv-group")) == length
 
 
 def test_several_neurons_give_one_band_each_over_the_same_text(states):
@@ -319,7 +345,7 @@ def test_several_neurons_give_one_band_each_over_the_same_text(states):
         assert [b.attrs["data-neuron"] for b in bands] == NEURONS
         labels = [b.find_all("lv-label")[0].text().strip() for b in bands]
         assert labels == NEURONS
-        texts = {tuple(c.text() for c in b.find_all("lv-ch")) for b in bands}
+        texts = {tuple(c.text() for c in b.cells()) for b in bands}
         assert len(texts) == 1
     legend = tree.root.find_all("lv-scale")
     assert [s.text().split(":")[0] for s in legend] == NEURONS
@@ -328,7 +354,7 @@ def test_several_neurons_give_one_band_each_over_the_same_text(states):
 def test_wrapping_keeps_lines_within_width_and_breaks_after_spaces(states):
     text = HOSTILE[:200]
     tree = parse(render(states, ExportSpec(["layer1.c.3"], 0, 200, width=12)))
-    lines = ["".join(c.text() for c in b.find_all("lv-ch")) for b in tree.root.find_all("lv-band")]
+    lines = ["".join(c.text() for c in b.cells()) for b in tree.root.find_all("lv-band")]
     assert "".join(lines).replace("↵", "\n") == text
     for line in lines:
         assert len(line) <= 13  # a trailing space or newline may sit just past the width
@@ -336,6 +362,109 @@ def test_wrapping_keeps_lines_within_width_and_breaks_after_spaces(states):
     # with width 0 lines break only at newlines
     unwrapped = parse(render(states, ExportSpec(["layer1.c.3"], 0, 200, width=0)))
     assert len(unwrapped.root.find_all("lv-band")) == text.count("\n") + (not text.endswith("\n"))
+
+
+LONG = "It was the best of times, it was the worst of times; " * 10  # one line of 530 characters
+
+
+@pytest.fixture(scope="module")
+def long_h5(tmp_path_factory) -> Path:
+    return build_states(tmp_path_factory.mktemp("long") / "long.h5", LONG)
+
+
+@pytest.mark.parametrize("strips", [False, True])
+def test_by_default_a_figure_wraps_where_the_dashboards_view_does(long_h5, strips):
+    with open_states(long_h5) as states:
+        html = render(states, ExportSpec(["layer1.c.3"], 0, 500, strips=strips))
+        svg = render(states, ExportSpec(["layer1.c.3"], 0, 500, strips=strips, format="svg"))
+        narrow = render(states, ExportSpec(["layer1.c.3"], 0, 500, strips=strips, width=30, format="svg"))
+    columns, col = (74, COL_PX) if strips else (159, CHAR_PX)
+    lines = [len(b.cells()) for b in parse(html).root.find_all("lv-band")]
+    assert columns - 8 < max(lines) <= columns + 1 and sum(lines) == 500  # lines break after a space
+    root = ET.fromstring(svg)
+    assert root.get("width") == "100%" and root.get("height") is None  # scales with what holds it
+    _, _, width, height = (float(v) for v in root.get("viewBox").split())
+    assert VIEW_PX - columns * col < col  # the screen's columns fill the screen's view
+    assert width <= VIEW_PX + 2 * PAD_PX + col and height > 0
+    narrow = ET.fromstring(narrow)
+    rows = [svg_cells(narrow, g, col) for g in narrow.iter(SVG_NS + "g") if g.get("data-neuron")]
+    assert max(map(len, rows)) <= 31 and sum(map(len, rows)) == 500
+    assert ExportSpec(["layer1.c.3"], 0, 5, strips=strips, width=columns) == ExportSpec(
+        ["layer1.c.3"], 0, 5, strips=strips)
+    assert "--width" not in export_command("f.h5", ExportSpec(["layer1.c.3"], 0, 5, strips=strips,
+                                                              width=columns))
+
+
+def test_several_neurons_leave_room_for_their_labels(long_h5):
+    with open_states(long_h5) as states:
+        html = render(states, ExportSpec(["layer1.c.3", "layer0.h.5"], 0, 500, strips=True))
+    label = len("layer1.c.3") + 1
+    lines = [len(b.cells()) for b in parse(html).root.find_all("lv-band")]
+    assert max(lines) <= int((VIEW_PX - label * CHAR_PX) // COL_PX) + 1
+
+
+def expected_marks(h5: Path, states, start: int, stop: int) -> tuple[list[list[int]], list[str | None]]:
+    """For each position: the ranks of the guesses that were the true next symbol, and the missed one."""
+    with h5py.File(h5) as f:
+        tokens = f["/tokens"][:]
+        ids = f["/predictions/top_ids"][start:stop]
+    glyph = {" ": "␣", "\n": "↵", "\t": "⇥"}
+    hits, misses = [], []
+    for p in range(start, stop):
+        nxt = int(tokens[p + 1]) if p + 1 < len(tokens) else None
+        top = [int(t) for t in ids[p - start]]
+        hits.append([r for r, t in enumerate(top) if t == nxt])
+        symbol = None if nxt is None or nxt in top else states.vocab.symbols[nxt]
+        misses.append(None if symbol is None else glyph.get(symbol, symbol))
+    return hits, misses
+
+
+def test_strips_mark_the_true_next_character_and_every_miss_as_the_dashboard_does(states, h5):
+    n = states.n_tokens  # to the text's end, where no character comes next
+    hits, misses = expected_marks(h5, states, 0, n)
+    assert any(hits) and any(misses)  # the figure has both marks to show
+    tree = parse(render(states, ExportSpec(["layer1.c.3"], 0, n, strips=True, width=40)))
+    got_hits, got_misses = [], []
+    for group in tree.root.find_all("lv-group"):
+        [band] = group.find_all("lv-band")
+        strips = [s.cells() for s in group.find_all("lv-strip") if "data-rank" in s.attrs]
+        [missed] = group.find_all("lv-misses")
+        for k, _ in enumerate(band.cells()):
+            got_hits.append([r for r, cells in enumerate(strips) if "lv-hit" in cells[k].classes()])
+            cell = missed.cells()[k]
+            got_misses.append(cell.text() if "lv-miss" in cell.classes() else None)
+            assert cell.text() == "" or "lv-miss" in cell.classes()
+    assert got_hits == hits and got_misses == misses
+    legend = " ".join(tree.root.find_all("lv-legend")[0].text().split())
+    assert "the true next character" in legend and "was not among the top 5" in legend
+
+    root = ET.fromstring(render(states, ExportSpec(["layer1.c.3"], 0, n, strips=True, width=40,
+                                                   format="svg")))
+    svg_hits, svg_misses = [[] for _ in range(n)], [None] * n
+    groups = [g for g in root.iter(SVG_NS + "g") if g.get("class") == "lv-group"]
+    for group in groups:
+        rows = list(group)
+        first = int(rows[0].get("data-start"))
+        for row in rows:
+            if row.get("data-rank"):
+                for path in row.findall(SVG_NS + "path[@class='lv-hit']"):
+                    for x in re.findall(r"M([\d.]+) ", path.get("d")):
+                        column = round((float(x) - 0.75) / COL_PX)
+                        svg_hits[first + column].append(int(row.get("data-rank")) - 1)
+            if row.get("class") == "lv-strip lv-misses":
+                for t in row.iter(SVG_NS + "text"):
+                    svg_misses[first + round((float(t.get("x")) - COL_PX / 2) / COL_PX)] = t.text
+    assert svg_hits == hits and svg_misses == misses
+
+
+def test_a_figure_with_strips_takes_at_most_half_the_bytes_of_one_inline_style_per_cell(long_h5):
+    # With an inline style on every cell, 400 characters of the demo with strips took 198.6 KB as
+    # HTML and 354.0 KB as SVG: about 500 and 885 bytes a character.
+    with open_states(long_h5) as states:
+        for fmt, before in [("html", 500), ("svg", 885)]:
+            text = render(states, ExportSpec(["layer1.c.3"], 0, 400, strips=True, format=fmt))
+            assert len(text.encode("utf-8")) <= 400 * before / 2, fmt
+            assert text.count("style=") == (fmt == "svg")  # only an SVG's own max-width
 
 
 def test_fragment_is_one_div_with_every_style_rule_scoped(states):
@@ -367,6 +496,26 @@ def test_raw_c_colours_over_the_units_robust_whole_file_range(states, h5):
     assert got != expected_colours(h5, "layer1.c.3", 30, 120, "diverging")
 
 
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def svg_cells(root: ET.Element, row: ET.Element, col: float = COL_PX) -> list[str]:
+    """The fill of each cell of an SVG row, in order: its paths' boxes, coloured by the figure's classes.
+
+    A row draws each colour as one path of boxes (``M18 0h36v21h-36z``: two cells from x = 18), so
+    the boxes are cut back into cells ``col`` wide (18 px with strips, else 8.4) and read back in
+    order of x.
+    """
+    css = "".join(el.text or "" for el in root.iter(SVG_NS + "style"))
+    fills = dict(re.findall(r"\.([kp]\w+)\{fill:(#[0-9a-f]{6})\}", css))
+    boxes = [(float(x), float(w), fills[path.get("class")]) for path in row.findall(SVG_NS + "path")
+             if path.get("class") in fills
+             for x, w in re.findall(r"M([\d.]+) 0h([\d.]+)v", path.get("d"))]
+    cells = {round(x / col) + k: fill for x, w, fill in boxes for k in range(round(w / col))}
+    assert sorted(cells) == list(range(len(cells)))  # no gap, no overlap
+    return [cells[k] for k in range(len(cells))]
+
+
 def test_svg_parses_as_xml_with_the_same_cells_and_colours(states, h5):
     text = render(states, ExportSpec(["layer1.c.3", "layer0.gates.f.2"], 20, 70, strips=True, width=30,
                                      title="T --> <x>", caption="a\nb", format="svg"))
@@ -376,11 +525,12 @@ def test_svg_parses_as_xml_with_the_same_cells_and_colours(states, h5):
     assert root.tag == f"{ns}svg"
     assert "<script" not in text and "href" not in text and "url(" not in text
     for neuron in ("layer1.c.3", "layer0.gates.f.2"):
-        rects = [r for band in root.iter(f"{ns}g") if band.get("data-neuron") == neuron
-                 for r in band.iter(f"{ns}rect")]
-        assert [int(r.get("data-i")) for r in rects] == list(range(20, 90))
-        assert [r.get("fill") for r in rects] == expected_colours(h5, neuron, 20, 90, "blog")
-    assert len([r for r in root.iter(f"{ns}rect") if r.get("class") == "lv-p"]) == 5 * 70
+        cells = [(int(band.get("data-start")) + k, colour) for band in root.iter(f"{ns}g")
+                 if band.get("data-neuron") == neuron for k, colour in enumerate(svg_cells(root, band))]
+        assert [i for i, _ in cells] == list(range(20, 90))
+        assert [colour for _, colour in cells] == expected_colours(h5, neuron, 20, 90, "blog")
+    strips = [g for g in root.iter(f"{ns}g") if g.get("data-rank")]
+    assert sum(len(svg_cells(root, strip)) for strip in strips) == 5 * 70
     [meta] = root.iter(f"{ns}metadata")
     assert "--format svg" in meta.text and "--title $'T \\x2d\\x2d\\x3e \\x3cx\\x3e'" in meta.text
     texts = [t.text for t in root.iter(f"{ns}text")]
@@ -416,6 +566,7 @@ def test_byte_level_file_shows_multibyte_characters_once(tmp_path):
         (dict(start=300, length=100), SpanError, "span 300:400 is not within the text of"),
         (dict(palette="rainbow"), OptionError, "unknown palette 'rainbow'"),
         (dict(width=-1), OptionError, "line width is -1"),
+        (dict(width=9), OptionError, "the line width is 9; give 10 or more characters per line, or 0"),
     ],
 )
 def test_bad_requests_raise_typed_errors(states, call, error, message):
@@ -466,6 +617,8 @@ def test_cli_svg_from_the_output_suffix_and_fragment(h5, tmp_path):
         (["--start", "5000"], "Error: span 5000:5010 is not within the text of hostile.h5"),
         (["--length", "0"], "Error: the span is empty (length 0)"),
         (["--width", "-3"], "Error: the line width is -3"),
+        (["--width", "5"], "Error: the line width is 5; give 10 or more characters per line, or 0 to break "
+                           "lines only at newlines\n"),
         (["-o", "."], "Error: .: is a folder; give a file name for -o, e.g. layer1.c.3_0.html"),
         (["-o", ""], "Error: -o is empty; give a file name, or leave -o out"),
         (["-o", "x.svg", "--format", "html"], "Error: --format html but -o x.svg ends in .svg"),
@@ -551,7 +704,7 @@ CODE_POINTS = [*range(1, 0x100), 0x2028, 0x2029, 0x200B, 0x200D, 0xFEFF, 0xE000,
 @pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
 def test_bash_reads_every_quoted_value_back_exactly(locale):
     values = [f"{chr(c)}5f" for c in CODE_POINTS] + [f"a--{chr(c)}<b>" for c in CODE_POINTS]
-    quoted = [_shell_quote(v) for v in values]
+    quoted = [shell_quote(v) for v in values]
     assert all(q.isprintable() for q in quoted)  # one line, every control character spelled out
     env = {**os.environ, "LC_ALL": locale}
     out = subprocess.run(["bash", "-c", "printf '%s\\0' " + " ".join(quoted)], capture_output=True,
@@ -594,6 +747,7 @@ def test_help_has_an_example():
     assert result.exit_code == 0
     assert "lstmviz export val.h5 --neuron layer1.c.117 --start 1200 --length 400" in result.output
     flat = " ".join(result.output.split())
-    assert "[default: blog]" in flat and "[default: 100]" in flat
+    assert "[default: blog]" in flat
+    assert "[default: as wide as the dashboard: 74 with --strips, 159 without]" in flat
 
 

@@ -1,5 +1,6 @@
 """Exported snippets rendered by headless Chromium: computed colours, layout, and isolation."""
 
+import re
 from pathlib import Path
 
 import h5py
@@ -17,6 +18,7 @@ from lstmviz.model.vocab import Vocab
 from lstmviz.render.export import render
 from lstmviz.render.palette import colours, strip_colours
 from lstmviz.render.spec import ExportSpec
+from lstmviz.render.style import COL_PX
 from lstmviz.store.reader import open_states
 
 pytestmark = pytest.mark.browser
@@ -78,13 +80,34 @@ def expected(h5: Path, neuron: str, start: int, stop: int) -> list[str]:
     return colours(values, "blog", 0.0, 1.0)
 
 
+# A character's position: its band's data-start and its place among the band's cells.
 CELLS_JS = """(sel) => Array.from(document.querySelectorAll(sel)).map(e => {
     const r = e.getBoundingClientRect();
     const band = e.closest('[data-neuron]');
+    const cells = band ? Array.from(band.children).filter(c => !c.classList.contains('lv-label')) : [];
     return {bg: getComputedStyle(e).backgroundColor, fill: getComputedStyle(e).fill,
-            neuron: band ? band.dataset.neuron : null, i: e.dataset.i, x: r.x, y: r.y,
+            neuron: band ? band.dataset.neuron : null,
+            i: band ? Number(band.dataset.start) + cells.indexOf(e) : null, x: r.x, y: r.y,
             w: r.width, h: r.height};
 })"""
+BAND = ".lv-band > span:not(.lv-label)"
+# Each row of an SVG: its paths' computed fills and boxes (one path of boxes per colour).
+SVG_ROWS_JS = """() => Array.from(document.querySelectorAll('g[data-neuron]')).map(g => [
+    g.dataset.neuron, Number(g.dataset.start),
+    Array.from(g.querySelectorAll(':scope > path')).map(p => [getComputedStyle(p).fill,
+                                                               p.getAttribute('d')])])"""
+
+
+def svg_fills(rows: list, neuron: str, col: float) -> list[tuple[int, str]]:
+    """(position, fill) of each cell of a neuron's rows, cut from the boxes of its paths."""
+    out = []
+    for name, start, paths in rows:
+        if name != neuron:
+            continue
+        cells = {round(float(x) / col) + k: hex_of(fill) for fill, d in paths
+                 for x, w in re.findall(r"M([\d.]+) 0h([\d.]+)v", d) for k in range(round(float(w) / col))}
+        out += [(start + k, cells[k]) for k in sorted(cells)]
+    return out
 
 
 def test_computed_backgrounds_equal_the_stored_activations_colours(browser, h5, tmp_path):
@@ -98,12 +121,12 @@ def test_computed_backgrounds_equal_the_stored_activations_colours(browser, h5, 
         probs = f["/predictions/top_probs"][start:start + length]
 
     page, requests, errors = open_page(browser, tmp_path / "fig.html")
-    cells = page.evaluate(CELLS_JS, ".lv-ch")
+    cells = page.evaluate(CELLS_JS, BAND)
     for neuron in NEURONS:
         mine = [c for c in cells if c["neuron"] == neuron]
         assert [int(c["i"]) for c in mine] == list(range(start, start + length))
         assert [hex_of(c["bg"]) for c in mine] == expected(h5, neuron, start, start + length)
-    strips = page.evaluate(CELLS_JS, ".lv-strip[data-rank='1'] .lv-p")
+    strips = page.evaluate(CELLS_JS, ".lv-strip[data-rank='1'] > span:not(.lv-label)")
     assert [hex_of(c["bg"]) for c in strips] == strip_colours(probs[:, 0])
     # every top-1 cell sits exactly under the character it belongs to
     first_band = [c for c in cells if c["neuron"] == NEURONS[0]]
@@ -113,9 +136,9 @@ def test_computed_backgrounds_equal_the_stored_activations_colours(browser, h5, 
     page.close()
 
     page, requests, errors = open_page(browser, tmp_path / "fig.svg")
-    rects = page.evaluate(CELLS_JS, "rect.lv-ch")
-    assert [hex_of(r["fill"]) for r in rects if r["neuron"] == NEURONS[1]] == expected(
-        h5, NEURONS[1], start, start + length)
+    fills = svg_fills(page.evaluate(SVG_ROWS_JS), NEURONS[1], COL_PX)
+    assert [i for i, _ in fills] == list(range(start, start + length))
+    assert [fill for _, fill in fills] == expected(h5, NEURONS[1], start, start + length)
     assert requests == [(tmp_path / "fig.svg").as_uri()] and errors == []
     page.close()
 

@@ -12,12 +12,12 @@ import xml.etree.ElementTree as ET
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_export import assert_self_contained, band_cells, build_states, parse
+from test_export import assert_self_contained, band_cells, build_states, parse, svg_cells
 
 from lstmviz.render.export import render
 from lstmviz.render.palette import PALETTES
 from lstmviz.render.spec import ExportSpec
-from lstmviz.render.style import cell_text
+from lstmviz.render.style import CHAR_PX, COL_PX, cell_text
 from lstmviz.store.reader import open_states
 
 ALPHABET = list("<>&\"'`=/;:-!?[]{}()#%$\\ \t\n\rabcxyzé日😀") + [
@@ -43,7 +43,8 @@ specs = st.builds(
     start=st.integers(0, len(TEXT) - 1), length=st.integers(1, 160),
     neurons=st.lists(st.sampled_from(NEURONS), min_size=1, max_size=3, unique=True),
     strips=st.booleans(), palette=st.sampled_from(list(PALETTES)), fmt=st.sampled_from(["html", "svg"]),
-    fragment=st.booleans(), title=st.none() | WORDS, caption=st.none() | WORDS, width=st.integers(0, 120),
+    fragment=st.booleans(), title=st.none() | WORDS, caption=st.none() | WORDS,
+    width=st.none() | st.just(0) | st.integers(10, 120),
 )
 
 
@@ -58,9 +59,10 @@ def test_any_export_is_self_contained_and_shows_the_text_in_order(states, spec):
         tags = {el.tag.removeprefix(SVG) for el in root.iter()}
         assert not tags & {"script", "foreignObject", "image", "use", "a", "iframe"}
         assert not any(k.startswith("on") or "href" in k for el in root.iter() for k in el.attrib)
+        col = COL_PX if spec.strips else CHAR_PX
         for neuron in spec.neurons:
             bands = [g for g in root.iter(SVG + "g") if g.get("data-neuron") == str(neuron)]
-            cells = [r for g in bands for r in g.iter(SVG + "rect") if r.get("class") == "lv-ch"]
+            cells = [cell for g in bands for cell in svg_cells(root, g, col)]
             shown = [t.text for g in bands for t in g.iter(SVG + "text") if t.get("class") != "lv-label"]
             assert len(cells) == spec.length
             assert shown == [g for g in glyphs if g.strip()]  # blank cells carry no text element

@@ -295,7 +295,9 @@ def test_h5py_alone_reads_the_golden_names(files):
     assert summaries == sorted(["mean", "std", "min", "max", "hist", "hist_lo", "hist_hi", "sat_hi",
                                 "sat_lo", "top_pos", "top_val", "bottom_pos", "bottom_val",
                                 "rank_hist", "rank_lo", "rank_width"])
-    assert len([n for n in found if n.startswith("summaries/")]) == 12 * 16
+    horizons = sorted(n.split("/")[-1] for n in found if n.startswith("summaries/layer1/c/horizon_"))
+    assert horizons == ["horizon_beyond", "horizon_median", "horizon_p90", "horizon_window"]  # c only (1.3)
+    assert len([n for n in found if n.startswith("summaries/")]) == 12 * 16 + 2 * 4
 
 
 def test_decoder_weights_are_the_models(files):

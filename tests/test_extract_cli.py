@@ -71,7 +71,8 @@ def test_options_and_info(tmp_path, model_path):
                      "wiki_val.txt: 3,000 characters", "positions:   3,000",
                      "layer0.gates.i", "float32 (h, gates); c float32", "complete",
                      "1 (exact: one continuous pass)", "took",
-                     "for cell search: rank_hist, rank_lo, rank_width (2048 bins)"):
+                     "for cell search: rank_hist, rank_lo, rank_width (2048 bins)",
+                     "of c, memory horizons within 4,096 characters (`lstmviz search --horizon`)"):
         assert expected in info.output, expected
     assert invoke("validate", out).output == f"{out}: valid\n"
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from lstmviz.cli import COMMANDS, cli
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMAND_NAMES = ["inspect", "train", "sample", "extract", "info", "validate", "search", "export", "serve",
-                 "demo"]
+COMMAND_NAMES = ["inspect", "train", "sample", "extract", "info", "validate", "search", "intervene", "export",
+                 "atlas", "serve", "demo", "provenance", "profile"]
 HEAVY = ("torch", "dash", "h5py")
 
 

@@ -41,16 +41,26 @@ N_HIDDEN = 16
 COUNTER = 5  # layer1.c.5 counts characters: c_t = c_(t-1) + 1
 KEY = "parity"  # the file's key in the dashboard's URL (its stem)
 
-# Everything a reader sees of a cell: the glyph, its background and its text colour.
-CELLS_JS = """sel => Array.from(document.querySelectorAll(sel)).map(e => {
+# Everything a reader sees of a cell: its position, the glyph, its background and its text colour.
+# The dashboard's cells carry their position (data-i); an export's follow its band's data-start.
+CELLS_JS = """sel => Array.from(document.querySelectorAll(sel + ' .lv-band > span:not(.lv-label)')).map(e => {
     const s = getComputedStyle(e);
-    return [Number(e.dataset.i), e.textContent, s.backgroundColor, s.color];
+    const band = e.parentElement;
+    const at = e.dataset.i !== undefined ? Number(e.dataset.i)
+        : Number(band.dataset.start) + Array.from(band.children).indexOf(e);
+    return [at, e.textContent, s.backgroundColor, s.color];
 })"""
+# The guesses, with the outline of the true next character (bold, inset box shadow).
 STRIPS_JS = """root => [1, 2, 3, 4, 5].map(r => Array.from(
-    document.querySelectorAll(root + ' .lv-strip[data-rank="' + r + '"] .lv-p')).map(e => {
+    document.querySelectorAll(root + ' .lv-strip[data-rank="' + r + '"] > span')).map(e => {
         const s = getComputedStyle(e);
-        return [e.textContent, s.backgroundColor, s.color];
+        return [e.textContent, s.backgroundColor, s.color, s.fontWeight, s.boxShadow];
     }))"""
+# The row of misses: the true next character where no guess named it.
+MISSES_JS = """root => Array.from(document.querySelectorAll(root + ' .lv-misses > span')).map(e => {
+    const s = getComputedStyle(e);
+    return [e.textContent, s.backgroundColor, s.color, s.boxShadow, e.getBoundingClientRect().width];
+})"""
 LEGEND_JS = """root => Array.from(document.querySelectorAll(root + ' .lv-scale:not(.lv-scale-note)'))
   .map(e => [
     e.textContent.split(/\\s+/).filter(Boolean).join(' '),
@@ -97,8 +107,9 @@ def open_view(page, server: str, view: View) -> None:
 def looks(page, text: str, legend: str) -> dict:
     """The computed look of a figure's character cells, prediction strips and legend."""
     return {
-        "cells": page.evaluate(CELLS_JS, f"{text} .lv-ch[data-i]"),
+        "cells": page.evaluate(CELLS_JS, text),
         "strips": page.evaluate(STRIPS_JS, text),
+        "misses": page.evaluate(MISSES_JS, text),
         "legend": page.evaluate(LEGEND_JS, legend),
     }
 
@@ -130,6 +141,9 @@ def test_the_view_and_its_export_show_the_same_colours(page, server, h5, view):
     assert on_screen["cells"] == exported["cells"]  # glyph, background and text colour, cell by cell
     assert [len(rank) for rank in on_screen["strips"]] == [view.length] * 5
     assert on_screen["strips"] == exported["strips"]
+    assert any(weight == "700" for rank in on_screen["strips"] for _, _, _, weight, _ in rank)  # hits
+    assert on_screen["misses"] == exported["misses"]
+    assert any(text for text, *_ in on_screen["misses"])  # and misses, drawn alike
     assert len(on_screen["legend"]) == 2  # the neuron's scale and the prediction strips' scale
     assert on_screen["legend"] == exported["legend"]
 
@@ -161,12 +175,46 @@ EXPORTS = [
 @pytest.mark.parametrize(("view", "options"), EXPORTS, ids=["grid", "prose"])
 def test_export_buttons_download_what_the_cli_writes(page, server, h5, tmp_path, view, options):
     open_view(page, server, view)
+    width = page.get_attribute(".lv-view", "data-width")  # where the screen wraps, as the export does
     for button, fmt in (("#export-html", "html"), ("#export-svg", "svg")):
         with page.expect_download() as download:
             page.click(button)
-        name, data = cli_export(tmp_path, h5, [*options, "--format", fmt])
+        name, data = cli_export(tmp_path, h5, [*options, "--width", width, "--format", fmt])
         assert download.value.suggested_filename == name == f"{view.neuron}_{view.pos}.{fmt}"
         downloaded = Path(download.value.path()).read_bytes()
         assert downloaded == data
         command = re.search(r"command: (.*)", data.decode("utf-8")).group(1)
         assert command.startswith(f"lstmviz export {h5.name} --neuron {view.neuron}")
+
+
+def test_copy_fragment_puts_the_views_fragment_on_the_clipboard_wrapped_as_on_screen(page, server, h5,
+                                                                                     tmp_path):
+    view = View(KEY, "layer1.c.3", pos=1200, length=200)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.rstrip("/"))
+    open_view(page, server, view)
+    width = page.get_attribute(".lv-view", "data-width")
+    lines_js = "sel => Array.from(document.querySelectorAll(sel + ' .lv-band')).map(b => b.children.length)"
+    on_screen = page.evaluate(lines_js, "#grid")
+    page.click("#copy-fragment")
+    page.wait_for_selector("#copy-fragment:has-text('Copied')")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    _, data = cli_export(tmp_path, h5, ["--neuron", "layer1.c.3", "--start", "1200", "--length", "200",
+                                        "--strips", "--fragment", "--width", width])
+    assert copied == data.decode("utf-8")
+    assert copied.startswith('<div class="lv-snippet lv-')
+    page.set_content(copied)
+    assert page.evaluate(lines_js, ".lv-snippet") == on_screen and len(on_screen) > 1
+
+
+def test_after_the_window_is_resized_an_export_wraps_where_the_screen_now_does(page, server):
+    view = View(KEY, "layer1.c.3", pos=1200, length=200)
+    open_view(page, server, view)
+    before = page.get_attribute(".lv-view", "data-width")
+    page.set_viewport_size({"width": 900, "height": 1000})  # stacked: the text pane changes width
+    page.wait_for_function("w => document.querySelector('.lv-view').dataset.width !== w", arg=before)
+    now = page.get_attribute(".lv-view", "data-width")
+    with page.expect_download() as download:
+        page.click("#export-html")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert int(now) != int(before)
+    assert re.search(r"command: .* --width (\d+)", text).group(1) == now

@@ -148,3 +148,71 @@ def test_all_with_top_ranks_that_many_units_per_hypothesis(python_file):
 def test_options_that_would_do_nothing_are_refused(austen, args, message):
     result = run(austen, *args)
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.fixture(scope="module")
+def c_file(tmp_path_factory):
+    """A random model's extraction over CPython's C headers (a private copy: the CLI caches beside it)."""
+    from search_models import DATA, extract_text, random_model
+
+    from lstmviz.model.vocab import Vocab
+
+    names = ("c_pymacro.h.txt", "c_osdefs.h.txt")
+    text = "".join((DATA / name).read_text(encoding="utf-8") for name in names)
+    vocab = Vocab.from_text(text)
+    return extract_text(random_model(vocab), text, tmp_path_factory.mktemp("c") / "c.h5", vocab=vocab)
+
+
+def test_comment_on_c_text_uses_cs_rules_detected_and_shown(c_file):
+    from lstmviz.search.hypotheses import hypothesis_values
+    from lstmviz.store.reader import open_states
+
+    result = run(c_file, "--hypothesis", "comment", "--top", "1")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "hypothesis: comment - inside a C comment: /* … */, or // to the end of the line"
+    assert lines[1].startswith("text:       c (detected: ")
+    assert "preprocessor lines" in lines[1] and "--lang to choose another" in lines[1]
+    data = json.loads(run(c_file, "--hypothesis", "comment", "--json").stdout)
+    assert data["language"] == "c" and data["language_given"] is False
+    with open_states(c_file) as s:
+        c_rules = hypothesis_values(s, "comment", lang="c")
+        old_rules = hypothesis_values(s, "comment", lang="prose")  # every '#' line a comment
+    assert data["n_inside"] == int(c_rules.sum()) < int(old_rules.sum())
+
+
+def test_lang_overrides_detection_and_is_shown(c_file):
+    data = json.loads(run(c_file, "--hypothesis", "comment", "--lang", "python", "--json").stdout)
+    assert data["language"] == "python" and data["language_given"] is True
+    assert data["description"] == "inside a Python comment: # to the end of the line"
+    text = run(c_file, "--hypothesis", "quote", "--lang", "c", "--top", "1").stdout
+    assert text.splitlines()[1].startswith("text:       c (given with --lang); ")
+
+
+def test_all_lists_hypotheses_of_other_languages_apart(c_file):
+    out = run(c_file, "--all").stdout
+    assert out.startswith("language: c (detected: ")
+    assert "\nnot for c text: docstring, math, depth_env, heading\n" in out
+    rows = {line.split()[0] for line in out.splitlines()[2:] if line.strip()}
+    assert {"comment", "preprocessor", "char"} <= rows
+    data = json.loads(run(c_file, "--all", "--json").stdout)
+    assert data["not_applicable"] == ["docstring", "math", "depth_env", "heading"]
+    assert set(data["not_applicable"]) <= set(data["skipped"]) and data["language"] == "c"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--hypothesis", "comment", "--lang", "cobol"],
+     "Error: unknown language 'cobol'; choose one of c, python, shell, latex, html, wiki, prose"),
+    (["--hypothesis", "docstring"], "Error: hypothesis 'docstring' applies only to python text, and this "
+                                    "text reads as c (detected: "),
+    (["--hypothesis", "math", "--lang", "python"], "Error: hypothesis 'math' applies only to latex text, "
+                                                   "and this text reads as python (given); choose language "
+                                                   "latex if the text is in it, or another hypothesis"),
+    (["--pattern", "zzzz"], "Error: hypothesis 'pattern zzzz' is never true in this text"),
+    (["--pattern", "(?s).+"], "Error: hypothesis 'pattern (?s).+' is always true in this text, so no unit "
+                              "can track it; choose another hypothesis or another text"),
+])
+def test_language_errors_are_one_line(c_file, args, message):
+    result = run(c_file, *args)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith(message) and len(result.output.splitlines()) == 1

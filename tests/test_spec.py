@@ -65,9 +65,9 @@ def test_a_dataset_added_to_the_table_is_required_by_validate(good, monkeypatch)
     assert validate(good) == []
     monkeypatch.setitem(spec.DATASETS, "/extra", spec.Dataset("/extra", ("T", "H"), "f", spec.FINITE))
     assert validate(good) == ["dataset /extra is missing"]
-    later = spec.Dataset("/extra", ("T",), "f", spec.FINITE, since="1.3")
+    later = spec.Dataset("/extra", ("T",), "f", spec.FINITE, since="1.4")
     monkeypatch.setitem(spec.DATASETS, "/extra", later)
-    assert validate(good) == []  # a 1.2 file need not hold what 1.3 adds
+    assert validate(good) == []  # a 1.3 file need not hold what 1.4 adds
 
 
 def test_the_reader_and_validate_take_ranges_and_shapes_from_the_table(good, monkeypatch):

@@ -52,7 +52,7 @@ def test_reader_api(good):
         p = s.predictions(10, 20)
         assert p.top_ids.shape == (10, 5) and p.top_probs.shape == (10, 5) and p.p_next.shape == (10,)
         assert set(s.summary("layer0.gates.f")) >= {"mean", "hist", "top_pos", "bottom_val"}
-        assert s.attrs["encoding-version"] == "1.2"
+        assert s.attrs["encoding-version"] == "1.3"
 
 
 def test_blocks_stream_everything_in_bounded_pieces(good):

@@ -4,6 +4,10 @@ The planted model (tests/search_models.py) has a quote cell (unit 0), a newline 
 a paren-depth counter (unit 2) and a column counter (unit 3); units 4-7 have random weights. It is
 run by the real extractor over real text: a passage of Austen with quotations (one of them running
 over two paragraphs) and the start of the standard library's textwrap.py.
+
+A second planted model has a Python docstring cell, a LaTeX math cell and a LaTeX environment-depth
+counter, run over textwrap.py and a LaTeX rendering of SciPy's documentation: the language
+hypotheses find each, in the language detected from the text.
 """
 
 import numpy as np
@@ -14,7 +18,9 @@ from search_models import (
     PAREN,
     PYTHON,
     QUOTE,
+    code_file,
     column_values,
+    planted_code_model,
     shared_file,
 )
 
@@ -93,3 +99,28 @@ def test_search_by_example_finds_the_quote_cell_and_every_quotation(files):
     lengths = found.matches.length.to_numpy()
     L = stop - start
     assert (np.abs(lengths - L)[:5] <= np.sort(np.abs(lengths - L))[4]).all()  # nearest length first
+
+
+@pytest.mark.parametrize(("text", "hypothesis", "language", "margin"), [
+    ("python", "docstring", "python", 0.25),
+    ("latex", "math", "latex", 0.15),  # math has symbols of its own: the current symbol guesses 0.82
+    ("latex", "depth_env", "latex", 0.25),
+])
+def test_language_hypotheses_find_their_planted_cells(text, hypothesis, language, margin):
+    unit = planted_code_model()[1][hypothesis]
+    with open_states(code_file(text)) as s:
+        df = rank_units(s, hypothesis, top=10)
+    assert df.attrs["language"] == language and not df.attrs["language_given"]
+    assert set(df.neuron[:2]) == {f"layer0.c.{unit}", f"layer0.h.{unit}"}
+    assert df.score.iloc[0] > 0.999 and df.direction.iloc[0] == "+"
+    assert df.score.iloc[0] > df.attrs["baseline"] + margin
+    assert (df.null[:2] < df.attrs["baseline"] + 0.01).all()
+
+
+def test_the_docstring_cell_is_not_a_string_cell():
+    """textwrap.py has strings that are no docstrings: the docstring cell tracks docstrings better."""
+    unit = planted_code_model()[1]["docstring"]
+    with open_states(code_file("python")) as s:
+        docstring = rank_units(s, "docstring", names=["layer0.c"], top=None).set_index("unit")
+        string = rank_units(s, "string", names=["layer0.c"], top=None).set_index("unit")
+    assert docstring.score[unit] > 0.999 > string.score[unit]

@@ -111,3 +111,23 @@ def test_counter_cell_stays_exact_past_float16_range():
     assert np.array_equal(counter, np.arange(1, T + 1, dtype=np.float32))
     assert state[0][1][0, 0].item() == T  # nn.LSTM's own final c agrees
     assert torch.tensor(float(T)).half().isinf()  # what float16 storage would have made of it
+
+
+def test_cell_gates_are_the_products_that_made_c():
+    """Without --gates, c comes from the i, f, g rows alone; cell_gates hands out exactly those."""
+    model = make_model(2, 32, 16, seed=4)
+    run = UnrolledLSTM(model)
+    hidden = run.hidden(torch.as_tensor(TOKENS[:2000], dtype=torch.long)[None])
+    plain = run.complete(hidden)
+    kept = run.complete(hidden, cell_gates=True)
+    full = run.complete(hidden, gates=True)
+    assert sorted(kept.acts) == sorted([*plain.acts, *(f"layer{k}.gates.{g}" for k in (0, 1) for g in "ifg")])
+    for layer in (0, 1):
+        c = plain.acts[f"layer{layer}.c"][0].double()
+        assert torch.equal(kept.acts[f"layer{layer}.c"], plain.acts[f"layer{layer}.c"])
+        i, f, g = (kept.acts[f"layer{layer}.gates.{k}"][0].double() for k in "ifg")
+        c_prev = torch.cat([torch.zeros_like(c[:1]), c[:-1]])
+        assert (f * c_prev + i * g - c).abs().max() < 1e-5 * c.abs().max()
+        for k in "ifg":  # the four-gate products round differently, in the last bits only
+            name = f"layer{layer}.gates.{k}"
+            assert (kept.acts[name] - full.acts[name]).abs().max() < 1e-6

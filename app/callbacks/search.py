@@ -5,11 +5,18 @@ run only when asked; rankings are cached beside the file, and cached rankings sh
 hypothesis is picked. Each ranked unit opens where it tracks the hypothesis best; the by-example
 search takes its span from a drag over the text, and a threshold slider that says how many units
 and places each threshold gives.
+
+A ranking that is asked for runs in the background (:mod:`app.jobs`): the panel shows its
+progress, polled by a ``dcc.Interval``, the page stays usable, and a new pattern or hypothesis
+stops the ranking still running. The language menu sets the rules of the hypotheses that depend
+on it (detected by default); the table says which language was used.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, no_update
@@ -17,25 +24,31 @@ from dash.exceptions import PreventUpdate
 
 from app import data, figures, ids, profiles
 from app.catalog import Catalog
+from app.jobs import Rankings
 from app.requests import shown_key, typed_text, view_of
-from app.state import View
+from app.state import PageError, View
 from lstmviz.errors import LstmvizError, SearchError
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.search.by_example import search_by_example
+from lstmviz.search.hypotheses import HYPOTHESES
 from lstmviz.search.rank import cached_scores, rank_units
 from lstmviz.store.reader import States
 
 TOP = 20
 
 
-def results(states: States, hypothesis: str, *, compute: bool, raw_c: bool = False) -> list:
-    """The ranked units, or a notice: computed when asked, else only what is cached."""
+def results(states: States, hypothesis: str, *, compute: bool, raw_c: bool = False, lang: str | None = None,
+            progress: Callable[[int, int], None] | bool = False) -> list:
+    """The ranked units, or a notice: computed when asked, else only what is cached.
+
+    ``lang`` is the text's language (None: detected); ``progress`` is called as the ranking goes.
+    """
     try:
         if compute:
-            df = rank_units(states, hypothesis, top=TOP)
+            df = rank_units(states, hypothesis, top=TOP, lang=lang, progress=progress)
         else:
-            scores = cached_scores(states, hypothesis)
+            scores = cached_scores(states, hypothesis, lang=lang)
             if scores is None:
                 return [figures.notice(f"Press “Rank units” to score every unit against {hypothesis!r}.")]
             df = scores.table(TOP)
@@ -88,20 +101,76 @@ def ranking_for(trigger: Any, file: str, hypothesis: str, pattern: str | None,
     return None if key == shown else (key, False)
 
 
-def search_reply(catalog: Catalog, trigger: Any, page_view: dict, hypothesis: Any, pattern: Any,
-                 shown: Any) -> tuple[list, list | None] | None:
-    """The ranking panel's content and what it shows, or None to leave the panel as it is."""
+def language_choice(value: Any) -> str | None:
+    """The language menu's value as ``lang`` for the library: None for "auto" (detected).
+
+    >>> language_choice("auto"), language_choice("c")
+    (None, 'c')
+    """
+    if value in (None, "auto"):
+        return None
+    return typed_text(value, "language")  # an unknown one is refused by the search, in its words
+
+
+def page_id(value: Any) -> str:
+    """This page's id (made by the page itself), checked: it names the page's ranking on the server."""
+    if not isinstance(value, str) or not 8 <= len(value) <= 64 or not value.isalnum():
+        raise PageError("the page has no id for its ranking yet; reload the page")
+    return value
+
+
+def search_reply(catalog: Catalog, jobs: Rankings, trigger: Any, page_view: dict, hypothesis: Any,
+                 pattern: Any, shown: Any, lang: Any, page: Any) -> tuple[list, list | None, bool] | None:
+    """The ranking panel's content, what it shows, and whether to poll; None leaves the panel.
+
+    A ranking to compute starts in the background and the panel shows its progress; whatever
+    ranking this page had running is stopped first, as is the page's own when the panel shows
+    another ranking from the cache.
+    """
     try:
         view, states = view_of(catalog, page_view)
         pattern = typed_text(pattern, "pattern")
         hypothesis = typed_text(hypothesis, "hypothesis")
+        lang = language_choice(lang)
+        page = page_id(page)
     except LstmvizError as e:
-        return [figures.notice(str(e))], None
+        return [figures.notice(str(e))], None, False
+    if trigger == ids.SEARCH_LANG:  # the hypothesis read by other rules: as if picked anew
+        trigger, shown = ids.SEARCH_HYPOTHESIS, None
     target = ranking_for(trigger, view.file, hypothesis, pattern, shown_key(shown))
     if target is None:
         return None
     key, compute = target
-    return results(states, key[1], compute=compute, raw_c=view.raw_c), key
+    jobs.cancel(page)
+    if not compute:
+        return results(states, key[1], compute=False, raw_c=view.raw_c, lang=lang), key, False
+    jobs.start(page, key, lambda progress: results(states, key[1], compute=True, raw_c=view.raw_c, lang=lang,
+                                                   progress=progress))
+    return [figures.ranking_progress(_what(key[1]), 0.0, 0.0)], key, True
+
+
+def poll_reply(jobs: Rankings, page: Any) -> tuple[Any, bool]:
+    """The running ranking's progress, or its results once done: (panel content, stop polling).
+
+    Raises:
+        Exception: whatever the ranking raised that was not a search's clear refusal (a bug).
+    """
+    try:
+        job = jobs.get(page_id(page))
+    except PageError:
+        job = None
+    if job is None:
+        return no_update, True
+    if not job.finished.is_set():
+        return [figures.ranking_progress(_what(job.key[1]), job.share, time.monotonic() - job.started)], False
+    if job.error is not None:
+        raise job.error
+    return job.result, True
+
+
+def _what(hypothesis: str) -> str:
+    """How the progress line names what is ranked: a built-in by name, a pattern between slashes."""
+    return hypothesis if hypothesis in HYPOTHESES else f"/{hypothesis}/"
 
 
 def parse_span(text: str | None, view: View) -> tuple[int, int]:
@@ -182,25 +251,43 @@ def example_reply(catalog: Catalog, page_view: dict, text: str | None, *, run: b
 
 
 def register(app: Dash, catalog: Catalog) -> None:
-    """Attach the ranking and by-example callbacks."""
+    """Attach the ranking and by-example callbacks, with this app's registry of running rankings."""
+    jobs = Rankings()
+
+    # Each page names itself once, so its ranking can be found again and stopped by a newer one.
+    app.clientside_callback(
+        "function(_, id) { return id || (Date.now().toString(36) + Math.random().toString(36).slice(2)); }",
+        Output(ids.SEARCH_PAGE, "data"), Input(ids.TABS, "value"), State(ids.SEARCH_PAGE, "data"),
+    )
 
     @app.callback(
         Output(ids.SEARCH_RESULTS, "children"), Output(ids.SEARCH_FOR, "data"),
         Output(ids.SEARCH_HYPOTHESIS, "options"), Output(ids.SEARCH_HYPOTHESIS, "value"),
+        Output(ids.SEARCH_POLL, "disabled"),
         Input(ids.SEARCH_RUN, "n_clicks"), Input(ids.SEARCH_PATTERN, "n_submit"),
-        Input(ids.SEARCH_HYPOTHESIS, "value"), Input(ids.TABS, "value"), Input(ids.SUBJECT_FILE, "data"),
-        State(ids.STATE, "data"), State(ids.SEARCH_PATTERN, "value"), State(ids.SEARCH_FOR, "data"),
-        State(ids.SEARCH_HYPOTHESIS, "options"), prevent_initial_call=True,
+        Input(ids.SEARCH_HYPOTHESIS, "value"), Input(ids.SEARCH_LANG, "value"), Input(ids.TABS, "value"),
+        Input(ids.SUBJECT_FILE, "data"), State(ids.STATE, "data"), State(ids.SEARCH_PATTERN, "value"),
+        State(ids.SEARCH_FOR, "data"), State(ids.SEARCH_HYPOTHESIS, "options"),
+        State(ids.SEARCH_PAGE, "data"), prevent_initial_call=True,
     )
-    def _search(_run, _submit, hypothesis, tab, _file, page_view, pattern, shown, options):
+    def _search(_run, _submit, hypothesis, lang, tab, _file, page_view, pattern, shown, options, page):
         if not page_view or tab != ids.TAB_SEARCH:
             raise PreventUpdate
-        found = search_reply(catalog, ctx.triggered_id, page_view, hypothesis, pattern, shown)
+        found = search_reply(catalog, jobs, ctx.triggered_id, page_view, hypothesis, pattern, shown, lang,
+                             page)
         if found is None:
             raise PreventUpdate
-        panel, key = found
+        panel, key, poll = found
         menu, chosen = menu_for(key[1], options) if key else (no_update, no_update)
-        return panel, key, menu, chosen if chosen != hypothesis else no_update
+        return panel, key, menu, chosen if chosen != hypothesis else no_update, not poll
+
+    @app.callback(
+        Output(ids.SEARCH_RESULTS, "children", allow_duplicate=True),
+        Output(ids.SEARCH_POLL, "disabled", allow_duplicate=True),
+        Input(ids.SEARCH_POLL, "n_intervals"), State(ids.SEARCH_PAGE, "data"), prevent_initial_call=True,
+    )
+    def _poll(_tick, page):
+        return poll_reply(jobs, page)
 
     @app.callback(
         Output(ids.EXAMPLE_RESULTS, "children"), Output(ids.EXAMPLE_FOR, "data"),

@@ -18,7 +18,6 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
 import click
-from click.utils import make_default_short_help
 
 from lstmviz import __version__
 from lstmviz.errors import LstmvizError
@@ -65,8 +64,16 @@ COMMANDS = {
                  "Check an extraction file and list every problem found (exit status 1 if any)."),
     "search": ("lstmviz.cli.searching:search",
                "Rank every unit in FILE by how well it tracks a hypothesis about the text."),
+    "intervene": ("lstmviz.cli.intervening:intervene_command",
+                  "Edit units over a span of FILE and show how the model's predictions change."),
     "export": ("lstmviz.cli.exporting:export",
                "Write a span of FILE coloured by neurons as a self-contained HTML or SVG snippet."),
+    "atlas": ("lstmviz.cli.atlas:atlas",
+              "Write an atlas of the interpretable cells of FILE as one self-contained HTML page."),
+    "provenance": ("lstmviz.cli.memory:provenance_command",
+                   "Show where a cell's value comes from: what each earlier character wrote into it."),
+    "profile": ("lstmviz.cli.memory:profile_command",
+                "Show or add per-unit profiles that extraction may not have stored: memory horizons."),
 }
 
 
@@ -104,7 +111,7 @@ class LazyGroup(click.Group):
         rows = []
         for name in names:
             if name in COMMANDS:
-                rows.append((name, make_default_short_help(COMMANDS[name][1], limit)))
+                rows.append((name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:

@@ -11,6 +11,7 @@ from lstmviz.files import check_output
 from lstmviz.render.export import default_output_name, render, write_snippet
 from lstmviz.render.palette import PALETTES
 from lstmviz.render.spec import DEFAULTS, FORMATS, ExportSpec
+from lstmviz.render.style import MIN_COLUMNS, screen_columns
 from lstmviz.store.reader import open_states
 
 _SUFFIXES = {".html": "html", ".htm": "html", ".svg": "svg"}
@@ -39,8 +40,10 @@ def _format_of(output: str | None, given: str | None) -> str:
                    "SVG: the <svg> element without the XML declaration, to inline in HTML.")
 @click.option("--title", help="Heading above the text.")
 @click.option("--caption", help="Text below the colour scale.")
-@click.option("--width", type=int, default=DEFAULTS["width"], show_default=True,
-              help="Characters per line before wrapping; 0 wraps only at newlines.")
+@click.option("--width", type=int, default=DEFAULTS["width"],
+              help=f"Characters per line before wrapping, {MIN_COLUMNS} or more; 0 wraps only at newlines  "
+                   f"[default: as wide as the dashboard: {screen_columns(True)} with --strips, "
+                   f"{screen_columns(False)} without]")
 @click.option("--raw-c", is_flag=True, help="Colour the cell state c itself, not tanh(c).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format  [default: from the -o suffix, else html]")

@@ -14,6 +14,7 @@ from lstmviz.cli import INTERRUPTED
 from lstmviz.errors import StoreError
 from lstmviz.extraction.options import DEFAULT_BURN_IN, Options
 from lstmviz.files import human_size, temporaries
+from lstmviz.names import parse_name
 from lstmviz.store.reader import open_states
 from lstmviz.store.spec import CHUNK_ROWS
 from lstmviz.store.validate import validate as validate_file
@@ -183,13 +184,18 @@ def _summaries(s) -> str:
     """Which per-unit summaries the file holds; a damaged one is reported, not fatal: info describes."""
     if not s.names:
         return "per unit: []"
+    cell = next((n for n in s.names if parse_name(n)[1] == "c"), None)
     try:
         summaries = json.dumps(sorted(s.summary(s.names[0])))
         ranks = s.rank_histogram(s.names[0])
+        horizons = s.horizon(cell) if cell is not None else None
     except StoreError as e:
         return f"cannot be read: {str(e).removeprefix(f'{s.path}: ')}"
     if ranks is not None:  # read by cell search only; files before format 1.2 lack them
         summaries += f"; for cell search: {', '.join(sorted(ranks))} ({ranks['rank_hist'].shape[-1]} bins)"
+    if horizons is not None:  # format 1.3, with --gates or `lstmviz profile --horizon`
+        summaries += (f"; of c, memory horizons within {int(horizons['horizon_window'][0]):,} characters "
+                      "(`lstmviz search --horizon`)")
     return f"per unit: {summaries}"
 
 

@@ -40,26 +40,27 @@ def describe(loaded: LoadedModel) -> list[str]:
     n_params = sum(p.numel() for p in loaded.model.parameters())
     inputs = f"embedding, {cfg.n_embd} wide" if cfg.n_embd else f"one-hot, {cfg.vocab_size} wide"
     biases = [n for n, on in (("LSTM", cfg.lstm_bias), ("decoder", cfg.decoder_bias)) if not on]
-    lines = [
-        f"checkpoint:  {loaded.path}",
-        f"layout:      {loaded.layout}" + (f" ({loaded.stack})" if loaded.stack else ""),
-        f"parts:       {_parts_line(loaded.parts)}",
-        f"layers:      {cfg.n_layer}",
-        f"hidden size: {cfg.n_hidden}",
-        f"input:       {inputs}",
-        f"vocabulary:  {_vocab_line(loaded)}",
-        f"parameters:  {n_params:,}" + (f" (no bias in {' or '.join(biases)})" if biases else ""),
-    ]
+    lines = {
+        "checkpoint": str(loaded.path),
+        "layout": loaded.layout + (f" ({loaded.stack})" if loaded.stack else ""),
+        "parts": _parts_line(loaded.parts),
+        "layers": str(cfg.n_layer),
+        "hidden size": str(cfg.n_hidden),
+        "input": inputs,
+        "vocabulary": _vocab_line(loaded),
+        "parameters": f"{n_params:,}" + (f" (no bias in {' or '.join(biases)})" if biases else ""),
+    }
+    lines.update(loaded.details)  # an importer's own words replace the generic ones, or add lines
     settings = [
         f"{k}={v}" for k, v in loaded.training.items() if isinstance(v, (bool, int, float, str))
     ]
     if settings:
         more = ", …" if len(settings) > _SETTINGS else ""
-        lines.append(f"training:    {', '.join(settings[:_SETTINGS])}{more}")
+        lines["training"] = f"{', '.join(settings[:_SETTINGS])}{more}"
     if loaded.ignored:
-        lines.append(f"ignored:     {', '.join(loaded.ignored)}")
-    lines += [f"note:        {note}" for note in loaded.notes]
-    return lines
+        lines["ignored"] = ", ".join(loaded.ignored)
+    out = [f"{label + ':':<13}{text}" for label, text in lines.items()]
+    return out + [f"{'note:':<13}{note}" for note in loaded.notes]
 
 
 @click.command()
@@ -81,8 +82,9 @@ def inspect(checkpoint: str, vocab_path: str | None, trust_pickle: bool) -> None
 
     Reads lstmviz checkpoints, bare state dicts (.pt, .pth, .safetensors) of any
     embedding/one-hot -> LSTM -> Linear model (one nn.LSTM, LSTMCell layers, or a
-    stack of one-layer nn.LSTMs), dicts wrapping one, and whole pickled models
-    (with --trust-pickle). The vocabulary is looked for in the checkpoint, in
+    stack of one-layer nn.LSTMs), dicts wrapping one, whole pickled models (with
+    --trust-pickle), and Keras models (.keras, .h5, or .weights.h5 with the
+    model's JSON beside it). The vocabulary is looked for in the checkpoint, in
     every JSON file beside it, and in nanoGPT's meta.pkl.
 
     \b
@@ -90,6 +92,7 @@ def inspect(checkpoint: str, vocab_path: str | None, trust_pickle: bool) -> None
         lstmviz inspect austen.pt
         lstmviz inspect weights.safetensors --vocab vocab.json
         lstmviz inspect model.pth --vocab train.txt --trust-pickle
+        lstmviz inspect model.keras --vocab train.txt
     """
     loaded = load_model(checkpoint, vocab=vocab_path, trust_pickle=trust_pickle)
     for line in describe(loaded):

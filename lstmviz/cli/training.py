@@ -10,6 +10,7 @@ import torch
 
 from lstmviz.cli import INTERRUPTED
 from lstmviz.devices import resolve_device
+from lstmviz.intervene.steering import clamp_from, clamped, parse_clamp
 from lstmviz.model.loading import load_model
 from lstmviz.model.sample import generate
 from lstmviz.model.train import TrainConfig, state_path, train
@@ -129,26 +130,38 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
               help="Vocabulary file, for checkpoints that do not carry one.")
 @click.option("--trust-pickle", is_flag=True,
               help="Allow whole pickled models; unpickling runs code from the file.")
+@click.option("--clamp", "clamps", multiple=True, metavar="NEURON=V",
+              help="Hold a unit (of h, c or a gate) at the value V at every step, the prime's "
+                   "included, e.g. layer2.c.89=-3. Repeat for several.")
+@click.option("--clamp-from", "clamps_from", multiple=True, metavar="FILE.h5:NEURON@POS",
+              help="Hold a unit at the value it had at position POS of an extraction made with "
+                   "CHECKPOINT, e.g. cache/m__val.h5:layer2.c.89@12345.")
 def sample_command(checkpoint: str, temperature: float, length: int, prime: str,
                    top_k: int | None, seed: int | None, device: str, vocab_path: str | None,
-                   trust_pickle: bool) -> None:
+                   trust_pickle: bool, clamps: tuple[str, ...], clamps_from: tuple[str, ...]) -> None:
     """Generate text from CHECKPOINT at a temperature, optionally continuing a prime.
 
     The prime is printed first, then the generated text, to stdout. The
     temperature trades safety for variety, as in Karpathy's "Unreasonable
     Effectiveness of RNNs" post: at 0.5 the text is plausible but plain,
-    near 0 it loops, and above 1 it invents words.
+    near 0 it loops, and above 1 it invents words. With --clamp units are held
+    at values as the model writes (steering; see docs/interventions.md).
 
     \b
-    Example:
+    Examples:
         lstmviz sample austen.pt --temperature 0.5 -n 400 --prime '"My dear'
+        lstmviz sample wiki.pt --clamp layer2.c.89=-3 -n 400 --prime 'The'
+        lstmviz sample wiki.pt --clamp-from cache/wiki__val.h5:layer2.c.89@9530 -n 400
     """
+    held = [parse_clamp(c) for c in clamps]  # a bad clamp is refused before the model is loaded
     loaded = load_model(Path(checkpoint), vocab=vocab_path, trust_pickle=trust_pickle)
+    held += [clamp_from(c, loaded) for c in clamps_from]
     where = resolve_device(device)
     if where.type == "cpu":
         torch.set_num_threads(1)  # one symbol per step: thread hand-offs cost more than they save
+    step = clamped(loaded.model, held, where) if held else None
     pieces = generate(loaded.model, loaded.vocab, length, temperature=temperature, prime=prime,
-                      top_k=top_k, seed=seed, device=where)
+                      top_k=top_k, seed=seed, device=where, step=step)
     click.echo(prime, nl=False)
     for piece in pieces:
         click.echo(piece, nl=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import math
 import time
@@ -26,14 +27,23 @@ import torch
 
 from lstmviz import __version__
 from lstmviz.devices import resolve_device
-from lstmviz.errors import OptionError, StoreError
+from lstmviz.errors import OptionError, StoreError, TextError
 from lstmviz.extraction.options import Options
 from lstmviz.extraction.parallel_streams import burn_in, measure_deviation, plan_streams, token_rows
 from lstmviz.extraction.summarize import UnitSummary
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.files import check_output
-from lstmviz.kinds import KINDS, Kind
-from lstmviz.model.encoding import Encoder, UnknownPolicy, encode_pieces, scan_text
+from lstmviz.intervene.horizon import Horizons
+from lstmviz.kinds import CELL_GATES, KINDS, Kind
+from lstmviz.model.config import LSTMConfig
+from lstmviz.model.encoding import (
+    MIN_TOKENS,
+    Encoder,
+    TextScan,
+    UnknownPolicy,
+    encode_pieces,
+    scan_text,
+)
 from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.model.runner import Hidden, State, UnrolledLSTM
 from lstmviz.names import act_name, parse_name
@@ -89,7 +99,7 @@ def predictions_of(logits: torch.Tensor, next_tokens: torch.Tensor) -> Predictio
 
 
 def extract_file(
-    model_path: str | Path,
+    model: str | Path | LoadedModel,
     text_path: str | Path,
     out_path: str | Path | None = None,
     options: Options | None = None,
@@ -101,26 +111,75 @@ def extract_file(
 ) -> Path:
     """Extract a checkpoint's activations over a text file: what ``lstmviz extract`` runs.
 
-    Everything that could stop the run (model, text, vocabulary, output) is checked before the first
-    character is processed. Returns the output path once the file is complete.
+    ``model`` is a checkpoint's path, or a model already loaded (:func:`load_model`; ``vocab`` and
+    ``trust_pickle`` then do nothing). Everything that could stop the run (model, text, vocabulary,
+    output) is checked before the first character is processed. Returns the output path once the
+    file is complete.
     """
     options = options or Options()
     resolve_device(options.device, supported=EXTRACT_DEVICES)
+    model_path = model.path if isinstance(model, LoadedModel) else model
     default = default_output(model_path, text_path)
     inputs = tuple(p for p in (model_path, text_path, vocab) if p is not None)
     out = check_output(default if out_path is None else out_path, inputs, example=default.name, force=force)
-    loaded = load_model(model_path, vocab=vocab, trust_pickle=trust_pickle)
+    loaded = _loaded(model, vocab, trust_pickle)
     encoder = Encoder(loaded.vocab, UnknownPolicy.parse(unknown))
     scan = scan_text(text_path, encoder)
-    attrs = {
-        "text_path": Path(text_path).name,
-        "text_sha256": scan.sha256,
-        "text_bytes": scan.n_bytes,
-        "text_chars": scan.n_chars,
-        "unknown": str(encoder.policy),
-        "unknown_count": scan.n_unknown,
-    }
+    attrs = _text_attrs(scan, encoder, Path(text_path).name)
     return _extract(loaded, scan.n_tokens, encode_pieces(text_path, encoder), out, options, attrs)
+
+
+def extract_string(
+    model: str | Path | LoadedModel,
+    text: str,
+    out_path: str | Path,
+    options: Options | None = None,
+    *,
+    unknown: str = "auto",
+    force: bool = False,
+    vocab: str | Path | None = None,
+    trust_pickle: bool = False,
+) -> Path:
+    """Extract over a text held in memory, as :func:`extract_file` does over a file holding it.
+
+    For a notebook's strings: the same checks, unknown-character policy and attributes, except
+    that the file records no text name (``lstmviz info`` shows ``(tokens)``).
+
+    Raises:
+        TextError: the text has fewer than two usable characters, or a lone surrogate.
+    """
+    options = options or Options()
+    resolve_device(options.device, supported=EXTRACT_DEVICES)
+    model_path = model.path if isinstance(model, LoadedModel) else model
+    inputs = tuple(p for p in (model_path, vocab) if p is not None)
+    out = check_output(out_path, inputs, example=default_output(model_path, "text").name, force=force)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise TextError(f"the text holds a lone surrogate U+{ord(text[e.start]):04X} at index {e.start}, "
+                        "which is not a character; remove it or decode the text with errors='replace'"
+                        ) from None
+    loaded = _loaded(model, vocab, trust_pickle)
+    encoder = Encoder(loaded.vocab, UnknownPolicy.parse(unknown))
+    ids, lacking = encoder.encode(text)
+    if len(ids) < MIN_TOKENS:
+        raise TextError(f"the text has {len(ids)} usable character(s); at least {MIN_TOKENS} are needed "
+                        "(each position is scored on the character after it)")
+    scan = TextScan(len(data), len(text), len(ids), sum(lacking.values()), hashlib.sha256(data).hexdigest())
+    return _extract(loaded, len(ids), iter([ids]), out, options, _text_attrs(scan, encoder))
+
+
+def _loaded(model: str | Path | LoadedModel, vocab: str | Path | None, trust_pickle: bool) -> LoadedModel:
+    if isinstance(model, LoadedModel):
+        return model
+    return load_model(model, vocab=vocab, trust_pickle=trust_pickle)
+
+
+def _text_attrs(scan: TextScan, encoder: Encoder, name: str | None = None) -> dict[str, Any]:
+    """What the file records of its text (its name only when it came from a file)."""
+    attrs = {} if name is None else {"text_path": name}
+    return {**attrs, "text_sha256": scan.sha256, "text_bytes": scan.n_bytes, "text_chars": scan.n_chars,
+            "unknown": str(encoder.policy), "unknown_count": scan.n_unknown}
 
 
 def extract(
@@ -192,6 +251,25 @@ def _extract(loaded, n_tokens, pieces, out, options, attrs) -> Path:
         raise
 
 
+def _block_budget(device: torch.device) -> int:
+    """Bytes of float32 activations one block may take on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory // 4
+    return _CPU_BLOCK_BUDGET
+
+
+def block_rows(config: LSTMConfig, n_names: int, streams: int, device: torch.device) -> int:
+    """Positions per block of the extraction pass: :data:`CHUNK_ROWS`, fewer where a block would not fit.
+
+    Replaying an extraction (:mod:`lstmviz.intervene.replay`) cuts the text at the same places, so
+    that it computes what the extraction computed, bit for bit.
+    """
+    per_row = streams * (config.n_hidden * (n_names + 3) + 4 * config.vocab_size) * 4
+    budget = _block_budget(device)
+    rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
+    return max(SEGMENT, rows)
+
+
 def _size_estimate(n_tokens: int, n_hidden: int, names: list[str], dtype: str) -> int:
     """Bytes the activations of a file take (uncompressed)."""
     return sum(n_tokens * n_hidden * np.dtype(_kind(n).storage_dtype(dtype)).itemsize for n in names)
@@ -218,12 +296,8 @@ class _Pass:
         if self.B != options.streams:
             log.info("reading %d streams of %d characters (asked for %d): streams are whole chunks",
                      self.B, self.L, options.streams)
-        per_row = self.B * (self.H * (len(names) + 3) + 4 * run.model.config.vocab_size) * 4
-        budget = _CPU_BLOCK_BUDGET
-        if self.device.type == "cuda":
-            budget = torch.cuda.get_device_properties(self.device).total_memory // 4
-        rows = CHUNK_ROWS if per_row * CHUNK_ROWS <= budget else budget // per_row // SEGMENT * SEGMENT
-        self.rows = max(SEGMENT, rows)
+        self.rows = block_rows(run.model.config, len(names), self.B, self.device)
+        budget = _block_budget(self.device)
         self.summaries = {n: UnitSummary(parse_name(n)[1], self.H, self.device, self._stored(n))
                           for n in names}
         # c's histograms need a second pass over c; keep it in memory when it fits the budget
@@ -234,6 +308,10 @@ class _Pass:
                   "kept in memory" if fits else "read back from the file")
         self.writes: BackgroundWrites | None = None
         self.f16_error = torch.zeros((), device=self.device)
+        # Memory horizons follow each unit's gates in text order: one stream only (several start
+        # from burn-in states, whose older contributions are unknown); else `lstmviz profile`.
+        self.horizons = [Horizons(self.H, device=self.device) for _ in range(run.model.config.n_layer)] \
+            if options.gates and self.B == 1 else None
 
     def _stored(self, name: str) -> torch.dtype:
         """The dtype an activation is written in (c stays float32)."""
@@ -263,7 +341,9 @@ class _Pass:
         self.writes.close()
         self._second_pass()
         for name, summary in self.summaries.items():
-            self.writer.write_summary(name, summary.result())
+            layer, kind = parse_name(name)
+            extra = self.horizons[layer].result() if self.horizons and kind == "c" else {}
+            self.writer.write_summary(name, summary.result() | extra)
         attrs: dict[str, Any] = {
             "streams": self.B,
             "streams_requested": self.opt.streams,
@@ -291,6 +371,9 @@ class _Pass:
         """Finish one block: c, gates and predictions; summarise on the device, queue the rows."""
         width = max(b - a for a, b in spans)
         out = self.run.complete(hidden, gates=self.opt.gates)
+        for layer, horizons in enumerate(self.horizons or ()):
+            (a, b), = spans
+            horizons.update(*(out.acts[act_name(layer, gate)][0, : b - a] for gate in CELL_GATES))
         preds = predictions_of(out.logits.reshape(-1, out.logits.shape[-1]), nxt.reshape(-1).to(self.device))
         full = all(b - a == width for a, b in spans) and (len(spans) == 1 or width % SEGMENT == 0)
         stored = {}

@@ -188,6 +188,8 @@ class UnitSummary:
         else:
             scale = self.fine / torch.where(hi > lo, hi - lo, torch.ones_like(lo))
             b = torch.addcmul(-lo * scale, x, scale)
+        # a range narrower than float32 can divide (a c that never moves) makes inf * 0 = NaN: bin 0
+        b.nan_to_num_(nan=0.0, posinf=self.fine - 1, neginf=0.0)
         idx = b.clamp_(0, self.fine - 1).to(torch.int32).add_(self._unit_bins)
         self.counts += torch.bincount(idx.view(-1), minlength=self.H * self.fine)
 

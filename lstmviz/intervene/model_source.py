@@ -15,6 +15,8 @@ from lstmviz.model.loading import LoadedModel, load_model
 from lstmviz.store.reader import States
 from lstmviz.textio import sha256_file
 
+_GIVE = "give that model with --model PATH"
+
 
 class ModelMismatch(CheckpointError):
     """The checkpoint given or found is not the one the extraction was made with."""
@@ -46,7 +48,6 @@ def model_for(states: States, model: str | Path | None = None, *, trust_pickle: 
         ModelMismatch: the checkpoint's sha256, shape or vocabulary differs from the file's.
         CheckpointError: no checkpoint was given and none is where the file says.
     """
-    expected = states.attrs.get("model_sha256")
     if model is not None:
         path = Path(model)
         if not path.is_file():
@@ -58,16 +59,31 @@ def model_for(states: States, model: str | Path | None = None, *, trust_pickle: 
             where = ", ".join(str(p) for p in candidate_paths(states)) or "no path was recorded"
             raise CheckpointError(f"{states.path.name} was extracted with {_name(states)}, which is not at "
                                   f"{where}; give it with --model PATH")
-    digest = sha256_file(path)
+    _check_digest(states, path, sha256_file(path))
+    loaded = load_model(path, vocab=states.vocab, trust_pickle=trust_pickle)
+    check_model(states, loaded)
+    return loaded
+
+
+def check_model(states: States, loaded: LoadedModel, fix: str = _GIVE) -> None:
+    """Refuse a model loaded elsewhere (``lstmviz sample``) unless the extraction was made with it.
+
+    ``fix`` ends the message: what to do instead.
+
+    Raises:
+        ModelMismatch: its sha256 or shape differs from what the file recorded.
+    """
+    _check_digest(states, loaded.path, loaded.sha256, fix)
+    if loaded.model.config != states.config:
+        raise ModelMismatch(f"{loaded.path}: a {_shape(loaded.model.config)} model, but {states.path.name} "
+                            f"holds a {_shape(states.config)} one; {fix}")
+
+
+def _check_digest(states: States, path: Path, digest: str, fix: str = _GIVE) -> None:
+    expected = states.attrs.get("model_sha256")
     if isinstance(expected, str) and expected and digest != expected:
         raise ModelMismatch(f"{path}: its sha256 {digest[:12]}… differs from {expected[:12]}…, the model "
-                            f"{states.path.name} was extracted with; give that model with --model PATH")
-    loaded = load_model(path, vocab=states.vocab, trust_pickle=trust_pickle)
-    if loaded.model.config != states.config:
-        raise ModelMismatch(f"{path}: a {_shape(loaded.model.config)} model, but {states.path.name} holds "
-                            f"a {_shape(states.config)} one; give the model it was extracted with "
-                            "(--model PATH)")
-    return loaded
+                            f"{states.path.name} was extracted with; {fix}")
 
 
 def _name(states: States) -> str:

@@ -17,7 +17,8 @@ import torch
 from lstmviz.errors import CheckpointError
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.checkpoint import is_lstmviz_checkpoint, model_from_checkpoint
-from lstmviz.model.importers import LSTMVIZ, SAFETENSORS, opening, vocab_discovery
+from lstmviz.model.importers import LSTMVIZ, SAFETENSORS, keras_files, opening, vocab_discovery
+from lstmviz.model.importers.keras import keras_vocab, rebuild_keras
 from lstmviz.model.importers.state_dicts import rebuild
 from lstmviz.model.importers.wrapped import find_weights, ignored_entries, training_metadata
 from lstmviz.model.vocab import Vocab
@@ -41,6 +42,7 @@ class LoadedModel:
     stack: str = ""  # LSTM layers held apart, in words ("2 LSTMCell layers"); "" for one nn.LSTM
     ignored: list[str] = field(default_factory=list)  # unused entries: "optimizer state 'opt'"
     notes: list[str] = field(default_factory=list)  # files beside the weights skipped, and why
+    details: dict[str, str] = field(default_factory=dict)  # inspect label -> the importer's own words
 
 
 def load_model(
@@ -49,9 +51,9 @@ def load_model(
     """Load any supported checkpoint layout into a :class:`CharLSTM` with its vocabulary.
 
     Layouts: lstmviz's own checkpoint, a bare state dict (``.pt``/``.pth``/``.safetensors``) of
-    any embedding/one-hot → LSTM → Linear module, a dict wrapping one with metadata, and a whole
-    pickled model (only with ``trust_pickle``). The LSTM may be one ``nn.LSTM``, ``nn.LSTMCell``
-    layers, or a stack of one-layer ``nn.LSTM`` modules.
+    any embedding/one-hot → LSTM → Linear module, a dict wrapping one with metadata, a whole
+    pickled model (only with ``trust_pickle``), and Keras files (``.keras``, ``.h5``). The LSTM may
+    be one ``nn.LSTM``, ``nn.LSTMCell`` layers, or a stack of one-layer ``nn.LSTM`` modules.
 
     Args:
         path: the checkpoint file.
@@ -63,7 +65,8 @@ def load_model(
     Raises:
         CheckpointError: the file is missing, not a checkpoint, not a char-LSTM, has NaN or infinite
             weights, or is pickled without ``trust_pickle``.
-        UnsupportedModelError: a GRU, vanilla RNN, bidirectional LSTM or ``proj_size``.
+        UnsupportedModelError: a GRU, vanilla RNN, bidirectional LSTM or ``proj_size``, or a
+            Keras layer CharLSTM has no part for.
         VocabError: no vocabulary, one whose size differs from the decoder's outputs, or two
             of the right size that disagree.
 
@@ -93,6 +96,9 @@ def _check_finite(loaded: LoadedModel) -> None:
 
 
 def _load(path: Path, vocab: str | Path | Vocab | None, trust_pickle: bool) -> LoadedModel:
+    keras_layout = keras_files.keras_kind(path)
+    if keras_layout is not None:
+        return _load_keras(path, keras_layout, vocab)
     opened = opening.open_checkpoint(path, trust_pickle=trust_pickle)
     if opened.container == opening.TORCH and is_lstmviz_checkpoint(opened.obj):
         model, own_vocab, training = model_from_checkpoint(opened.obj)
@@ -121,6 +127,15 @@ def _load(path: Path, vocab: str | Path | Vocab | None, trust_pickle: bool) -> L
         training_metadata(settings, weights.key), found.source, parts, rebuilt.stack,
         ignored_entries(opened.obj, weights.key), list(found.notes),
     )  # fmt: skip
+
+
+def _load_keras(path: Path, layout: str, vocab: str | Path | Vocab | None) -> LoadedModel:
+    """A Keras file, read without Keras; its vocabulary is given or beside it, never inside."""
+    rebuilt = rebuild_keras(keras_files.open_keras(path, layout), str(path))
+    found = keras_vocab(vocab, path, rebuilt.model.config.vocab_size)
+    log.info("%s: %s layout, parts %s, vocabulary from %s", path, layout, rebuilt.parts, found.source)
+    return LoadedModel(rebuilt.model, found.vocab, layout, path, sha256_file(path), rebuilt.training,
+                       found.source, rebuilt.parts, notes=list(found.notes), details=rebuilt.details)
 
 
 def _prefixed(key: str, prefix: str) -> str:

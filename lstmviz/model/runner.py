@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from lstmviz.devices import full_float32
-from lstmviz.kinds import GATES
+from lstmviz.kinds import CELL_GATES, GATES
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.names import act_name
 
@@ -133,9 +133,14 @@ class UnrolledLSTM:
 
     @torch.no_grad()
     @full_float32()
-    def complete(self, hidden: Hidden, *, gates: bool = False) -> Activations:
-        """Every activation of a block whose h :meth:`hidden` computed: c, gates, logits."""
-        c, gate_vals = self._cells(hidden, gates)
+    def complete(self, hidden: Hidden, *, gates: bool = False, cell_gates: bool = False) -> Activations:
+        """Every activation of a block whose h :meth:`hidden` computed: c, gates, logits.
+
+        ``cell_gates`` adds i, f and g without ``gates``: the gates c is made of, from the very
+        products that made c (which differ from those of ``gates`` in the last float32 bit), so
+        that c can be taken apart exactly (:mod:`lstmviz.intervene.provenance`).
+        """
+        c, gate_vals = self._cells(hidden, gates, cell_gates)
         acts: dict[str, torch.Tensor] = {}
         for layer, h in enumerate(hidden.h):
             acts[act_name(layer, "h")] = h
@@ -144,18 +149,21 @@ class UnrolledLSTM:
                 acts[act_name(layer, gate)] = value[layer]
         return Activations(acts, self.model.decoder(hidden.h[-1]))
 
-    def _cells(self, hidden: Hidden, gates: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Every layer's cell state (L, B, T, H), and the four gates when asked, piece by piece.
+    def _cells(self, hidden: Hidden, gates: bool, cell_gates: bool = False
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Every layer's cell state (L, B, T, H), and the gates asked for, piece by piece.
 
         With every h known, the layers no longer depend on each other: their gates come from
         separate products, and one recurrence solve serves all layers at once. Without ``gates``
-        only the i, f and g rows of the weights are used: c does not need o.
+        only the i, f and g rows of the weights are used: c does not need o; ``cell_gates`` keeps
+        those three.
         """
         L = len(self.layers)
         B, T, H = hidden.h[0].shape
         n_gates = 4 if gates else 3
         c = hidden.h[0].new_empty(L, B, T, H)
-        out = {g: torch.empty_like(c) for g in GATES} if gates else {}
+        kept = GATES if gates else CELL_GATES if cell_gates else ()
+        out = {g: torch.empty_like(c) for g in kept}
         rows = max(1, _PIECE_ELEMENTS.get(self.device.type, 1 << 21) // (L * B * n_gates * H))
         c_prev = torch.stack([c0 for _, c0 in hidden.start])  # (L, B, H)
         for a in range(0, T, rows):
@@ -176,8 +184,8 @@ class UnrolledLSTM:
             z[..., 2 * H : 3 * H].tanh_()  # g
             if gates:
                 z[..., 3 * H :].sigmoid_()  # o
-                for k, g in enumerate(GATES):
-                    out[g][:, :, a:b] = z[..., k * H : (k + 1) * H]
+            for k, g in enumerate(kept):
+                out[g][:, :, a:b] = z[..., k * H : (k + 1) * H]
             i, f, g = (z[..., k * H : (k + 1) * H].reshape(L * B, b - a, H) for k in range(3))
             _cell_states(f, i, g, c_prev.view(L * B, H), out=c[:, :, a:b].view(L * B, b - a, H))
             c_prev = c[:, :, b - 1]

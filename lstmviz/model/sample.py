@@ -14,7 +14,8 @@ from __future__ import annotations
 import codecs
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -26,10 +27,14 @@ log = logging.getLogger(__name__)
 
 START_SYMBOL = "\n"  # without a prime, generation starts as if at the beginning of a line
 
+# Reads token ids (1, T) from a state (None before the first call) and returns logits (1, T, V) and
+# the state after them; the state is the step's own business.
+Step = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
+
 
 def generate(model: CharLSTM, vocab: Vocab, n: int, *, temperature: float = 1.0,
              prime: str = "", top_k: int | None = None, seed: int | None = None,
-             device: torch.device | str = "cpu") -> Iterator[str]:
+             device: torch.device | str = "cpu", step: Step | None = None) -> Iterator[str]:
     r"""Yield ``n`` sampled symbols as text, continuing ``prime`` (which is not repeated).
 
     Arguments are checked here, before the first symbol is asked for. In a byte-level model a
@@ -44,6 +49,8 @@ def generate(model: CharLSTM, vocab: Vocab, n: int, *, temperature: float = 1.0,
         top_k: draw only among the k most likely symbols.
         seed: makes the sample reproducible.
         device: where the model runs.
+        step: what reads symbols and gives the next logits; the model itself by default.
+            Steering passes one that holds units at values (:mod:`lstmviz.intervene.steering`).
 
     >>> from lstmviz.model.config import LSTMConfig
     >>> m = CharLSTM(LSTMConfig(vocab_size=3, n_layer=1, n_hidden=8))
@@ -65,12 +72,12 @@ def generate(model: CharLSTM, vocab: Vocab, n: int, *, temperature: float = 1.0,
         shown = ", ".join(f"{c!r}×{k}" for c, k in folded.most_common(5))
         log.warning("the prime has %d character(s) the vocabulary lacks (%s); the model reads its "
                     "unknown symbol %r in their place", sum(folded.values()), shown, vocab.unknown)
-    return _generate(model, vocab, n, temperature, prime, top_k, seed, torch.device(device))
+    return _generate(model, vocab, n, temperature, prime, top_k, seed, torch.device(device), step or model)
 
 
 @torch.no_grad()
 def _generate(model: CharLSTM, vocab: Vocab, n: int, temperature: float, prime: str,
-              top_k: int | None, seed: int | None, device: torch.device) -> Iterator[str]:
+              top_k: int | None, seed: int | None, device: torch.device, step: Step) -> Iterator[str]:
     generator = torch.Generator()
     if seed is None:
         generator.seed()
@@ -84,7 +91,7 @@ def _generate(model: CharLSTM, vocab: Vocab, n: int, temperature: float, prime: 
     else:
         ids = [int(torch.randint(len(vocab), (1,), generator=generator))]
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace") if vocab.byte_level else None
-    logits, state = model(torch.tensor([ids], device=device))  # (1, T, V)
+    logits, state = step(torch.tensor([ids], device=device), None)  # (1, T, V)
     for i in range(n):
         scores = logits[0, -1].float().cpu()  # (V,)
         # Shifted so the best is 0 before dividing: a tiny temperature then gives -inf to the
@@ -99,7 +106,7 @@ def _generate(model: CharLSTM, vocab: Vocab, n: int, temperature: float, prime: 
         if piece:
             yield piece
         if i + 1 < n:
-            logits, state = model(torch.tensor([[token]], device=device), state)
+            logits, state = step(torch.tensor([[token]], device=device), state)
     if decoder:
         tail = decoder.decode(b"", final=True)
         if tail:

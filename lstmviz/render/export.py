@@ -27,7 +27,7 @@ from lstmviz.render.style import quantity
 from lstmviz.store.reader import States
 
 
-def _shell_quote(value: str) -> str:
+def shell_quote(value: str) -> str:
     r"""Quote for a POSIX shell; values that could upset an HTML comment use bash's ``$'…'``.
 
     ``$'…'`` spells ``-``, ``<``, ``>`` and ``&`` as ``\x2d``, ``\x3c``, ``\x3e``, ``\x26``, so the
@@ -39,7 +39,7 @@ def _shell_quote(value: str) -> str:
     (U+DC80 to U+DCFF, :pep:`383`) is written as that byte. A NUL cannot be given back: no
     command line holds one.
 
-    >>> _shell_quote("quote cell"), _shell_quote("a --> b"), _shell_quote("\x85")
+    >>> shell_quote("quote cell"), shell_quote("a --> b"), shell_quote("\x85")
     ("'quote cell'", "$'a \\x2d\\x2d\\x3e b'", "$'\\xc2\\x85'")
     """
     if "--" not in value and value.isprintable() and not any(ch in value for ch in "<>&"):
@@ -75,7 +75,7 @@ def export_command(source_name: str, spec: ExportSpec) -> str:
     >>> export_command("runs/val.h5", ExportSpec(["layer1.c.117"], 1200, 400, strips=True))
     'lstmviz export val.h5 --neuron layer1.c.117 --start 1200 --length 400 --strips'
     """
-    words = ["lstmviz", "export", _shell_quote(Path(source_name).name)]
+    words = ["lstmviz", "export", shell_quote(Path(source_name).name)]
     for neuron in spec.neurons:
         words += ["--neuron", str(neuron)]
     words += ["--start", str(spec.start), "--length", str(spec.length)]
@@ -83,7 +83,7 @@ def export_command(source_name: str, spec: ExportSpec) -> str:
         value = getattr(spec, name)
         if value != default:
             option = "--" + name.replace("_", "-")
-            words += [option] if isinstance(value, bool) else [option, _shell_quote(str(value))]
+            words += [option] if isinstance(value, bool) else [option, shell_quote(str(value))]
     return " ".join(words)
 
 
@@ -115,13 +115,11 @@ def _plain(text: str) -> str:
     return text
 
 
-def provenance(states: States, snippet: Snippet, command: str, source_name: str) -> str:
-    """The provenance lines, safe inside ``<!-- -->``: no ``<`` or ``>`` at all, so no tag.
+def source_lines(states: States, source_name: str) -> list[str]:
+    """The file, model and text a figure comes from, as lines safe inside ``<!-- -->``.
 
-    Values from the file are reduced to one line without ``<``, ``>`` or ``--``; the command
-    quotes any value holding one with ``$'…'`` (see :func:`_shell_quote`), and its own
-    ``--option`` words follow a space, so nothing in the comment can read as ``-->``, ``--!>``,
-    ``<!--`` or a tag.
+    Only names are given, never folders, with the sha256 hashes recorded at extraction; values
+    from the file are reduced to one line without ``<``, ``>`` or ``--``.
     """
     attrs = states.attrs
 
@@ -131,6 +129,18 @@ def provenance(states: States, snippet: Snippet, command: str, source_name: str)
         shown = f"{_plain(Path(name).name)} " if name else ""
         return shown + (f"sha256 {_plain(sha)}" if sha else "sha256 not recorded in the file")
 
+    return [f"file: {_plain(Path(source_name).name)}", f"model: {described('model_path', 'model_sha256')}",
+            f"text: {described('text_path', 'text_sha256')}"]
+
+
+def provenance(states: States, snippet: Snippet, command: str, source_name: str) -> str:
+    """The provenance lines, safe inside ``<!-- -->``: no ``<`` or ``>`` at all, so no tag.
+
+    Values from the file are reduced to one line without ``<``, ``>`` or ``--`` (:func:`source_lines`);
+    the command quotes any value holding one with ``$'…'`` (see :func:`shell_quote`), and its own
+    ``--option`` words follow a space, so nothing in the comment can read as ``-->``, ``--!>``,
+    ``<!--`` or a tag.
+    """
     neurons = "; ".join(
         f"{band.neuron} ({quantity(band.neuron.kind, snippet.raw_c)}, colours over "
         f"{band.lo:.6g} to {band.hi:.6g})"
@@ -138,9 +148,7 @@ def provenance(states: States, snippet: Snippet, command: str, source_name: str)
     )
     lines = [
         f"lstmviz {__version__} export",
-        f"file: {_plain(Path(source_name).name)}",
-        f"model: {described('model_path', 'model_sha256')}",
-        f"text: {described('text_path', 'text_sha256')}",
+        *source_lines(states, source_name),
         f"neurons: {neurons}",
         f"span: positions {snippet.start} to {snippet.stop - 1} ({snippet.stop - snippet.start} characters)",
         f"palette: {snippet.palette}",
@@ -202,8 +210,8 @@ def render(states: States, spec: ExportSpec, *, source_name: str | None = None) 
     """
     fig = _figure(states, spec, source_name)
     if spec.format == "svg":
-        return svg.document(fig.snippet, metadata=fig.provenance, title=fig.title, caption=fig.caption,
-                            fragment=spec.fragment)
+        return svg.document(fig.snippet, scope=fig.scope, metadata=fig.provenance, title=fig.title,
+                            caption=fig.caption, fragment=spec.fragment)
     body = html.fragment(fig.snippet, scope=fig.scope, comment=fig.provenance, title=fig.title,
                          caption=fig.caption)
     return body if spec.fragment else html.page(body, title=fig.page_title)

@@ -66,19 +66,6 @@ def colours(values: np.ndarray, palette: str, lo: float, hi: float) -> list[str]
     return ["#ffffff" if i < 0 else table[i] for i in lut_index(values, lo, hi)]
 
 
-def swatches(palette: str, n: int) -> list[str]:
-    """The legend's ``n`` colours, each from the middle of one of ``n`` equal parts of the scale.
-
-    Picked by table index, as the dashboard's legend picks them, not by value: a value computed as
-    ``lo + (k + 0.5) * step`` can round into the entry below on a range such as ±0.737.
-
-    >>> swatches("blog", 2) == [lut("blog")[64], lut("blog")[192]]
-    True
-    """
-    table = lut(palette)
-    return [table[min(LUT_SIZE - 1, int((k + 0.5) / n * LUT_SIZE))] for k in range(n)]
-
-
 def strip_colours(probs: np.ndarray) -> list[str]:
     """Red shading of prediction-strip cells by probability."""
     return colours(probs, "strip", 0.0, 1.0)

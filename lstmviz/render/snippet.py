@@ -1,9 +1,10 @@
 """What a figure shows, read from an extraction file: characters, colours, predictions, lines.
 
 :func:`gather` reads only the span asked for (one column per neuron) and turns it into plain
-lists that the HTML and SVG renderers lay out, so both draw exactly the same cells. Colours come
-from :mod:`lstmviz.render.palette` over the fixed range of each kind of activation, the same scale the
-dashboard uses.
+lists that the HTML and SVG renderers lay out, so both draw exactly the same cells. Colours are
+entries of the lookup tables of :mod:`lstmviz.render.palette` over the fixed range of each kind of
+activation, the same scale the dashboard uses; with strips, the true next character and whether a
+guess named it are gathered too, for the same marks as the dashboard's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
-from lstmviz.render.palette import colours, display_range, display_values, strip_colours
+from lstmviz.render.palette import display_range, display_values, lut_index
 from lstmviz.render.spec import ExportSpec
 from lstmviz.render.style import strip_text
 from lstmviz.store.distribution import robust_range
@@ -29,10 +30,20 @@ class Band:
     """One neuron's colouring of the span."""
 
     neuron: Neuron
-    values: np.ndarray  # (n,) float32, what is coloured: tanh(c), c, h or a gate
-    colours: list[str]  # (n,) '#rrggbb'
+    index: np.ndarray  # (n,) int64, the entry of each coloured value (tanh(c), c, h or a gate) in the
+    # palette's table; -1 for no value
     lo: float  # the colour range
     hi: float
+    shows: str | None = None  # what the colour shows, for the legend, when not the neuron's own value
+
+
+@dataclass
+class Guess:
+    """One of the top guesses for the character after a position."""
+
+    glyph: str  # one glyph (style.strip_text)
+    shade: int  # entry of the strips' red table, by probability
+    hit: bool  # this guess is the character that came next
 
 
 @dataclass
@@ -42,7 +53,8 @@ class Snippet:
     start: int
     chars: list[str]  # (n,) the character shown at each position ("" inside a multi-byte character)
     bands: list[Band]
-    strips: list[list[tuple[str, str, float]]] | None  # (n, 5) (glyph, colour, probability)
+    strips: list[list[Guess]] | None  # (n, 5)
+    misses: list[str | None] | None  # (n,) the true next glyph where no guess named it, else None
     lines: list[tuple[int, int]]  # display lines as [a, b) offsets
     palette: str
     raw_c: bool
@@ -153,17 +165,29 @@ def gather(states: States, spec: ExportSpec) -> Snippet:
         raw = states.possible_values(neuron.name, raw, start, neuron.unit)  # no damage passed off as data
         values = display_values(neuron.kind, raw, spec.raw_c)
         lo, hi = colour_range(states, neuron, spec.raw_c)
-        bands.append(Band(neuron, values, colours(values, spec.palette, lo, hi), lo, hi))
-    strip_cells = None
+        bands.append(Band(neuron, lut_index(values, lo, hi), lo, hi))
+    strips = misses = None
     if spec.strips:
-        pred = states.predictions(start, stop)
-        shades = strip_colours(pred.top_probs.ravel())
-        symbols = states.vocab.symbols
-        byte_level = states.vocab.byte_level
-        k = pred.top_ids.shape[1]
-        strip_cells = [
-            [(strip_text(symbols[int(pred.top_ids[i, r])], byte_level), shades[i * k + r],
-              float(pred.top_probs[i, r])) for r in range(k)]
-            for i in range(spec.length)
-        ]
-    return Snippet(start, chars, bands, strip_cells, wrap(chars, spec.width), spec.palette, spec.raw_c)
+        strips, misses = guesses(states, start, stop)
+    return Snippet(start, chars, bands, strips, misses, wrap(chars, spec.columns), spec.palette, spec.raw_c)
+
+
+def guesses(states: States, start: int, stop: int) -> tuple[list[list[Guess]], list[str | None]]:
+    """The top guesses at each position of [start, stop), and the true next character each missed.
+
+    The true next character is the symbol at the following position (none after the text's last
+    one), as in the dashboard: a guess that names it is a hit; where none does, it is a miss.
+    """
+    pred = states.predictions(start, stop)
+    ids = states.tokens(start, min(stop + 1, states.n_tokens))
+    shades = lut_index(pred.top_probs, 0.0, 1.0)  # (n, k)
+    symbols = states.vocab.symbols
+    byte_level = states.vocab.byte_level
+    strips, misses = [], []
+    for i in range(stop - start):
+        nxt = int(ids[i + 1]) if i + 1 < len(ids) else -1
+        top = [int(t) for t in pred.top_ids[i]]
+        strips.append([Guess(strip_text(symbols[t], byte_level), int(shades[i, r]), t == nxt)
+                       for r, t in enumerate(top)])
+        misses.append(None if nxt < 0 or nxt in top else strip_text(symbols[nxt], byte_level))
+    return strips, misses

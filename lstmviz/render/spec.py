@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, fields
 from lstmviz.errors import OptionError
 from lstmviz.names import Neuron
 from lstmviz.render.palette import PALETTES
+from lstmviz.render.style import MIN_COLUMNS, label_columns, screen_columns
 
 FORMATS = ("html", "svg")
 
@@ -33,9 +34,12 @@ class ExportSpec:
     """One figure: positions [start, start + length) coloured by each neuron, and how it looks.
 
     Checked when made, so every renderer can trust it: neurons are parsed (strings are accepted)
-    into a tuple, and no neuron, an empty span, an unknown palette or format, or a negative width
-    is refused. Whether the neurons and the span exist depends on the file, and is checked when the
-    figure is rendered.
+    into a tuple, and no neuron, an empty span, an unknown palette or format, or a width under
+    ``MIN_COLUMNS`` (but 0) is refused. A width equal to the dashboard's (74 columns with strips,
+    159 without, less the room of the labels of several neurons:
+    :func:`~lstmviz.render.style.screen_columns`) is stored as the default, None, so two specs of
+    the same figure are equal and record the same command. Whether the neurons and the span exist
+    depends on the file, and is checked when the figure is rendered.
 
     Attributes:
         neurons: one band per neuron, e.g. ``("layer1.c.117",)``.
@@ -47,14 +51,16 @@ class ExportSpec:
             SVG: no XML declaration, for an ``<svg>`` inlined into HTML.
         title: a heading above the text.
         caption: text below the legend; newlines are kept.
-        width: characters per line before wrapping; 0 wraps only at newlines.
+        width: characters per line before wrapping; None (the default) wraps where the dashboard's
+            view does at its widest, so a figure is as wide as the screen; 0 wraps only at newlines.
         raw_c: colour the cell state c itself, not tanh(c), over ± the larger magnitude of
             the unit's 1st and 99th percentiles in the whole file (beyond it, clipped).
         format: ``"html"`` or ``"svg"``.
 
     Raises:
         UnknownActivation: a neuron that is not written ``layer.kind.unit``.
-        OptionError: no neuron, an empty span, an unknown palette or format, or a negative width.
+        OptionError: no neuron, an empty span, an unknown palette or format, or a width of 1 to 9 or
+            below 0.
 
     >>> spec = ExportSpec(["layer1.c.117"], 1200, 400, strips=True)
     >>> spec.neurons, spec.palette
@@ -69,7 +75,7 @@ class ExportSpec:
     fragment: bool = False
     title: str | None = None
     caption: str | None = None
-    width: int = 100
+    width: int | None = None
     raw_c: bool = False
     format: str = "html"
 
@@ -81,10 +87,21 @@ class ExportSpec:
             raise OptionError(f"the span is empty (length {self.length}); give a length of 1 or more")
         if self.palette not in PALETTES:
             raise OptionError(f"unknown palette {self.palette!r}; choose one of {', '.join(PALETTES)}")
-        if self.width < 0:
-            raise OptionError(f"the line width is {self.width}; give 0 (no wrapping) or a positive number")
+        if self.width is not None and (self.width < 0 or 0 < self.width < MIN_COLUMNS):
+            raise OptionError(f"the line width is {self.width}; give {MIN_COLUMNS} or more characters per "
+                              "line, or 0 to break lines only at newlines")
+        if self.width == self._screen_columns():
+            object.__setattr__(self, "width", None)
         if self.format not in FORMATS:
             raise OptionError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
+
+    @property
+    def columns(self) -> int:
+        """Characters per line: the width given, or the dashboard's (0: break only at newlines)."""
+        return self._screen_columns() if self.width is None else self.width
+
+    def _screen_columns(self) -> int:
+        return screen_columns(self.strips, label_columns([str(n) for n in self.neurons]))
 
     @property
     def stop(self) -> int:

@@ -10,17 +10,24 @@ shown for each symbol come from here, so the dashboard (``app/``) and the export
 Stable class names (a browser test compares the dashboard and an export through them)::
 
     lv-snippet  the whole figure; also carries the scope class its stylesheet is written for
-    lv-group    one display line: a band per neuron, then the prediction strips
-    lv-band     characters coloured by one neuron; data-neuron="layer1.c.117"
-    lv-ch       one character; data-i = its position in the file, inline background-color
+    lv-group    one display line: a band per neuron, then the prediction strips and the misses
+    lv-band     characters coloured by one neuron; data-neuron="layer1.c.117", data-start = the
+                position of its first character; each character is one <span> in it
     lv-ws       a character drawn as a faint marker (newline, tab in a grid, control symbol)
-    lv-strip    one row of prediction cells; data-rank = 1..5
-    lv-p        one prediction cell; inline background-color shaded by probability
+    lv-strip    one row of prediction cells, data-rank = 1..5; each guess is one <span> in it
+    lv-hit      the guess that is the true next character, outlined
+    lv-misses   the row under the strips: the true next character where no guess was it (lv-miss)
     lv-grid     on the text container when cells have a fixed width (strips shown)
     lv-gap      on the text container when display lines need a gap (strips or several neurons)
     lv-label    a band's neuron name, left of it, when a figure shows several neurons
     lv-scale    one row of the legend: a name, the low end, SWATCHES lv-key cells, the high end
     lv-title, lv-legend, lv-caption   the figure's title, colour scales and caption
+
+Exports colour a cell by a class per entry of a colour table (:func:`colour_class`: ``k57`` is
+entry 57 of the figure's palette, ``p12`` entry 12 of the strips' red scale, ``kx`` no value),
+defined once in the figure's scoped stylesheet (:func:`colour_rules`), rather than by an inline
+style on each cell; the dashboard, which draws in the browser, writes inline styles of the same
+colours.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import unicodedata
 
 from lstmviz.kinds import KINDS
+from lstmviz.render.palette import lut, text_colour
 
 FONT_STACK = (
     'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", '
@@ -53,6 +61,16 @@ INK = "#000000"  # text on light backgrounds; palette.text_colour picks white on
 FAINT = "#8a8a8a"  # newline and tab markers, so they do not read as text
 MUTED = "#555555"  # labels, legend and caption
 PAPER = "#ffffff"
+HIT_INK = "#1d2430"  # outline of the guess that was the true next character
+MISS_PAPER = "#f1f1f1"  # a true next character that no guess named, with a red line above it
+MISS_LINE = "#bb0000"
+MARK_PX = 1.5  # width of the outline and of the miss line
+
+# The dashboard's character view at its widest: .lv-app's max-width of 1400 px less its padding
+# (2 x 16), the view's border (2) and what assets/lstmviz.js keeps clear (2 x PAD_PX + 2). Exports
+# wrap where that view wraps, so a figure is as wide as the screen it was looked at on.
+VIEW_PX = 1340
+MIN_COLUMNS = 10  # the narrowest the view draws (lstmviz.js), and the narrowest export
 
 _FIXED_MARKS = {"\n": "↵", "\t": "⇥", "\r": "␍"}
 _FLOW_MARKS = {"\n": "↵", "\r": "␍"}  # in flowing text a tab stays a tab, so code keeps its indent
@@ -135,17 +153,101 @@ def tick(value: float) -> str:
     return f"{value:.3g}"
 
 
+def label_columns(names: list[str]) -> int:
+    """Width, in characters, of the labels left of the bands: none for one neuron.
+
+    >>> label_columns(["layer1.c.3"]), label_columns(["layer1.c.3", "layer0.h.10"])
+    (0, 12)
+    """
+    return max(map(len, names)) + 1 if len(names) > 1 else 0
+
+
+def screen_columns(strips: bool, label: int = 0) -> int:
+    """Characters per line of the dashboard's view at its widest, and so of an export by default.
+
+    ``label`` is the width of the neurons' labels (:func:`label_columns`), which take their room
+    from the text's.
+
+    >>> screen_columns(True), screen_columns(False), screen_columns(True, label=12)
+    (74, 159, 68)
+    """
+    return max(MIN_COLUMNS, int((VIEW_PX - label * CHAR_PX) // (COL_PX if strips else CHAR_PX)))
+
+
+NO_VALUE = "kx"  # the class of a cell with no value (NaN or infinity): paper white
+
+
+def colour_class(table: str, index: int) -> str:
+    """The class of entry ``index`` of a colour table: ``"k"`` the figure's palette, ``"p"`` the strips'.
+
+    A figure uses one palette, so the entry number alone names its colour; -1 (no value) is
+    :data:`NO_VALUE`.
+
+    >>> colour_class("k", 57), colour_class("p", 0), colour_class("k", -1)
+    ('k57', 'p0', 'kx')
+    """
+    return NO_VALUE if index < 0 else f"{table}{index}"
+
+
+def class_colour(cls: str, palette: str) -> str:
+    """The ``#rrggbb`` a colour class stands for in a figure of ``palette``.
+
+    >>> class_colour("k0", "blog"), class_colour("p255", "blog"), class_colour("kx", "blog")
+    ('#3a75c4', '#d62728', '#ffffff')
+    """
+    if cls == NO_VALUE:
+        return PAPER
+    return lut("strip" if cls[0] == "p" else palette)[int(cls[1:])]
+
+
+def colour_rules(scope: str, palette: str, classes: set[str], *, svg: bool = False) -> list[str]:
+    """One rule per colour class a figure uses, under ``scope``, in a fixed order.
+
+    HTML rules set the background and, on dark colours, white text; SVG rules set the fill of a
+    cell's rectangle (its glyph's colour is the ``w`` class, see :func:`svg_rules`).
+
+    >>> colour_rules(".lv-x", "blog", {"k0", "kx"})
+    ['.lv-x .k0{background:#3a75c4;color:#fff}', '.lv-x .kx{background:#ffffff}']
+    """
+    rules = []
+    for cls in sorted(classes, key=lambda c: (c[0], c == NO_VALUE, int(c[1:]) if c != NO_VALUE else 0)):
+        colour = class_colour(cls, palette)
+        if svg:
+            rules.append(f"{scope} .{cls}{{fill:{colour}}}")
+            continue
+        ink = "" if text_colour(colour) == INK else ";color:#fff"
+        rules.append(f"{scope} .{cls}{{background:{colour}{ink}}}")
+    return rules
+
+
+def svg_rules(scope: str) -> list[str]:
+    """The classes of an SVG figure other than colours: glyph inks, the outline, the misses."""
+    s = scope
+    return [
+        f"{s} .w{{fill:{PAPER}}}",
+        f"{s} .f{{fill:{FAINT}}}",
+        f"{s} .b{{font-weight:bold}}",
+        f"{s} .lv-hit{{fill:none;stroke:{HIT_INK};stroke-width:{MARK_PX}}}",
+        f"{s} .lv-miss{{fill:{MISS_PAPER}}}",
+        f"{s} .lv-miss-line{{fill:{MISS_LINE}}}",
+    ]
+
+
 def stylesheet(scope: str) -> str:
     """The CSS of a figure, every rule under the selector ``scope`` so it cannot touch a host page.
 
-    Colours are not here: each cell carries its own ``background-color`` inline. Margins, padding
-    and fonts are set explicitly on the figure's elements so that a host page's generic rules
-    (``span {padding: 4px}``) cannot reshape it either.
+    Colours are not here: an export adds a rule per colour it uses (:func:`colour_rules`), the
+    dashboard an inline style per cell. Margins, padding and fonts are set explicitly on the
+    figure's elements so that a host page's generic rules (``span {padding: 4px}``) cannot
+    reshape it either. A character is any ``<span>`` of a band, a guess any ``<span>`` of a strip,
+    but the label naming the band's neuron.
 
     >>> stylesheet(".lv-demo").startswith(".lv-demo{")
     True
     """
     s = scope
+    cell = ":not(.lv-label)"
+    mark = f"{MARK_PX}px"
     rules = [
         f"{s}{{display:block;margin:0 0 16px;padding:{PAD_PX}px;border:0;background:{PAPER};"
         f"color:{INK};font-family:{FONT_STACK};font-size:{FONT_PX}px;line-height:{LINE_PX}px;"
@@ -154,21 +256,23 @@ def stylesheet(scope: str) -> str:
         f"{s} div,{s} span{{margin:0;padding:0;border:0;box-sizing:border-box;background:transparent;"
         "font:inherit;color:inherit;white-space:inherit;text-align:inherit;letter-spacing:0;"
         "word-spacing:0;text-transform:none;text-indent:0;text-decoration:none;"
-        "vertical-align:baseline;float:none;position:static;width:auto;height:auto}",
+        "vertical-align:baseline;float:none;position:static;width:auto;height:auto;box-shadow:none}",
         f"{s} div{{display:block}}",
         f"{s} span{{display:inline}}",
         f"{s} .lv-band{{display:block;white-space:pre;tab-size:4;height:{LINE_PX}px}}",
         f"{s} .lv-gap .lv-group{{margin-bottom:{GROUP_GAP_PX}px}}",
-        f"{s} .lv-ch{{color:{INK}}}",
         f"{s} .lv-ws{{color:{FAINT}}}",
         f"{s} .lv-label{{display:inline-block;vertical-align:top;font-size:{FONT_PX}px;color:{MUTED}}}",
         f"{s} .lv-strip .lv-label{{height:{STRIP_ROW_PX}px}}",
-        f"{s} .lv-grid .lv-ch,{s} .lv-p{{display:inline-block;width:{COL_PX}px;text-align:center;"
-        "vertical-align:top;overflow:hidden}",
-        f"{s} .lv-grid .lv-ch{{height:{LINE_PX}px}}",
+        f"{s} .lv-grid .lv-band>span{cell},{s} .lv-strip>span{cell},{s} .lv-scale-note>span{{"
+        f"display:inline-block;width:{COL_PX}px;text-align:center;vertical-align:top;overflow:hidden}}",
+        f"{s} .lv-grid .lv-band>span{cell}{{height:{LINE_PX}px}}",
         f"{s} .lv-strip{{display:block;white-space:pre;height:{STRIP_ROW_PX}px;"
         f"line-height:{STRIP_ROW_PX}px;font-size:{STRIP_FONT_PX}px}}",
-        f"{s} .lv-p{{height:{STRIP_ROW_PX}px;color:{INK}}}",
+        f"{s} .lv-strip>span{cell},{s} .lv-scale-note>span{{height:{STRIP_ROW_PX}px;"
+        f"line-height:{STRIP_ROW_PX}px;font-size:{STRIP_FONT_PX}px}}",
+        f"{s} .lv-hit{{font-weight:bold;box-shadow:inset 0 0 0 {mark} {HIT_INK}}}",
+        f"{s} .lv-miss{{background:{MISS_PAPER};box-shadow:inset 0 {mark} 0 {MISS_LINE};color:{HIT_INK}}}",
         f"{s} .lv-title{{display:block;margin-bottom:8px;font-family:{LABEL_FONT_STACK};"
         "font-size:16px;line-height:22px;font-weight:bold}",
         f"{s} .lv-legend,{s} .lv-caption{{display:block;margin-top:8px;font-family:{LABEL_FONT_STACK};"

@@ -1,8 +1,12 @@
 """A :class:`~lstmviz.render.snippet.Snippet` as a standalone SVG: rectangles and text, nothing else.
 
-The same cells, colours and glyphs as the HTML export (:mod:`lstmviz.render.html`), placed on the
-pixel grid of :mod:`lstmviz.render.style`. Every glyph is centred in its own cell, so columns line up
-whatever monospace font the viewer substitutes. No scripts, images, links or ``url()``: it opens
+The same cells, colours, glyphs and marks as the HTML export (:mod:`lstmviz.render.html`), placed
+on the pixel grid of :mod:`lstmviz.render.style`. Every glyph is centred in its own cell, so columns
+line up whatever monospace font the viewer substitutes. Colours are classes of a stylesheet inside
+the figure, scoped under its own class as in HTML, so an ``<svg>`` inlined into a page colours
+nothing else; each display line is a group moved into place, so its cells carry only their
+column. The figure scales to the width of whatever holds it (``width="100%"``, never wider than
+drawn), and keeps its proportions (``viewBox``). No scripts, images, links or ``url()``: it opens
 offline and can be embedded with ``<img>``. Provenance goes in ``<metadata>``, since an XML
 comment may not contain the ``--`` of the command's options.
 """
@@ -12,13 +16,16 @@ from __future__ import annotations
 from html import escape
 
 from lstmviz.render import style
-from lstmviz.render.html import legend_rows
-from lstmviz.render.palette import swatches, text_colour
+from lstmviz.render.html import HIT_NOTE, MISS_NOTE, legend_rows, swatches
+from lstmviz.render.palette import text_colour
 from lstmviz.render.snippet import Snippet
 
 TITLE_PX = 16
 TITLE_ROW_PX = 22
 MARGIN_PX = 8  # above the legend and the caption, as in the HTML
+BASELINE_PX = 15  # of a glyph in a band, from the band's top
+STRIP_BASELINE_PX = 11
+LABEL_ADVANCE = 0.6  # advance of a label's character, in font sizes (for the figure's extent)
 
 
 def _n(x: float) -> str:
@@ -27,109 +34,200 @@ def _n(x: float) -> str:
 
 
 class _Canvas:
-    """Collects elements and the extent they cover."""
+    """Collects elements, the colour classes they use, and the width they cover."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.used: set[str] = set()
         self.right = 0.0
 
-    def rect(self, x: float, y: float, w: float, h: float, fill: str, extra: str = "") -> None:
-        self.parts.append(f'<rect{extra} x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" '
-                          f'fill="{fill}"/>')
-        self.right = max(self.right, x + w)
+    def cls(self, table: str, index: int) -> str:
+        cls = style.colour_class(table, index)
+        self.used.add(cls)
+        return cls
 
     def text(self, x: float, y: float, text: str, *, size: float | None = None, fill: str | None = None,
-             anchor: str | None = None, extra: str = "") -> None:
+             extra: str = "") -> None:
+        """Left-aligned text, such as a title, a label or a legend's words."""
         attrs = f' x="{_n(x)}" y="{_n(y)}"'
         attrs += f' font-size="{_n(size)}"' if size else ""
         attrs += f' fill="{fill}"' if fill else ""
-        attrs += f' text-anchor="{anchor}"' if anchor else ""
         self.parts.append(f"<text{attrs}{extra}>{escape(text)}</text>")
-        if anchor is None:
-            self.right = max(self.right, x + len(text) * (size or style.FONT_PX) * 0.6)
+        self.right = max(self.right, x + len(text) * (size or style.FONT_PX) * LABEL_ADVANCE)
 
 
-def _glyph(canvas: _Canvas, x: float, y: float, char: str, fixed: bool, background: str,
-           size: float) -> None:
-    text, faint = style.cell_text(char, fixed)
-    if text.strip() == "":
-        return  # a space, a tab in flowing text, or the tail of a multi-byte character
-    ink = text_colour(background)
-    fill = style.FAINT if faint and ink == style.INK else (None if ink == style.INK else ink)
-    canvas.text(x, y, text, size=size, fill=fill, anchor="middle")
+def _ink(background: str, faint: bool = False) -> str:
+    """The class of a glyph on a background: none for ink, ``w`` on dark colours, ``f`` if faint."""
+    if text_colour(background) != style.INK:
+        return "w"
+    return "f" if faint else ""
 
 
-def document(snippet: Snippet, *, metadata: str, title: str | None, caption: str | None,
-             fragment: bool) -> str:
-    """The SVG text; ``fragment`` leaves out the XML declaration, for inlining into HTML."""
+def _glyph(x: float, text: str, classes: str) -> str:
+    attrs = f' class="{classes}"' if classes else ""
+    return f'<text x="{_n(x)}"{attrs}>{escape(text)}</text>'
+
+
+def _box(x: float, y: float, w: float, h: float) -> str:
+    """One rectangle as a piece of a path: ``M18 0h36v15h-36z``."""
+    return f"M{_n(x)} {_n(y)}h{_n(w)}v{_n(h)}h-{_n(w)}z"
+
+
+def _paths(cells: list[tuple[float, str]], col: float, h: float) -> list[str]:
+    """The backgrounds of a row: one path per colour class, each neighbouring run of it one box.
+
+    ``cells`` are (x, class) in order along the row; a class that appears again later adds a box
+    to its path. A path per class is a few bytes a cell, where a ``<rect>`` each was fifty.
+    """
+    runs: dict[str, list[list[float]]] = {}
+    last = None
+    for x, cls in cells:
+        if cls == last:
+            runs[cls][-1][1] += col
+        else:
+            runs.setdefault(cls, []).append([x, col])
+        last = cls
+    return [f'<path class="{cls}" d="{"".join(_box(x, 0, w, h) for x, w in boxes)}"/>'
+            for cls, boxes in runs.items()]
+
+
+def _row(c: _Canvas, x0: float, y: float, head: str, shapes: list[str], glyphs: list[str], baseline: float,
+         label: str | None = None, extra: str = "") -> None:
+    """One row of a display line: a group at (x0, y) holding its backgrounds, then centred glyphs."""
+    c.parts.append(f'<g {head} transform="translate({_n(x0)} {_n(y)})"{extra}>')
+    if label is not None:
+        c.parts.append(f'<text x="{_n(-x0 + style.PAD_PX)}" y="{baseline}" class="lv-label" '
+                       f'fill="{style.MUTED}" font-size="{style.FONT_PX}">{escape(label)}</text>')
+    c.parts += shapes
+    if glyphs:
+        c.parts.append(f'<g text-anchor="middle" transform="translate(0 {baseline})">'
+                       + "".join(glyphs) + "</g>")
+    c.parts.append("</g>")
+
+
+def _line(c: _Canvas, snippet: Snippet, a: int, b: int, x0: float, y: float,
+          names: list[str] | None) -> float:
+    """The rows of one display line, from the top ``y``; returns the top of what follows."""
     fixed = snippet.strips is not None
-    several = len(snippet.bands) > 1
     col = style.COL_PX if fixed else style.CHAR_PX
-    names = [str(band.neuron) for band in snippet.bands]
-    gutter = (max(map(len, names)) + 1) * style.CHAR_PX if several else 0.0
+    c.right = max(c.right, x0 + (b - a) * col)
+    for k, band in enumerate(snippet.bands):
+        cells, glyphs = [], []
+        for i in range(a, b):
+            x = (i - a) * col
+            cls = c.cls("k", int(band.index[i]))
+            cells.append((x, cls))
+            text, faint = style.cell_text(snippet.chars[i], fixed)
+            if text.strip():  # a space, a tab in flowing text or the tail of a multi-byte character: none
+                ink = _ink(style.class_colour(cls, snippet.palette), faint)
+                glyphs.append(_glyph(x + col / 2, text, ink))
+        _row(c, x0, y, f'class="lv-band" data-neuron="{band.neuron}" data-start="{snippet.start + a}"',
+             _paths(cells, col, style.LINE_PX), glyphs, BASELINE_PX, None if names is None else names[k])
+        y += style.LINE_PX
+    if not fixed:
+        return y
+    h = style.STRIP_ROW_PX
+    m = style.MARK_PX / 2
+    small = f' font-size="{style.STRIP_FONT_PX}"'
+    for rank in range(len(snippet.strips[a])):
+        cells, glyphs, hits = [], [], []
+        for i in range(a, b):
+            guess = snippet.strips[i][rank]
+            x = (i - a) * col
+            cls = c.cls("p", guess.shade)
+            cells.append((x, cls))
+            ink = _ink(style.class_colour(cls, snippet.palette))
+            if guess.hit:
+                hits.append(_box(x + m, m, col - 2 * m, h - 2 * m))
+                ink = (ink + " b").strip()
+            glyphs.append(_glyph(x + col / 2, guess.glyph, ink))
+        shapes = _paths(cells, col, h) + ([f'<path class="lv-hit" d="{"".join(hits)}"/>'] if hits else [])
+        _row(c, x0, y, f'class="lv-strip" data-rank="{rank + 1}"', shapes, glyphs, STRIP_BASELINE_PX,
+             extra=small)
+        y += h
+    missed = [(i - a) * col for i in range(a, b) if snippet.misses[i] is not None]
+    shapes = [] if not missed else [
+        f'<path class="lv-miss" d="{"".join(_box(x, 0, col, h) for x in missed)}"/>',
+        f'<path class="lv-miss-line" d="{"".join(_box(x, 0, col, style.MARK_PX) for x in missed)}"/>',
+    ]
+    glyphs = [_glyph((i - a) * col + col / 2, snippet.misses[i], "") for i in range(a, b)
+              if snippet.misses[i] is not None]
+    _row(c, x0, y, 'class="lv-strip lv-misses"', shapes, glyphs, STRIP_BASELINE_PX, extra=small)
+    return y + h
+
+
+def _legend(c: _Canvas, snippet: Snippet, left: float, y: float) -> float:
+    small = style.LEGEND_FONT_PX
+    advance = small * LABEL_ADVANCE
+    for name, lo, hi, table in legend_rows(snippet):
+        baseline = y + 13
+        c.text(left, baseline, name, size=small, fill=style.MUTED)
+        x = left + (len(name) + 1) * advance
+        low, high = style.tick(lo), style.tick(hi)
+        c.text(x, baseline, low, size=small, fill=style.MUTED)
+        x += (len(low) + 1) * advance
+        keys = [(x + k * style.SWATCH_PX, c.cls(table, index)) for k, index in enumerate(swatches())]
+        c.parts.append(f'<g class="lv-key" transform="translate(0 {_n(y + 3)})">'
+                       + "".join(_paths(keys, style.SWATCH_PX, style.SWATCH_H_PX)) + "</g>")
+        c.text(x + style.SWATCHES * style.SWATCH_PX + advance, baseline, high, size=small, fill=style.MUTED)
+        y += style.LEGEND_ROW_PX
+    if snippet.strips is not None:
+        col, h = style.COL_PX, style.STRIP_ROW_PX
+        m = style.MARK_PX / 2
+        x = left
+        c.parts.append(f'<path class="lv-hit" d="{_box(x + m, y + 2 + m, col - 2 * m, h - 2 * m)}"/>')
+        c.parts.append(f'<text x="{_n(x + col / 2)}" y="{_n(y + 13)}" font-size="{style.STRIP_FONT_PX}" '
+                       'text-anchor="middle" class="b">a</text>')
+        c.text(x + col + advance, y + 13, HIT_NOTE + " ·", size=small, fill=style.MUTED)
+        x += col + (len(HIT_NOTE) + 3) * advance
+        c.parts.append(f'<path class="lv-miss" d="{_box(x, y + 2, col, h)}"/>'
+                       f'<path class="lv-miss-line" d="{_box(x, y + 2, col, style.MARK_PX)}"/>')
+        c.parts.append(f'<text x="{_n(x + col / 2)}" y="{_n(y + 13)}" font-size="{style.STRIP_FONT_PX}" '
+                       'text-anchor="middle">a</text>')
+        c.text(x + col + advance, y + 13, MISS_NOTE, size=small, fill=style.MUTED)
+        y += style.LEGEND_ROW_PX
+    return y
+
+
+def document(snippet: Snippet, *, scope: str, metadata: str, title: str | None, caption: str | None,
+             fragment: bool) -> str:
+    """The SVG text; ``fragment`` leaves out the XML declaration, for inlining into HTML.
+
+    ``scope`` is the figure's own class, as in HTML: its stylesheet's rules apply under it only.
+    """
+    several = len(snippet.bands) > 1
+    names = [str(band.neuron) for band in snippet.bands] if several else None
+    gutter = style.label_columns(names or []) * style.CHAR_PX
     left = style.PAD_PX
-    x0 = left + gutter
     y = float(style.PAD_PX)
     c = _Canvas()
     if title:
         c.text(left, y + TITLE_PX, title, size=TITLE_PX, extra=' font-weight="bold"')
         y += TITLE_ROW_PX + MARGIN_PX
-    gap = fixed or several
+    gap = snippet.strips is not None or several
     for a, b in snippet.lines:
         c.parts.append('<g class="lv-group">')
-        for band, name in zip(snippet.bands, names, strict=True):
-            c.parts.append(f'<g class="lv-band" data-neuron="{band.neuron}">')
-            if several:
-                c.text(left, y + 15, name, fill=style.MUTED, extra=' class="lv-label"')
-            for i in range(a, b):
-                x = x0 + (i - a) * col
-                c.rect(x, y, col, style.LINE_PX, band.colours[i],
-                       extra=f' class="lv-ch" data-i="{snippet.start + i}"')
-                _glyph(c, x + col / 2, y + 15, snippet.chars[i], fixed, band.colours[i], style.FONT_PX)
-            c.parts.append("</g>")
-            y += style.LINE_PX
-        for rank in range(len(snippet.strips[a]) if fixed else 0):
-            c.parts.append(f'<g class="lv-strip" data-rank="{rank + 1}">')
-            for i in range(a, b):
-                glyph, shade, _ = snippet.strips[i][rank]
-                x = x0 + (i - a) * col
-                c.rect(x, y, col, style.STRIP_ROW_PX, shade, extra=' class="lv-p"')
-                ink = text_colour(shade)
-                c.text(x + col / 2, y + 11, glyph, size=style.STRIP_FONT_PX,
-                       fill=None if ink == style.INK else ink, anchor="middle")
-            c.parts.append("</g>")
-            y += style.STRIP_ROW_PX
+        y = _line(c, snippet, a, b, left + gutter, y, names)
         c.parts.append("</g>")
         y += style.GROUP_GAP_PX if gap else 0
-    y += MARGIN_PX
-    small = style.LEGEND_FONT_PX
-    for name, lo, hi, palette in legend_rows(snippet):
-        baseline = y + 13
-        c.text(left, baseline, name, size=small, fill=style.MUTED)
-        x = left + (len(name) + 1) * small * 0.6
-        low, high = style.tick(lo), style.tick(hi)
-        c.text(x, baseline, low, size=small, fill=style.MUTED)
-        x += (len(low) + 1) * small * 0.6
-        for k, colour in enumerate(swatches(palette, style.SWATCHES)):
-            c.rect(x + k * style.SWATCH_PX, y + 3, style.SWATCH_PX, style.SWATCH_H_PX, colour,
-                   extra=' class="lv-key"')
-        c.text(x + style.SWATCHES * style.SWATCH_PX + small * 0.6, baseline, high, size=small,
-               fill=style.MUTED)
-        y += style.LEGEND_ROW_PX
+    y = _legend(c, snippet, left, y + MARGIN_PX)
     if caption:
         y += MARGIN_PX
         for line in caption.splitlines():
-            c.text(left, y + 13, line, size=small, fill=style.MUTED, extra=' class="lv-caption"')
+            c.text(left, y + 13, line, size=style.LEGEND_FONT_PX, fill=style.MUTED,
+                   extra=' class="lv-caption"')
             y += style.LEGEND_ROW_PX
-    width = c.right + style.PAD_PX
-    height = y + style.PAD_PX
+    width = _n(c.right + style.PAD_PX)
+    height = _n(y + style.PAD_PX)
+    sheet = style.svg_rules("." + scope) + style.colour_rules("." + scope, snippet.palette, c.used, svg=True)
     head = "" if fragment else '<?xml version="1.0" encoding="UTF-8"?>\n'
     return (
-        f'{head}<svg xmlns="http://www.w3.org/2000/svg" class="lv-snippet" width="{_n(width)}" '
-        f'height="{_n(height)}" viewBox="0 0 {_n(width)} {_n(height)}" '
+        f'{head}<svg xmlns="http://www.w3.org/2000/svg" class="lv-snippet {scope}" width="100%" '
+        f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" style="max-width:{width}px" '
         f'font-family="{escape(style.FONT_STACK)}" font-size="{style.FONT_PX}" fill="{style.INK}">\n'
         f"<metadata>\n{escape(metadata)}\n</metadata>\n"
-        f'<rect width="{_n(width)}" height="{_n(height)}" fill="{style.PAPER}"/>\n'
+        "<style>\n" + "\n".join(sheet) + "\n</style>\n"
+        f'<rect width="{width}" height="{height}" fill="{style.PAPER}"/>\n'
         + "\n".join(c.parts)
         + "\n</svg>\n"
     )

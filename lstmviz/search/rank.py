@@ -32,6 +32,11 @@ all hypotheses at once; on a GPU (``device``, by default the GPU when there is o
 close to the speed of the read. Files from before 1.2 first get a histogram pass, cached once per file.
 Hypothesis values are held in memory: 1 byte per position for a binary one, 8 for a numeric one.
 
+**Language.** Built-ins whose rules depend on the language (``comment``, ``string``, …) are read
+in the text's language, detected from its start or given (``lang``); one that does not apply to
+it (``docstring`` on C) is refused with a line saying so, and left out of :func:`rank_all`. Each
+table's ``attrs`` say which language was used and why.
+
 Results are cached per file and hypothesis (:mod:`lstmviz.search.cache`): a second call returns
 at once, and a changed file is rescored. The results of a user's own hypotheses are bounded in
 number and bytes, the least recently used removed first; the built-ins' are always kept.
@@ -53,12 +58,23 @@ from lstmviz.errors import SearchError, StoreError, UnknownActivation
 from lstmviz.kinds import kinds_named
 from lstmviz.names import Neuron, parse_name
 from lstmviz.search import cache as result_cache
+from lstmviz.search import sparse
 from lstmviz.search.histograms import DEFAULT_BINS, UnitHistograms
-from lstmviz.search.hypotheses import HYPOTHESES, Hypothesis, resolve, symbol_string
+from lstmviz.search.hypotheses import (
+    BUILTIN_KEYS,
+    HYPOTHESES,
+    Hypothesis,
+    bind,
+    resolve,
+    symbol_string,
+    text_language,
+)
+from lstmviz.search.languages import Language
 from lstmviz.search.scoring import (
     BLOCK_ROWS,
     DEFAULT_SHIFTS,
     Columns,
+    Moments,
     Prepared,
     Progress,
     ProgressBar,
@@ -85,6 +101,7 @@ class UnitScores:
         n_positions: positions in the text; ``n_inside`` positions where a binary one holds.
         local: score of the best guess from the current symbol alone (see the module docstring).
         stats: activation name -> {statistic -> (H,) float64 array}.
+        language: the language the text was read in (None where not known, as for a bare cache).
     """
 
     hypothesis: str
@@ -94,6 +111,7 @@ class UnitScores:
     n_inside: int
     local: float
     stats: dict[str, dict[str, np.ndarray]]
+    language: Language | None = None
 
     @property
     def null_best(self) -> float:
@@ -128,8 +146,16 @@ class UnitScores:
             "hypothesis": self.hypothesis, "description": self.description, "binary": self.binary,
             "measure": "AUROC" if self.binary else "|Pearson|", "n_positions": self.n_positions,
             "n_inside": self.n_inside, "null_best": self.null_best, "local": self.local,
-            "baseline": max(self.null_best, self.local),
+            "baseline": max(self.null_best, self.local), **language_attrs(self.language),
         }
+
+
+def language_attrs(language: Language | None) -> dict:
+    """The language facts a table carries: ``language``, ``language_given``, ``language_evidence``."""
+    if language is None:
+        return {}
+    return {"language": language.name, "language_given": language.given,
+            "language_evidence": language.evidence}
 
 
 # --- public API ----------------------------------------------------------------------------------
@@ -163,6 +189,7 @@ def rank_units(
     cache: bool = True,
     progress: Progress = False,
     device: str | torch.device = "auto",
+    lang: str | None = None,
 ) -> pd.DataFrame:
     """Units ranked by how well they track ``hypothesis``, best first.
 
@@ -175,21 +202,26 @@ def rank_units(
         cache: read and write cached results beside the file.
         progress: True for a progress bar on stderr, or a callable ``(done, total)``.
         device: where to score: ``auto`` (the GPU when there is one), ``cpu`` or ``cuda``.
+        lang: the text's language (``c``, ``python``, …; see
+            :data:`~lstmviz.search.languages.LANGUAGES`); None detects it.
 
     Returns:
         One row per unit: binary hypotheses give ``neuron, name, layer, kind, unit, score,
         direction, null, auroc, point_biserial, mean_in, mean_out``; numeric ones give
         ``neuron, …, null, pearson, spearman, slope, mean``. ``attrs`` holds the hypothesis,
         its measure, ``n_positions``, ``n_inside``, ``null_best``, ``local`` and ``baseline`` (see
-        the module docstring).
+        the module docstring), and ``language``, ``language_given``, ``language_evidence``.
 
     Raises:
-        SearchError: the hypothesis is constant on this text (e.g. no quotes at all).
+        SearchError: the hypothesis is constant on this text (e.g. no quotes at all), does not
+            apply to its language, or ``lang`` is unknown.
 
     >>> # with open_states("cache/model__val.h5") as s: rank_units(s, "quote", top=5)
     """
-    hyp = resolve(hypothesis, byte_level=states.vocab.byte_level)
-    scores = score_units(states, [hyp], names=names, cache=cache, progress=progress, device=device)
+    language = text_language(states, lang)
+    hyp = bind(resolve(hypothesis, byte_level=states.vocab.byte_level), language)
+    scores = score_units(states, [hyp], names=names, cache=cache, progress=progress, device=device,
+                         lang=language)
     return scores[hyp.cache_key].table(top)
 
 
@@ -201,18 +233,21 @@ def rank_all(
     cache: bool = True,
     progress: Progress = False,
     device: str | torch.device = "auto",
+    lang: str | None = None,
 ) -> pd.DataFrame:
     """The best ``top`` units for every built-in hypothesis: the file's "interpretable cells".
 
     Columns: ``hypothesis, rank, neuron, measure, score, direction, null, null_best, local,
     baseline, margin, coverage, description`` (``margin = score - baseline``). ``coverage`` is the
     share of positions inside (binary) or NaN (numeric). Hypotheses that are constant on this text
-    (no URLs in a novel) are left out and listed in ``attrs["skipped"]``. ``device`` as in
-    :func:`rank_units`.
+    (no URLs in a novel) are left out and listed in ``attrs["skipped"]``, and so are those for
+    other languages (``docstring`` in C), which ``attrs["not_applicable"]`` lists apart; ``attrs``
+    also name the language (see :func:`rank_units`). ``device`` and ``lang`` as in :func:`rank_units`.
     """
-    hyps = list(HYPOTHESES.values())
+    language = text_language(states, lang)
+    hyps = [b for h in HYPOTHESES.values() if (b := h.in_language(language.name)) is not None]
     scores = score_units(states, hyps, names=names, cache=cache, progress=progress, skip_constant=True,
-                         device=device)
+                         device=device, lang=language)
     rows = []
     for hyp in hyps:
         if hyp.cache_key not in scores:
@@ -231,21 +266,30 @@ def rank_all(
     df = pd.DataFrame(rows, columns=["hypothesis", "rank", "neuron", "measure", "score", "direction",
                                      "null", "null_best", "local", "baseline", "margin", "coverage",
                                      "description"])
-    df.attrs["skipped"] = [h.name for h in hyps if h.cache_key not in scores]
+    shown = {hyp.name for hyp in hyps if hyp.cache_key in scores}
+    df.attrs["skipped"] = [name for name in HYPOTHESES if name not in shown]
+    df.attrs["not_applicable"] = [h.name for h in HYPOTHESES.values() if h.in_language(language.name) is None]
+    df.attrs.update(language_attrs(language))
     return df
 
 
 def cached_scores(
-    states: States, hypothesis: str | Hypothesis, *, names: Sequence[str] | None = None
+    states: States, hypothesis: str | Hypothesis, *, names: Sequence[str] | None = None,
+    lang: str | None = None,
 ) -> UnitScores | None:
-    """Scores already computed for this file, or None: never reads activations (for dashboards)."""
-    hyp = resolve(hypothesis, byte_level=states.vocab.byte_level)
+    """Scores already computed for this file, or None: never reads activations (for dashboards).
+
+    Raises:
+        SearchError: the hypothesis does not apply to the text's language, or ``lang`` is unknown.
+    """
+    language = text_language(states, lang)
+    hyp = bind(resolve(hypothesis, byte_level=states.vocab.byte_level), language)
     names = list(names) if names is not None else select_names(states)
     folder = result_cache.cache_dir(states.path)
     found = result_cache.load(folder, "scores-" + hyp.cache_key, _expect(states)) if folder else None
     if found is None or "constant" in found or any(f"{n}/score" not in found for n in names):
         return None
-    return _unpack(found, names)
+    return _unpack(found, names, language)
 
 
 def score_units(
@@ -260,8 +304,9 @@ def score_units(
     shifts: int = DEFAULT_SHIFTS,
     rows: int = BLOCK_ROWS,
     device: str | torch.device = "auto",
+    lang: str | Language | None = None,
 ) -> dict[str, UnitScores]:
-    """Statistics of every unit for several hypotheses, keyed by ``Hypothesis.cache_key``.
+    """Statistics of every unit for several hypotheses, keyed by their ``cache_key`` in the language.
 
     Cached results are used where present; everything missing is computed in one scoring pass
     (built-in hypotheses are always computed together, as they cost little more than one).
@@ -272,14 +317,22 @@ def score_units(
         names: activations to score (default: all).
         cache: read and write cached results beside the file.
         progress: True for a progress bar on stderr, or a callable ``(done, total)``.
-        skip_constant: leave out hypotheses constant on this text instead of raising.
+        skip_constant: leave out hypotheses constant on this text, or for other languages than
+            its own, instead of raising.
         bins: histogram bins per unit (accuracy of AUROC and Spearman, see search_profile).
         shifts: shifted copies of each hypothesis scored for the chance level.
         rows: positions per block read (memory: the block scored and the next one, read ahead).
         device: where to score: ``auto`` (the GPU when there is one), ``cpu`` or ``cuda``. The
             statistics agree to float32 rounding; cached results serve either.
+        lang: the text's language (a name, or a :class:`Language` already resolved); None
+            detects it. Built-ins with rules per language are bound to it (:func:`bind`).
     """
     where = resolve_device(str(device), supported=("cpu", "cuda"))
+    language = lang if isinstance(lang, Language) else text_language(states, lang)
+    if skip_constant:
+        hypotheses = [b for h in hypotheses if (b := h.in_language(language.name)) is not None]
+    else:
+        hypotheses = [bind(h, language) for h in hypotheses]
     names = list(names) if names is not None else select_names(states)
     for name in names:
         states.activation(name)
@@ -293,8 +346,10 @@ def score_units(
             done[hyp.cache_key] = found
         else:
             todo.append(hyp)
-    if any(h.cache_key in HYPOTHESES for h in todo):
-        todo += [h for h in HYPOTHESES.values() if h not in todo and h.cache_key not in done]
+    if any(h.cache_key in BUILTIN_KEYS for h in todo):
+        keys = {h.cache_key for h in todo} | done.keys()
+        todo += [b for h in HYPOTHESES.values()
+                 if (b := h.in_language(language.name)) is not None and b.cache_key not in keys]
     if todo:
         done.update(_compute(states, todo, names, folder, expect, progress=progress, bins=bins,
                              shifts=shifts, rows=rows, device=where))
@@ -302,7 +357,7 @@ def score_units(
     for hyp in hypotheses:
         arrays = done[hyp.cache_key]
         if "constant" not in arrays:
-            out[hyp.cache_key] = _unpack(arrays, names)
+            out[hyp.cache_key] = _unpack(arrays, names, language)
         elif not skip_constant:
             raise SearchError(str(arrays["text"][1]))
     return out
@@ -315,7 +370,7 @@ def _expect(states: States, *, bins: int = DEFAULT_BINS, shifts: int = DEFAULT_S
     return result_cache.expected_meta(states.path, bins=bins, shifts=shifts)
 
 
-def _unpack(arrays: dict[str, np.ndarray], names: Sequence[str]) -> UnitScores:
+def _unpack(arrays: dict[str, np.ndarray], names: Sequence[str], language: Language | None) -> UnitScores:
     info = arrays["info"]  # [binary, n_positions, n_inside]
     text = arrays["text"]  # [name, description]
     stats = {}
@@ -323,7 +378,7 @@ def _unpack(arrays: dict[str, np.ndarray], names: Sequence[str]) -> UnitScores:
         prefix = name + "/"
         stats[name] = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
     return UnitScores(str(text[0]), str(text[1]), bool(info[0]), int(info[1]), int(info[2]),
-                      float(arrays["local"]), stats)
+                      float(arrays["local"]), stats, language)
 
 
 def _compute(
@@ -358,9 +413,16 @@ def _compute(
         return out
     profiles = _profiles(states, names, folder, expect, bins=bins, rows=rows, progress=progress)
     offsets = [round(N * (j + 1) / (shifts + 1)) for j in range(shifts)]
-    columns = Columns(prepared, offsets, N)
+    rarer = sparse.Rarer(prepared, offsets, N) if all(p.hyp.binary for p in prepared) else None
     with ProgressBar(progress, N * len(names), "scoring") as bar:
-        per_name = score_activations(states, names, profiles, columns, rows, bar, device)
+        if rarer is not None and rarer.share <= sparse.SPARSE_SHARE:
+            known = _moments(folder, expect, names)
+            per_name, moments = sparse.score_rarer(states, names, profiles, prepared, rarer, known, rows,
+                                                   bar, device)
+        else:
+            per_name, moments = score_activations(states, names, profiles, Columns(prepared, offsets, N),
+                                                  rows, bar, device)
+    _keep_moments(folder, expect, moments)
     for k, p in enumerate(prepared):
         arrays = {f"{name}/{stat}": v for name in names for stat, v in per_name[name][k].items()}
         arrays["info"] = np.array([p.hyp.binary, N, p.n_inside], dtype=np.int64)
@@ -368,6 +430,22 @@ def _compute(
         arrays["text"] = np.array([p.hyp.name, p.hyp.description])
         out[p.hyp.cache_key] = _store(folder, p.hyp.cache_key, expect, arrays)
     return out
+
+
+def _moments(folder: Path | None, expect: dict, names: list[str]) -> dict[str, Moments]:
+    """The totals of each activation a former pass kept (see :mod:`lstmviz.search.sparse`)."""
+    found = (result_cache.load(folder, "moments", expect) if folder else None) or {}
+    return {name: {k: found[f"{name}/{k}"] for k in ("mu", "sx", "sxx")} for name in names
+            if f"{name}/sxx" in found}
+
+
+def _keep_moments(folder: Path | None, expect: dict, moments: dict[str, Moments]) -> None:
+    """Keep each activation's totals beside the results, merged with those of other activations."""
+    if folder is None:
+        return
+    arrays = dict(result_cache.load(folder, "moments", expect) or {})
+    arrays.update({f"{name}/{k}": v for name, m in moments.items() for k, v in m.items()})
+    result_cache.save(folder, "moments", expect, arrays)
 
 
 def _constant_message(hyp: Hypothesis, values: np.ndarray) -> str:
@@ -388,14 +466,14 @@ def _store(folder: Path | None, key: str, expect: dict, arrays: dict[str, np.nda
     old = (result_cache.load(folder, "scores-" + key, expect) or {}) if merge else {}
     merged = {**{k: v for k, v in old.items() if k != "constant"}, **arrays}
     result_cache.save(folder, "scores-" + key, expect, merged)
-    if key not in HYPOTHESES:
+    if key not in BUILTIN_KEYS:
         result_cache.trim(folder, _users_own)
     return merged
 
 
 def _users_own(stem: str) -> bool:
     """A cached result of a user's own hypothesis (pattern, spans, values): bounded, unlike the built-ins'."""
-    return stem.startswith("scores-") and stem.removeprefix("scores-") not in HYPOTHESES
+    return stem.startswith("scores-") and stem.removeprefix("scores-") not in BUILTIN_KEYS
 
 
 def _profiles(states: States, names: list[str], folder: Path | None, expect: dict, *, bins: int,

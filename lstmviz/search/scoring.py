@@ -148,18 +148,25 @@ class Columns:
         return zx, zr
 
 
+Moments = dict[str, np.ndarray]  # an activation's totals: "mu" (the centre), "sx", "sxx" per unit
+
+
 def score_activations(
     states: States, names: list[str], hists: dict[str, UnitHistograms], columns: Columns, rows: int,
     bar: ProgressBar, device: torch.device,
-) -> dict[str, list[dict[str, np.ndarray]]]:
+) -> tuple[dict[str, list[dict[str, np.ndarray]]], dict[str, Moments]]:
     """The scoring pass: sums per block for every activation, then per hypothesis its statistics.
 
     Blocks are read one ahead in a background thread while torch scores the current one, so the
     two overlap: on CPU cores the read hides behind the arithmetic, on a GPU the arithmetic behind
     the read. Both devices bin and rank identically; only the order of float32 sums differs.
+
+    Returns the statistics per activation (a list in ``columns.index`` order) and each
+    activation's totals (:meth:`UnitRanks.moments`), which spare a later sparse pass
+    (:mod:`lstmviz.search.sparse`) a look at every row.
     """
     N = states.n_tokens
-    work = _Workspace(states.n_hidden, rows, device)
+    work = Workspace(states.n_hidden, rows, device)
     sums = {name: _Sums(hists[name], columns, device) for name in names}
     spans = [(name, a, min(a + rows, N)) for a in range(0, N, rows) for name in names]
     allocate = np.empty if device.type == "cpu" else _pinned  # pinned: copies to the GPU at full speed
@@ -172,7 +179,8 @@ def score_activations(
             if not sums[name].add(torch.from_numpy(block).to(device), zx, zr, work):
                 raise states.nonfinite_error(name, block, a)
             bar.update(b - a)
-    return {name: sums[name].statistics(columns, N) for name in names}
+    return ({name: sums[name].statistics(columns, N) for name in names},
+            {name: sums[name].ranks.moments(sums[name].gx[:, 0], sums[name].sxx) for name in names})
 
 
 def _pinned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -180,7 +188,7 @@ def _pinned(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return torch.from_numpy(np.empty(shape, dtype)).pin_memory().numpy()
 
 
-class _Workspace:
+class Workspace:
     """Buffers for one piece of rows, units first, reused by every activation and block."""
 
     def __init__(self, n_units: int, block_rows: int, device: torch.device):
@@ -193,45 +201,72 @@ class _Workspace:
         self.ranks = torch.empty(n_units, self.rows, device=device)
 
 
-class _Sums:
-    """Running sums of one activation against the column matrices, totals in float64.
+class UnitRanks:
+    """One activation's rank look-up: each piece of rows, binned and turned into centred mid-ranks.
 
     Each piece of rows (on a GPU, the whole block) is copied units-first (float32) so that the
     rank look-up gathers from one unit's table row at a time, a few units at once, while their
     tables stay in cache.
     """
 
-    def __init__(self, hist: UnitHistograms, columns: Columns, device: torch.device):
+    def __init__(self, hist: UnitHistograms, device: torch.device):
         H, self.hist = len(hist.lo), hist
         self.mu = torch.from_numpy(hist.mean.astype(np.float32))[:, None].to(device)
         self.table = torch.from_numpy(hist.rank_table()).view(H, hist.bins).to(device)
         self.inv, self.shift = (torch.from_numpy(f)[:, None].to(device)
                                 for f in bin_factors(hist.lo, hist.width))
+
+    def piece(self, rows: torch.Tensor, work: Workspace) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Rows (n, H) as stored, n <= ``work.rows``: (x - mu, centred ranks), both (H, n) float32.
+
+        None at a piece holding NaN or infinity: its bins would be no index. The check is a min
+        and max of the piece while it is in cache, about half the cost of checking the block as
+        read. The results live in ``work``'s buffers, valid until the next piece.
+        """
+        n, H = rows.shape
+        x, bins, index, ranks = (buf[:, :n] for buf in (work.x, work.bins, work.index, work.ranks))
+        x.copy_(rows.T)
+        lowest, highest = torch.aminmax(x)  # NaN, if any, is both
+        if not (lowest.isfinite() & highest.isfinite()):
+            return None
+        torch.mul(x, self.inv, out=bins).add_(self.shift).clamp_(0, self.hist.bins - 1)
+        index.copy_(bins)  # truncation: the bin, as the extraction counted it
+        for u in range(0, H, work.units_at_once):
+            v = slice(u, u + work.units_at_once)
+            torch.gather(self.table[v], 1, index[v], out=ranks[v])
+        return x.sub_(self.mu), ranks
+
+    def moments(self, sx: torch.Tensor, sxx: torch.Tensor) -> Moments:
+        """The totals of the activation as :data:`Moments`: sums of (x - mu) and of its square."""
+        return {"mu": self.mu[:, 0].cpu().numpy(), "sx": sx.cpu().numpy(), "sxx": sxx.cpu().numpy()}
+
+    def spread(self, moments: Moments, N: int) -> np.ndarray:
+        """Each unit's standard deviation over the whole text, from its totals."""
+        sx = moments["sx"]
+        return np.sqrt(np.maximum(moments["sxx"] / N - (sx / N) ** 2, 0))
+
+
+class _Sums:
+    """Running sums of one activation against the column matrices, totals in float64."""
+
+    def __init__(self, hist: UnitHistograms, columns: Columns, device: torch.device):
+        H = len(hist.lo)
+        self.ranks = UnitRanks(hist, device)
         self.gx = torch.zeros(H, len(columns.x_src), dtype=torch.float64, device=device)
         self.gr = torch.zeros(H, len(columns.r_src), dtype=torch.float64, device=device)
         self.sxx = torch.zeros(H, dtype=torch.float64, device=device)
 
-    def add(self, block: torch.Tensor, zx: torch.Tensor, zr: torch.Tensor, work: _Workspace) -> bool:
+    def add(self, block: torch.Tensor, zx: torch.Tensor, zr: torch.Tensor, work: Workspace) -> bool:
         """Add a block of activations (n, H), as stored, with its column matrices (n, K).
 
-        Returns False, leaving the sums void, at a piece holding NaN or infinity: its bins would
-        be no index. The check is a min and max of the piece while it is in cache, about half the
-        cost of checking the block as read.
+        Returns False, leaving the sums void, at a piece holding NaN or infinity.
         """
-        H = block.shape[1]
         for i in range(0, len(block), work.rows):
             n = min(work.rows, len(block) - i)
-            x, bins, index, ranks = (buf[:, :n] for buf in (work.x, work.bins, work.index, work.ranks))
-            x.copy_(block[i : i + n].T)
-            lowest, highest = torch.aminmax(x)  # NaN, if any, is both
-            if not (lowest.isfinite() & highest.isfinite()):
+            ranked = self.ranks.piece(block[i : i + n], work)
+            if ranked is None:
                 return False
-            torch.mul(x, self.inv, out=bins).add_(self.shift).clamp_(0, self.hist.bins - 1)
-            index.copy_(bins)  # truncation: the bin, as the extraction counted it
-            for u in range(0, H, work.units_at_once):
-                v = slice(u, u + work.units_at_once)
-                torch.gather(self.table[v], 1, index[v], out=ranks[v])
-            x.sub_(self.mu)
+            x, ranks = ranked
             self.gx += x @ zx[i : i + n]
             self.gr += ranks @ zr[i : i + n]
             self.sxx += x.square().sum(1)
@@ -240,16 +275,15 @@ class _Sums:
     def statistics(self, columns: Columns, N: int) -> list[dict[str, np.ndarray]]:
         """Per hypothesis (in ``columns.index`` order) its statistics of every unit."""
         gx, gr = self.gx.cpu().numpy(), self.gr.cpu().numpy()
-        sx = gx[:, 0]
-        var_x = np.maximum(self.sxx.cpu().numpy() / N - (sx / N) ** 2, 0)
-        sd_x = np.sqrt(var_x)
-        r_sum, r_sq = self.hist.rank_moments()
+        sd_x = self.ranks.spread({"sx": gx[:, 0], "sxx": self.sxx.cpu().numpy()}, N)
+        hist = self.ranks.hist
+        r_sum, r_sq = hist.rank_moments()
         sd_r = np.sqrt(np.maximum(r_sq / N - (r_sum / N) ** 2, 0))
-        mu = self.mu[:, 0].cpu().numpy().astype(np.float64)  # the exact centre used: sums of (x - mu)
+        mu = self.ranks.mu[:, 0].cpu().numpy().astype(np.float64)  # the exact centre: sums of (x - mu)
         results = []
         for p, at in columns.index:
             if p.hyp.binary:
-                results.append(_binary_stats(p, at, gx, gr, sd_x, mu, N))
+                results.append(binary_stats(p, at, gx, gr, sd_x, mu, N))
             else:
                 results.append(_numeric_stats(p, at, gx, gr, sd_x, r_sum, sd_r, mu, N))
         return results
@@ -271,8 +305,14 @@ def _correlation(cov: np.ndarray, sd: np.ndarray) -> np.ndarray:
         return np.clip(np.where(sd > 0, cov / np.where(sd > 0, sd, 1), 0.0), -1.0, 1.0)
 
 
-def _binary_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: np.ndarray,
-                  mu: np.ndarray, N: int) -> dict[str, np.ndarray]:
+def binary_stats(p: Prepared, at: dict, gx: np.ndarray, gr: np.ndarray, sd_x: np.ndarray,
+                 mu: np.ndarray, N: int) -> dict[str, np.ndarray]:
+    """A binary hypothesis' statistics of every unit from the sums of a pass.
+
+    ``gx[:, 0]`` is each unit's sum of (x - mu), ``gx[:, at["x"]]`` that sum inside,
+    ``gr[:, at["r"]]`` the sum of centred ranks inside and ``gr[:, k]`` for ``k`` in
+    ``at["r_null"]`` the same for each shifted copy.
+    """
     sx = gx[:, 0]  # sum of (x - mu) over all positions
     n1 = p.n_inside
     n0 = N - n1

@@ -17,6 +17,7 @@ from lstmviz.errors import LstmvizError, SchemaVersionError, SpanError, StoreErr
 from lstmviz.files import kind_of
 from lstmviz.kinds import GATES, KINDS
 from lstmviz.model.config import LSTMConfig
+from lstmviz.model.importers.keras_files import keras_hdf5_kind, keras_kind
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import act_name, parse_name
 from lstmviz.store.spec import (
@@ -27,11 +28,15 @@ from lstmviz.store.spec import (
     TOKENS,
     VERSION,
     VOCAB,
+    WINDOWED,
     Dataset,
     is_complete,
     text_attr,
     vocab_dataset,
 )
+
+KERAS_MODEL = ("a Keras model, not an extraction; extract it over a text: "
+               "`lstmviz extract MODEL TEXT --vocab train.txt`")
 
 
 def not_hdf5(path: Path) -> str:
@@ -40,6 +45,8 @@ def not_hdf5(path: Path) -> str:
         kind = kind_of(f.read(8))
     if kind == "hdf5":
         return "not a readable HDF5 file (truncated or damaged); run `lstmviz extract` again"
+    if keras_kind(path) is not None:
+        return KERAS_MODEL
     if kind in ("zip", "pickle"):
         return "a PyTorch checkpoint, not an extraction; extract it over a text: `lstmviz extract MODEL TEXT`"
     what = "an empty file" if kind == "empty" else "not an HDF5 file"
@@ -50,6 +57,8 @@ def check_header(f: h5py.File) -> None:
     """Refuse foreign, incomplete and other-major-version files with a message saying what to do."""
     kind = text_attr(f.attrs, "encoding-type")
     version = text_attr(f.attrs, "encoding-version", "0")
+    if kind is None and keras_hdf5_kind(f) is not None:
+        raise StoreError(f"{f.filename}: {KERAS_MODEL}")
     if kind != FORMAT:
         raise StoreError(
             f"{f.filename}: not an lstmviz extraction (no '{FORMAT}' header); "
@@ -218,6 +227,10 @@ def summary_problems(name: str, arrays: Mapping[str, np.ndarray], sizes: Mapping
     for low, high in ORDERED:
         if low in whole and high in whole and low not in bad and np.any(whole[low] > whole[high]):
             bad[low] = f"lies above {high!r}"
+    for look_back, window in WINDOWED:
+        if look_back in whole and window in whole and look_back not in bad and window not in bad \
+                and np.any(whole[look_back] > whole[window] + 1):
+            bad[look_back] = f"lies beyond {window!r} + 1"
     for pos, val in EXTREMES:
         if pos in whole and val in whole:
             used = whole[pos] >= 0  # unused entries of a short text hold NaN by design

@@ -29,10 +29,11 @@ from lstmviz.store.spec import (
     DATASETS,
     DECODER,
     HEADER,
+    HORIZON_KEYS,
+    OPTIONAL_PREFIXES,
     PREDICTION_KEYS,
     PREDICTIONS,
     RANK_KEYS,
-    RANK_PREFIX,
     SUMMARY_KEYS,
     SUMMARY_ROOT,
     SYMBOL_IDS,
@@ -299,28 +300,44 @@ class States:
     def summary(self, name: str) -> dict[str, np.ndarray]:
         """Per-unit summary arrays of an activation, computed at extraction time.
 
-        Leaves out the large ``rank_*`` histograms, which only cell search needs
-        (:meth:`rank_histogram`).
+        Leaves out the summaries a file may lack: the large ``rank_*`` histograms, which only cell
+        search needs (:meth:`rank_histogram`), and the memory horizons (:meth:`horizon`).
         """
         group = self._summary_group(name)
         for key in SUMMARY_KEYS:
             if not isinstance(group.get(key), h5py.Dataset):
                 raise self._damaged(f"summary {key!r} of {name} is missing")
         out = {key: _read(group[key], ()) for key in group
-               if not key.startswith(RANK_PREFIX) and isinstance(group.get(key), h5py.Dataset)}
+               if not key.startswith(OPTIONAL_PREFIXES) and isinstance(group.get(key), h5py.Dataset)}
         self._possible_summaries(name, {key: out[key] for key in SUMMARY_KEYS})
         return out
 
     def rank_histogram(self, name: str) -> dict[str, np.ndarray] | None:
         """The ``rank_hist``, ``rank_lo`` and ``rank_width`` summaries, or None in files before 1.2."""
+        return self._optional_summaries(name, RANK_KEYS)
+
+    def horizon(self, name: str) -> dict[str, np.ndarray] | None:
+        """The memory horizons of a c activation, or None where they were not computed.
+
+        ``horizon_median`` and ``horizon_p90`` (H,) are each unit's median and 90th percentile over
+        positions of the characters back that hold 90 % of the absolute contributions to c;
+        ``horizon_window`` (H,) is the look-back they were measured within (a quantile of
+        ``horizon_window + 1`` lies further back) and ``horizon_beyond`` (H,) the share of positions
+        whose 90 % lies further back. Files hold them from format 1.3 on when extracted with
+        ``--gates``, or once ``lstmviz profile FILE --horizon`` added them.
+        """
+        return self._optional_summaries(name, HORIZON_KEYS)
+
+    def _optional_summaries(self, name: str, keys: Sequence[str]) -> dict[str, np.ndarray] | None:
+        """One family of summaries a file may lack, all of ``keys``, checked; None where none is there."""
         group = self._summary_group(name)
-        present = [key for key in RANK_KEYS if key in group]
+        present = [key for key in keys if key in group]
         if not present:
             return None
-        for key in RANK_KEYS:
+        for key in keys:
             if not isinstance(group.get(key), h5py.Dataset):
                 raise self._damaged(f"summary {key!r} of {name} is missing while {present[0]!r} is there")
-        out = {key: _read(group[key], ()) for key in RANK_KEYS}
+        out = {key: _read(group[key], ()) for key in keys}
         self._possible_summaries(name, out)
         return out
 

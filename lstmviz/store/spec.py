@@ -29,7 +29,7 @@ from lstmviz.names import h5_path
 from lstmviz.search.histograms import DEFAULT_BINS as RANK_BINS  # a default search reads them as stored
 
 FORMAT = "lstmviz-states"
-VERSION = "1.2"  # 1.1 added /decoder; 1.2 the rank_* summaries
+VERSION = "1.3"  # 1.1 added /decoder; 1.2 the rank_* summaries; 1.3 the horizon_* summaries of c
 CHUNK_ROWS = 4096  # token rows per chunk; writers append in multiples of this
 CHUNK_UNITS = 64  # units per chunk
 TOP_K = 5
@@ -40,6 +40,7 @@ TOKENS = "/tokens"
 VOCAB = "/vocab"
 PREDICTION_KEYS = ("top_ids", "top_probs", "p_next", "loss_nats", "loss_bits")
 RANK_PREFIX = "rank_"  # summaries only cell search reads (format 1.2)
+HORIZON_PREFIX = "horizon_"  # memory horizons of c (format 1.3): lstmviz.intervene.horizon
 SLACK = 1e-3  # how far past its range a stored value may lie: float16 and foreign writers' rounding
 STORAGE_TYPES = ("float16", "float32")
 N_BINS = 50  # bins of the ``hist`` summary
@@ -116,6 +117,7 @@ SYMBOL_IDS = Values(0, "V", hi_open=True)
 PROBABILITIES = Values(0, 1 + SLACK)  # rounding can only pass 1
 FRACTIONS = Values(0, 1, said="holds fractions outside [0, 1]")
 COUNTS = Values(0, rows_sum_to="T", said="holds counts that do not add up to the {T} positions")
+LOOK_BACKS = Values(1, said="holds look-backs shorter than 1 character")
 
 
 @dataclass(frozen=True)
@@ -198,12 +200,26 @@ SUMMARIES: dict[str, Dataset] = {d.path.rsplit("/", 1)[1]: d for d in (
     Dataset("/summaries/<activation>/rank_lo", _PER_UNIT, "f", FINITE, since="1.2", family="summary"),
     Dataset("/summaries/<activation>/rank_width", _PER_UNIT, "f",
             Values(0, lo_open=True, said="has bins that are not positive"), since="1.2", family="summary"),
+    # Of c only: per position, the characters back that hold 90 % of the absolute contributions to c
+    # (docs/provenance.md); the median and 90th percentile over positions, measured within a
+    # look-back of horizon_window characters, horizon_window + 1 standing for "further back".
+    Dataset("/summaries/<activation>/horizon_median", _PER_UNIT, "iu", LOOK_BACKS, since="1.3",
+            family="summary"),
+    Dataset("/summaries/<activation>/horizon_p90", _PER_UNIT, "iu", LOOK_BACKS, since="1.3",
+            family="summary"),
+    Dataset("/summaries/<activation>/horizon_beyond", _PER_UNIT, "f", FRACTIONS, since="1.3",
+            family="summary"),
+    Dataset("/summaries/<activation>/horizon_window", _PER_UNIT, "iu", LOOK_BACKS, since="1.3",
+            family="summary"),
 )}
-SUMMARY_KEYS = tuple(key for key in SUMMARIES if not key.startswith(RANK_PREFIX))
+OPTIONAL_PREFIXES = (RANK_PREFIX, HORIZON_PREFIX)  # summaries a file MAY hold, each family all or none
+SUMMARY_KEYS = tuple(key for key in SUMMARIES if not key.startswith(OPTIONAL_PREFIXES))
 RANK_KEYS = tuple(key for key in SUMMARIES if key.startswith(RANK_PREFIX))  # all or none (1.2)
+HORIZON_KEYS = tuple(key for key in SUMMARIES if key.startswith(HORIZON_PREFIX))  # all or none, c only (1.3)
 # What the table's ranges cannot say: pairs that must be ordered, and values that need only be
 # finite where their position is used (a text of fewer than N_TOP segments leaves -1 and NaN).
-ORDERED = (("min", "max"), ("hist_lo", "hist_hi"))
+ORDERED = (("min", "max"), ("hist_lo", "hist_hi"), ("horizon_median", "horizon_p90"))
+WINDOWED = (("horizon_median", "horizon_window"), ("horizon_p90", "horizon_window"))  # at most window + 1
 EXTREMES = (("top_pos", "top_val"), ("bottom_pos", "bottom_val"))
 
 

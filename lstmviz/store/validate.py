@@ -14,9 +14,11 @@ import numpy as np
 
 from lstmviz.errors import LstmvizError
 from lstmviz.model.config import LSTMConfig
+from lstmviz.model.importers.keras_files import keras_hdf5_kind
 from lstmviz.model.vocab import Vocab
 from lstmviz.names import h5_path, parse_name
 from lstmviz.store.checks import (
+    KERAS_MODEL,
     config_problems,
     has_version,
     layout_problem,
@@ -32,6 +34,7 @@ from lstmviz.store.spec import (
     DATASETS,
     FORMAT,
     HEADER,
+    HORIZON_KEYS,
     PREDICTIONS,
     RANK_KEYS,
     SUMMARY_KEYS,
@@ -79,6 +82,9 @@ class _Checker:
     def run(self) -> list[str]:
         attrs = self.f.attrs
         kind = text_attr(attrs, "encoding-type")
+        if kind is None and keras_hdf5_kind(self.f) is not None:
+            self.say(KERAS_MODEL)
+            return self.problems
         if kind != FORMAT:
             self.say(f"not an lstmviz extraction: encoding-type is {kind!r}, expected {FORMAT!r}")
             return self.problems
@@ -236,12 +242,14 @@ class _Checker:
         if not isinstance(group, h5py.Group):
             self.say(f"summaries of {name} are missing ({group_path})")
             return
-        present = [key for key in RANK_KEYS if key in group]  # all or none, from format 1.2 on
+        wanted = {key: "" for key in SUMMARY_KEYS}
+        for family in (RANK_KEYS, HORIZON_KEYS):  # all or none, from formats 1.2 and 1.3 on
+            present = [key for key in family if key in group]
+            wanted |= {key: f" while {present[0]!r} is there" for key in family} if present else {}
         arrays = {}
-        for key in SUMMARY_KEYS + (RANK_KEYS if present else ()):
+        for key, also in wanted.items():
             ds = group.get(key)
             if not isinstance(ds, h5py.Dataset):
-                also = f" while {present[0]!r} is there" if key in RANK_KEYS else ""
                 self.say(f"summary {key!r} of {name} is missing{also}")
             elif (values := self._read(ds)) is not None:
                 arrays[key] = values

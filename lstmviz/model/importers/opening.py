@@ -13,17 +13,20 @@ import argparse
 import json
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import torch
 from safetensors import safe_open
 
 from lstmviz.errors import CheckpointError
 from lstmviz.files import kind_of
 from lstmviz.model.importers.pickles import BLOCKED_MODULES, blocked, load_pickled
+from lstmviz.store.spec import FORMAT, text_attr
 
 TORCH = "torch"
 SAFETENSORS = "safetensors"
@@ -121,7 +124,11 @@ def _classes_needed(path: Path, error: Exception) -> list[str]:
 
 def _open_torch(path: Path, trust_pickle: bool) -> Opened:
     try:  # from an open file: given a path, torch.load picks its reader by the suffix
-        with torch.serialization.safe_globals(_SAFE_GLOBALS), open(path, "rb") as f:
+        with torch.serialization.safe_globals(_SAFE_GLOBALS), open(path, "rb") as f, \
+                warnings.catch_warnings():
+            # torch warns of a pickle protocol its safe reader may not know, then reads or refuses
+            # the file anyway: the refusal is explained in one line below, the warning would precede it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             return Opened(torch.load(f, map_location="cpu", weights_only=True), TORCH)
     except pickle.UnpicklingError as e:
         needed = _classes_needed(path, e)
@@ -150,6 +157,25 @@ def _open_torch(path: Path, trust_pickle: bool) -> Opened:
         ) from None
 
 
+def _extraction_error(path: Path) -> CheckpointError | None:
+    """The error for an lstmviz extraction given where a model belongs; None for any other file."""
+    with open(path, "rb") as f:
+        if kind_of(f.read(8)) != "hdf5":
+            return None
+    try:
+        with h5py.File(path, "r") as f:
+            if text_attr(f.attrs, "encoding-type") != FORMAT:
+                return None
+            model = text_attr(f.attrs, "model_path", "")
+    except OSError:  # unreadable: said by the generic message
+        return None
+    origin = f" ({model})" if model else ""
+    return CheckpointError(
+        f"{path}: an lstmviz extraction, not a model; look inside it with `lstmviz info {path}` or "
+        f"`lstmviz serve {path}`, or give the model it was extracted from{origin}"
+    )
+
+
 def open_checkpoint(path: str | Path, *, trust_pickle: bool = False) -> Opened:
     """Read a checkpoint file, refusing to run code from it unless ``trust_pickle``.
 
@@ -162,6 +188,9 @@ def open_checkpoint(path: str | Path, *, trust_pickle: bool = False) -> Opened:
         raise CheckpointError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder; give the checkpoint file inside it")
+    extraction = _extraction_error(path)
+    if extraction is not None:
+        raise extraction
     if _looks_safetensors(path):
         return _open_safetensors(path)
     return _open_torch(path, trust_pickle)

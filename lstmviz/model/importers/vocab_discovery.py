@@ -266,7 +266,8 @@ def _choose(fitting: list[FoundVocab], n_symbols: int) -> FoundVocab:
 
 
 def resolve(
-    *, given: str | Path | Vocab | None, roots: list[tuple[Any, str]], weights: Path, n_symbols: int
+    *, given: str | Path | Vocab | None, roots: list[tuple[Any, str]], weights: Path, n_symbols: int,
+    advice: str | None = None,
 ) -> FoundVocab:
     """The vocabulary for a model whose decoder has ``n_symbols`` outputs.
 
@@ -276,6 +277,7 @@ def resolve(
         roots: loaded objects to search, each with its name for messages.
         weights: the checkpoint path, to find the files beside it.
         n_symbols: the decoder's output size; the vocabulary must have exactly this many.
+        advice: how to pass a vocabulary when none is found, where the file's kind knows better.
 
     Raises:
         VocabError: none found, none of the right size (both sizes are named), or two of the
@@ -312,10 +314,10 @@ def resolve(
         raise VocabError(f"{first_error}; pass the vocabulary with --vocab FILE")
     if search.problems:
         raise VocabError(f"no usable vocabulary: {search.problems[0]}; pass one with --vocab FILE")
-    raise _none_found(weights, search, n_symbols)
+    raise _none_found(weights, search, n_symbols, advice)
 
 
-def _none_found(weights: Path, search: _Search, n_symbols: int) -> VocabError:
+def _none_found(weights: Path, search: _Search, n_symbols: int, advice: str | None) -> VocabError:
     if search.files:
         shown = ", ".join(search.files[:4]) + (", …" if len(search.files) > 4 else "")
         beside = f"nor do the files beside it ({shown})"
@@ -327,8 +329,9 @@ def _none_found(weights: Path, search: _Search, n_symbols: int) -> VocabError:
         ' (256 outputs: if the model reads UTF-8 bytes, pass a JSON file {"byte_level": true})'
         if n_symbols == 256 else ""
     )  # fmt: skip
+    advice = advice or (f"pass one with --vocab FILE: a JSON list of the {n_symbols} symbols in id "
+                        f"order, or the training text{hint}")
     return VocabError(
         f"{weights}: no vocabulary found: the checkpoint holds none (keys like vocab, chars, itos, "
-        f"stoi) {beside}; pass one with --vocab FILE: a JSON list of the {n_symbols} symbols in id "
-        f"order, or the training text{hint}"
+        f"stoi) {beside}; {advice}"
     )
