@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+from app.models import Models
 from lstmviz.errors import StoreError
 from lstmviz.kinds import KINDS
 from lstmviz.store.reader import States, open_states
@@ -88,12 +89,13 @@ class Catalog:
     >>> # Catalog.scan(["cache/"]).default().key
     """
 
-    def __init__(self, entries: list[Entry]):
+    def __init__(self, entries: list[Entry], models: Models | None = None):
         self.entries = entries
+        self.models = models or Models()  # where the panels that rerun a file's model find it
         self._by_key = {e.key: e for e in entries}
 
     @classmethod
-    def scan(cls, paths: Iterable[str | Path]) -> Catalog:
+    def scan(cls, paths: Iterable[str | Path], models: Models | None = None) -> Catalog:
         """Open every file once to check it and describe it; unreadable ones keep their reason."""
         entries: list[Entry] = []
         used: set[str] = set()
@@ -104,7 +106,7 @@ class Catalog:
                 entries.append(Entry(key, path, label))
             except StoreError as e:  # listed disabled, with the reason; `serve` reports it once
                 entries.append(Entry(key, path, path.name, error=str(e)))
-        return cls(_told_apart(entries))
+        return cls(_told_apart(entries), models)
 
     @property
     def usable(self) -> list[Entry]:

@@ -21,17 +21,20 @@ from lstmviz.files import temporaries
 
 if TYPE_CHECKING:
     from app.catalog import Catalog
+    from app.models import Models
 
 
-def catalog_for(paths: tuple[Path, ...]) -> Catalog:
+def catalog_for(paths: tuple[Path, ...], models: Models | None = None) -> Catalog:
     """The files to serve; a file named directly must open, a folder may hold some that do not.
+
+    ``models`` says where the panels that rerun a file's model (What if, where from) find it.
 
     Raises:
         StoreError: a named file is not a readable extraction, or nothing at all can be shown.
     """
     from app.catalog import Catalog
 
-    catalog = Catalog.scan(paths)
+    catalog = Catalog.scan(paths, models)
     named = {p.resolve() for p in paths if not p.is_dir()}
     for entry in catalog.entries:
         if entry.error is not None and entry.path.resolve() in named:
@@ -48,9 +51,16 @@ def catalog_for(paths: tuple[Path, ...]) -> Catalog:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0 makes it reachable from other machines).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--model", "models", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint the files were extracted with, when it has moved since (repeatable: "
+                   "each file takes the one whose sha256 it recorded). The What if and where-from "
+                   "panels rerun it; by default it is looked for where the file recorded it.")
+@click.option("--trust-pickle", is_flag=True, help="Allow a whole pickled model, as extraction did.")
 @click.option("--debug/--no-debug", default=False, show_default=True,
               help="Dash debug mode: reload on code changes, show the callback graph.")
-def serve(paths: tuple[Path, ...], host: str, port: int, debug: bool) -> None:
+def serve(paths: tuple[Path, ...], host: str, port: int, models: tuple[Path, ...], trust_pickle: bool,
+          debug: bool) -> None:
     """Browse extraction files in the dashboard.
 
     Give one or more extraction files, or folders of them; the page lists
@@ -62,8 +72,11 @@ def serve(paths: tuple[Path, ...], host: str, port: int, debug: bool) -> None:
     Examples:
         lstmviz serve cache/wiki_val.h5
         lstmviz serve cache/ --port 8060
+        lstmviz serve cache/val.h5 --model runs/moved.pt
     """
-    catalog = catalog_for(paths)
+    from app.models import Models
+
+    catalog = catalog_for(paths, Models(models, trust_pickle=trust_pickle))
     for entry in catalog.entries:
         if entry.error is not None:
             click.echo(f"Skipping {entry.error}", err=True)  # the error starts with the path
