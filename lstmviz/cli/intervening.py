@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lstmviz.errors import OptionError
+from lstmviz.files import check_output
 from lstmviz.intervene.edits import EditSpec
 from lstmviz.intervene.intervention import Intervention, intervene
 from lstmviz.intervene.model_source import model_for
@@ -50,13 +51,17 @@ def parse_span(value: str, n_tokens: int, limit: int) -> tuple[int, int]:
 @click.option("--rows", type=click.IntRange(min=0), default=30, show_default=True,
               help="Positions shown in the table: those with the largest |Δbits| (--json gives all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with every position instead of a table.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Also write the before/after figure, .html or .svg: the text coloured by the first "
+                   "edited unit, the top-5 guesses before and after the edit, and the change of loss.")
+@click.option("--force", is_flag=True, help="Replace the figure if it exists.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False),
               help="The checkpoint FILE was extracted with, if it is no longer where FILE says.")
 @click.option("--trust-pickle", is_flag=True,
               help="Allow a whole pickled model; unpickling runs code from the file.")
 def intervene_command(file: str, edits: tuple[str, ...], span: str, limit: int, settle: int,
-                      tolerance: float, after: int, rows: int, as_json: bool, model: str | None,
-                      trust_pickle: bool) -> None:
+                      tolerance: float, after: int, rows: int, as_json: bool, output: str | None,
+                      force: bool, model: str | None, trust_pickle: bool) -> None:
     """Edit units over a span of FILE and show how the model's predictions change.
 
     At every step of the span, each edited unit's value is replaced right after
@@ -75,19 +80,45 @@ def intervene_command(file: str, edits: tuple[str, ...], span: str, limit: int, 
         lstmviz intervene cache/m__val.h5 --edit layer2.c.89=mean --edit layer0.h.12=set:0.5 --span all
         lstmviz intervene cache/m__val.h5 --edit layer1.c.3=scale:2 --span 100:200 --json
         lstmviz intervene cache/m__val.h5 --edit layer2.c.89=patch:other.h5@12345 --span 500:520
+        lstmviz intervene cache/m__val.h5 --edit layer2.c.89=zero --span 9520:9600 -o whatif.svg
     """
     torch.set_num_threads(1)  # a step of two streams is too little work to share between threads
     specs = [EditSpec.parse(e) for e in edits]
+    fmt = figure_format(output)
     with open_states(file) as states:
         start, stop = states.span(*parse_span(span, states.n_tokens, limit))
+        if output is not None:
+            inputs = (file, *(s.source for s in specs if s.source), *((model,) if model else ()))
+            check_output(output, inputs, example="whatif.html", force=force)
         loaded = model_for(states, model, trust_pickle=trust_pickle)
         result = intervene(states, loaded.model, specs, start, stop, settle=settle, after=after,
                            tolerance=tolerance)
+        if output is not None:
+            from lstmviz.render.export import write_snippet
+            from lstmviz.render.intervention import before_after, intervention_command
+
+            command = intervention_command(file, specs, start, stop, settle=settle, after=after,
+                                           tolerance=tolerance, output=output)
+            written = write_snippet(output, before_after(states, result, command=command, fmt=fmt))
+            click.echo(f"wrote {written}", err=as_json)
         if as_json:
             click.echo(json.dumps(result.to_dict(), indent=2))
             return
         snippet = "".join(visible(s) for s in states.symbols(start, min(stop, start + 60)))
     _show(result, snippet + ("…" if stop - start > 60 else ""), rows, settle, tolerance)
+
+
+def figure_format(output: str | None) -> str:
+    """``html`` or ``svg``, from the figure's name.
+
+    >>> figure_format("whatif.SVG"), figure_format(None)
+    ('svg', 'html')
+    """
+    if output is None or output.lower().endswith((".html", ".htm")):
+        return "html"
+    if output.lower().endswith(".svg"):
+        return "svg"
+    raise OptionError(f"-o {output}: name the figure .html or .svg")
 
 
 def _p(p: float) -> str:

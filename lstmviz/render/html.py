@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from html import escape
 
+import numpy as np
+
 from lstmviz.render import style
-from lstmviz.render.palette import LUT_SIZE
+from lstmviz.render.palette import LUT_SIZE, lut_index
 from lstmviz.render.snippet import Band, Snippet
 
 
@@ -37,22 +39,44 @@ class ColourClasses:
 def _band(snippet: Snippet, band: Band, a: int, b: int, label: str, fixed: bool,
           classes: ColourClasses, mark: int | None = None) -> str:
     cells = []
+    lo, hi = snippet.span or (0, 0)
     for i in range(a, b):
         text, faint = style.cell_text(snippet.chars[i], fixed)
         cls = classes("k", int(band.index[i])) + (" lv-mark" if i == mark else "")
+        cls += " lv-in" if lo <= i < hi else ""
         cls = "lv-ws " + cls if faint else cls
         cells.append(f'<span class="{cls}">{escape(text)}</span>')
     return (f'<div class="lv-band" data-neuron="{band.neuron}" data-start="{snippet.start + a}">'
             f'{label}{"".join(cells)}</div>')
 
 
-def _strip(snippet: Snippet, rank: int, a: int, b: int, label: str, classes: ColourClasses) -> str:
+def _strip(snippet: Snippet, rank: int, a: int, b: int, label: str, classes: ColourClasses,
+           edited: bool = False) -> str:
+    cells = []
+    strips = snippet.edited if edited else snippet.strips
+    for i in range(a, b):
+        guess = strips[i][rank]
+        cls = classes("p", guess.shade) + (" lv-hit" if guess.hit else "")
+        cls += " lv-changed" if guess.changed else ""
+        cells.append(f'<span class="{cls}">{escape(guess.glyph)}</span>')
+    kind = "lv-strip lv-edited" if edited else "lv-strip"
+    return f'<div class="{kind}" data-rank="{rank + 1}">{label}{"".join(cells)}</div>'
+
+
+def _delta(snippet: Snippet, a: int, b: int, label: str, classes: ColourClasses) -> str:
+    """The row of changes of loss: each cell coloured on the diverging ``d`` table, its value as a tooltip."""
+    index = delta_index(snippet)
     cells = []
     for i in range(a, b):
-        guess = snippet.strips[i][rank]
-        cls = classes("p", guess.shade) + (" lv-hit" if guess.hit else "")
-        cells.append(f'<span class="{cls}">{escape(guess.glyph)}</span>')
-    return f'<div class="lv-strip" data-rank="{rank + 1}">{label}{"".join(cells)}</div>'
+        value = snippet.delta[i]
+        title = "" if not np.isfinite(value) else f' title="Δloss {value:+.3f} bits"'
+        cells.append(f'<span class="{classes("d", int(index[i]))}"{title}></span>')
+    return f'<div class="lv-strip lv-delta">{label}{"".join(cells)}</div>'
+
+
+def delta_index(snippet: Snippet) -> np.ndarray:
+    """Each position's entry in the Δ table: -m (blue, helped) to +m (red, hurt), -1 where none."""
+    return lut_index(snippet.delta, -snippet.delta_max, snippet.delta_max)
 
 
 def _misses(snippet: Snippet, a: int, b: int, label: str) -> str:
@@ -77,6 +101,11 @@ def _lines(snippet: Snippet, classes: ColourClasses, mark: int | None = None) ->
         if fixed:
             rows += [_strip(snippet, r, a, b, label(""), classes) for r in range(len(snippet.strips[a]))]
             rows.append(_misses(snippet, a, b, label("")))
+        if snippet.edited is not None:
+            rows += [_strip(snippet, r, a, b, label(""), classes, edited=True)
+                     for r in range(len(snippet.edited[a]))]
+        if snippet.delta is not None:
+            rows.append(_delta(snippet, a, b, label(""), classes))
         out.append(f'<div class="lv-group">{"".join(rows)}</div>')
     return out
 
@@ -103,6 +132,11 @@ def scale(name: str, lo: float, hi: float, table: str, classes: ColourClasses) -
 # The marks of the strips, as the dashboard's legend explains them.
 HIT_NOTE = "the true next character"
 MISS_NOTE = "missed: the true next character was not among the top 5"
+# The marks of a before/after figure (lstmviz.render.intervention)
+DELTA_NOTE = "Δloss, bits (edited - unedited): blue = the edit helped, red = it hurt"
+CHANGED_NOTE = "the edit changed the first guess"
+SPAN_NOTE = "the edited span"
+CHANGED_INK = "#e0a400"  # the outline of a changed first guess, and the line under the edited span
 
 
 def legend_rows(snippet: Snippet) -> list[tuple[str, float, float, str]]:
@@ -113,7 +147,10 @@ def legend_rows(snippet: Snippet) -> list[tuple[str, float, float, str]]:
     rows = [(f"{band.neuron}: {band.shows or style.quantity(band.neuron.kind, snippet.raw_c)}", band.lo,
              band.hi, "k") for band in snippet.bands]
     if snippet.strips is not None:
-        rows.append(("top-5 predictions: probability", 0.0, 1.0, "p"))
+        which = ", before the edit and after it" if snippet.edited is not None else ""
+        rows.append((f"top-5 predictions{which}: probability", 0.0, 1.0, "p"))
+    if snippet.delta is not None:
+        rows.append((DELTA_NOTE, -snippet.delta_max, snippet.delta_max, "d"))
     return rows
 
 
@@ -142,11 +179,16 @@ def fragment(snippet: Snippet, *, scope: str, comment: str, title: str | None,
     if snippet.strips is not None:
         body.append(f'<div class="lv-scale lv-scale-note"><span class="lv-hit">a</span> {HIT_NOTE} · '
                     f'<span class="lv-miss">a</span> {MISS_NOTE}</div>')
+    if snippet.edited is not None:
+        body.append(f'<div class="lv-scale lv-scale-note"><span class="lv-changed">a</span> {CHANGED_NOTE} · '
+                    f'<span class="lv-in">a</span> {SPAN_NOTE}</div>')
     body.append("</div>")
     if caption:
         lines = "<br>".join(escape(line) for line in caption.splitlines())  # no blank source lines
         body.append(f'<div class="lv-caption">{lines}</div>')
     css = [style.stylesheet("." + scope), *style.colour_rules("." + scope, snippet.palette, classes.used)]
+    if snippet.edited is not None:
+        css += before_after_rules("." + scope)
     parts = [
         f'<div class="lv-snippet {scope}">',
         f"<!--\n{comment}\n-->",
@@ -155,6 +197,13 @@ def fragment(snippet: Snippet, *, scope: str, comment: str, title: str | None,
     if title:
         parts.append(f'<div class="lv-title">{escape(title)}</div>')
     return "\n".join(parts + body + ["</div>"]) + "\n"
+
+
+def before_after_rules(scope: str) -> list[str]:
+    """The marks only a before/after figure has: a changed first guess, the edited span, the Δ row."""
+    return [f"{scope} .lv-changed{{outline:2px solid {CHANGED_INK};outline-offset:-2px}}",
+            f"{scope} .lv-in{{box-shadow:inset 0 -3px 0 {CHANGED_INK}}}",
+            f"{scope} .lv-edited[data-rank=\"1\"]{{margin-top:3px}}"]
 
 
 def page(body: str, *, title: str) -> str:

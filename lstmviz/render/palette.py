@@ -25,6 +25,9 @@ PALETTES: dict[str, list[list]] = {
     "colorblind": pc.get_colorscale("cividis"),
 }
 STRIP = [[0.0, "rgb(255, 255, 255)"], [1.0, "rgb(214, 39, 40)"]]  # probability 0 -> 1, white -> red
+# A change of loss, -m -> +m: blue where an edit helped (the loss fell), white for none, red where it hurt
+DELTA = [[0.0, "rgb(33, 102, 172)"], [0.5, "rgb(247, 247, 247)"], [1.0, "rgb(178, 24, 43)"]]
+TABLES = {"strip": STRIP, "delta": DELTA}  # the tables that are not a palette of activations
 DISPLAY_FUNCTIONS = {"tanh": np.tanh}  # lstmviz.kinds.Kind.display, for arrays
 
 
@@ -35,7 +38,7 @@ def lut(palette: str) -> tuple[str, ...]:
     >>> lut("blog")[0], len(lut("blog"))
     ('#3a75c4', 256)
     """
-    scale = STRIP if palette == "strip" else PALETTES.get(palette)
+    scale = TABLES.get(palette) or PALETTES.get(palette)
     if scale is None:
         raise ValueError(f"unknown palette {palette!r}; choose one of {', '.join(PALETTES)}")
     samples = pc.sample_colorscale(scale, list(np.linspace(0.0, 1.0, LUT_SIZE)))  # "rgb(r, g, b)"

@@ -44,6 +44,7 @@ class Guess:
     glyph: str  # one glyph (style.strip_text)
     shade: int  # entry of the strips' red table, by probability
     hit: bool  # this guess is the character that came next
+    changed: bool = False  # an edited run's first guess that differs from the unedited run's
 
 
 @dataclass
@@ -58,6 +59,11 @@ class Snippet:
     lines: list[tuple[int, int]]  # display lines as [a, b) offsets
     palette: str
     raw_c: bool
+    # A before/after figure of an intervention (lstmviz.render.intervention) adds, under the strips:
+    edited: list[list[Guess]] | None = None  # (n, 5) the edited run's guesses
+    delta: np.ndarray | None = None  # (n,) the change of the true next character's loss, bits (NaN: none)
+    delta_max: float = 1.0  # the Δ row's colour range is ± this, in bits
+    span: tuple[int, int] | None = None  # offsets [a, b) of the edited span, underlined in the bands
 
     @property
     def stop(self) -> int:

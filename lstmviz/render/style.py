@@ -177,8 +177,13 @@ def screen_columns(strips: bool, label: int = 0) -> int:
 NO_VALUE = "kx"  # the class of a cell with no value (NaN or infinity): paper white
 
 
+_TABLES = {"p": "strip", "d": "delta"}  # colour tables by class letter; "k" is the figure's palette
+
+
 def colour_class(table: str, index: int) -> str:
     """The class of entry ``index`` of a colour table: ``"k"`` the figure's palette, ``"p"`` the strips'.
+
+    ``"d"`` is the diverging scale of a change of loss (:data:`lstmviz.render.palette.DELTA`).
 
     A figure uses one palette, so the entry number alone names its colour; -1 (no value) is
     :data:`NO_VALUE`.
@@ -197,7 +202,7 @@ def class_colour(cls: str, palette: str) -> str:
     """
     if cls == NO_VALUE:
         return PAPER
-    return lut("strip" if cls[0] == "p" else palette)[int(cls[1:])]
+    return lut(_TABLES.get(cls[0], palette))[int(cls[1:])]
 
 
 def colour_rules(scope: str, palette: str, classes: set[str], *, svg: bool = False) -> list[str]:

@@ -16,7 +16,16 @@ from __future__ import annotations
 from html import escape
 
 from lstmviz.render import style
-from lstmviz.render.html import HIT_NOTE, MISS_NOTE, legend_rows, swatches
+from lstmviz.render.html import (
+    CHANGED_INK,
+    CHANGED_NOTE,
+    HIT_NOTE,
+    MISS_NOTE,
+    SPAN_NOTE,
+    delta_index,
+    legend_rows,
+    swatches,
+)
 from lstmviz.render.palette import text_colour
 from lstmviz.render.snippet import Snippet
 
@@ -25,6 +34,7 @@ TITLE_ROW_PX = 22
 MARGIN_PX = 8  # above the legend and the caption, as in the HTML
 BASELINE_PX = 15  # of a glyph in a band, from the band's top
 STRIP_BASELINE_PX = 11
+EDITED_GAP_PX = 3  # between the misses and the edited run's guesses
 LABEL_ADVANCE = 0.6  # advance of a label's character, in font sizes (for the figure's extent)
 
 
@@ -111,6 +121,8 @@ def _line(c: _Canvas, snippet: Snippet, a: int, b: int, x0: float, y: float,
     fixed = snippet.strips is not None
     col = style.COL_PX if fixed else style.CHAR_PX
     c.right = max(c.right, x0 + (b - a) * col)
+    lo, hi = snippet.span or (0, 0)
+    inside = [(i - a) * col for i in range(max(a, lo), min(b, hi))]  # the edited span, underlined
     for k, band in enumerate(snippet.bands):
         cells, glyphs = [], []
         for i in range(a, b):
@@ -121,30 +133,18 @@ def _line(c: _Canvas, snippet: Snippet, a: int, b: int, x0: float, y: float,
             if text.strip():  # a space, a tab in flowing text or the tail of a multi-byte character: none
                 ink = _ink(style.class_colour(cls, snippet.palette), faint)
                 glyphs.append(_glyph(x + col / 2, text, ink))
+        shapes = _paths(cells, col, style.LINE_PX)
+        if inside:
+            under = "".join(_box(x, style.LINE_PX - 3, col, 3) for x in inside)
+            shapes.append(f'<path class="lv-in" d="{under}"/>')
         _row(c, x0, y, f'class="lv-band" data-neuron="{band.neuron}" data-start="{snippet.start + a}"',
-             _paths(cells, col, style.LINE_PX), glyphs, BASELINE_PX, None if names is None else names[k])
+             shapes, glyphs, BASELINE_PX, None if names is None else names[k])
         y += style.LINE_PX
     if not fixed:
         return y
     h = style.STRIP_ROW_PX
-    m = style.MARK_PX / 2
     small = f' font-size="{style.STRIP_FONT_PX}"'
-    for rank in range(len(snippet.strips[a])):
-        cells, glyphs, hits = [], [], []
-        for i in range(a, b):
-            guess = snippet.strips[i][rank]
-            x = (i - a) * col
-            cls = c.cls("p", guess.shade)
-            cells.append((x, cls))
-            ink = _ink(style.class_colour(cls, snippet.palette))
-            if guess.hit:
-                hits.append(_box(x + m, m, col - 2 * m, h - 2 * m))
-                ink = (ink + " b").strip()
-            glyphs.append(_glyph(x + col / 2, guess.glyph, ink))
-        shapes = _paths(cells, col, h) + ([f'<path class="lv-hit" d="{"".join(hits)}"/>'] if hits else [])
-        _row(c, x0, y, f'class="lv-strip" data-rank="{rank + 1}"', shapes, glyphs, STRIP_BASELINE_PX,
-             extra=small)
-        y += h
+    y = _strips(c, snippet, snippet.strips, a, b, x0, y, "lv-strip")
     missed = [(i - a) * col for i in range(a, b) if snippet.misses[i] is not None]
     shapes = [] if not missed else [
         f'<path class="lv-miss" d="{"".join(_box(x, 0, col, h) for x in missed)}"/>',
@@ -153,7 +153,42 @@ def _line(c: _Canvas, snippet: Snippet, a: int, b: int, x0: float, y: float,
     glyphs = [_glyph((i - a) * col + col / 2, snippet.misses[i], "") for i in range(a, b)
               if snippet.misses[i] is not None]
     _row(c, x0, y, 'class="lv-strip lv-misses"', shapes, glyphs, STRIP_BASELINE_PX, extra=small)
-    return y + h
+    y += h
+    if snippet.edited is not None:
+        y = _strips(c, snippet, snippet.edited, a, b, x0, y + EDITED_GAP_PX, "lv-strip lv-edited")
+    if snippet.delta is not None:
+        index = delta_index(snippet)
+        cells = [((i - a) * col, c.cls("d", int(index[i]))) for i in range(a, b)]
+        _row(c, x0, y, 'class="lv-strip lv-delta"', _paths(cells, col, h), [], STRIP_BASELINE_PX)
+        y += h
+    return y
+
+
+def _strips(c: _Canvas, snippet: Snippet, strips: list, a: int, b: int, x0: float, y: float,
+            kind: str) -> float:
+    """The rows of top guesses of one display line, hits and changed first guesses outlined."""
+    col, h = style.COL_PX, style.STRIP_ROW_PX
+    m = style.MARK_PX / 2
+    for rank in range(len(strips[a])):
+        cells, glyphs, hits, changed = [], [], [], []
+        for i in range(a, b):
+            guess = strips[i][rank]
+            x = (i - a) * col
+            cls = c.cls("p", guess.shade)
+            cells.append((x, cls))
+            ink = _ink(style.class_colour(cls, snippet.palette))
+            if guess.hit:
+                hits.append(_box(x + m, m, col - 2 * m, h - 2 * m))
+                ink = (ink + " b").strip()
+            if guess.changed:
+                changed.append(_box(x + 1, 1, col - 2, h - 2))
+            glyphs.append(_glyph(x + col / 2, guess.glyph, ink))
+        shapes = _paths(cells, col, h) + ([f'<path class="lv-hit" d="{"".join(hits)}"/>'] if hits else [])
+        shapes += [f'<path class="lv-changed" d="{"".join(changed)}"/>'] if changed else []
+        _row(c, x0, y, f'class="{kind}" data-rank="{rank + 1}"', shapes, glyphs, STRIP_BASELINE_PX,
+             extra=f' font-size="{style.STRIP_FONT_PX}"')
+        y += h
+    return y
 
 
 def _legend(c: _Canvas, snippet: Snippet, left: float, y: float) -> float:
@@ -185,6 +220,14 @@ def _legend(c: _Canvas, snippet: Snippet, left: float, y: float) -> float:
         c.parts.append(f'<text x="{_n(x + col / 2)}" y="{_n(y + 13)}" font-size="{style.STRIP_FONT_PX}" '
                        'text-anchor="middle">a</text>')
         c.text(x + col + advance, y + 13, MISS_NOTE, size=small, fill=style.MUTED)
+        y += style.LEGEND_ROW_PX
+    if snippet.edited is not None:
+        col, h, x = style.COL_PX, style.STRIP_ROW_PX, left
+        c.parts.append(f'<path class="lv-changed" d="{_box(x + 1, y + 3, col - 2, h - 2)}"/>')
+        c.text(x + col + advance, y + 13, CHANGED_NOTE + " ·", size=small, fill=style.MUTED)
+        x += col + (len(CHANGED_NOTE) + 3) * advance
+        c.parts.append(f'<path class="lv-in" d="{_box(x, y + 2 + h - 3, col, 3)}"/>')
+        c.text(x + col + advance, y + 13, SPAN_NOTE, size=small, fill=style.MUTED)
         y += style.LEGEND_ROW_PX
     return y
 
@@ -220,6 +263,9 @@ def document(snippet: Snippet, *, scope: str, metadata: str, title: str | None, 
     width = _n(c.right + style.PAD_PX)
     height = _n(y + style.PAD_PX)
     sheet = style.svg_rules("." + scope) + style.colour_rules("." + scope, snippet.palette, c.used, svg=True)
+    if snippet.edited is not None:
+        sheet += [f".{scope} .lv-changed{{fill:none;stroke:{CHANGED_INK};stroke-width:2}}",
+                  f".{scope} .lv-in{{fill:{CHANGED_INK}}}"]
     head = "" if fragment else '<?xml version="1.0" encoding="UTF-8"?>\n'
     return (
         f'{head}<svg xmlns="http://www.w3.org/2000/svg" class="lv-snippet {scope}" width="100%" '
