@@ -12,7 +12,7 @@ from pathlib import Path
 from dash import Dash
 
 from app import layout
-from app.callbacks import atlas, controller, exporting, panels, search, view
+from app.callbacks import atlas, controller, exporting, panels, search, view, whatif
 from app.catalog import Catalog
 
 # A link to the top-level assets/ folder, so installed wheels carry the CSS and JavaScript too.
@@ -30,6 +30,6 @@ def create_app(paths: Iterable[str | Path] | Catalog, *, title: str = "lstmviz")
         "{%css%}", "{%css%}\n<style>\n" + layout.stylesheet() + "\n</style>").replace(
         "{%favicon%}", layout.FAVICON)
     app.layout = layout.layout(catalog)
-    for module in (controller, view, panels, exporting, search, atlas):
+    for module in (controller, view, panels, exporting, search, atlas, whatif):
         module.register(app, catalog)
     return app

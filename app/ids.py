@@ -100,3 +100,27 @@ ATLAS_SAVE = "atlas-save"
 ATLAS_RESULTS = "atlas-results"
 ATLAS_DOWNLOAD = "atlas-download"
 ATLAS_OPEN = "atlas-open"  # pattern id: {"type": ATLAS_OPEN, "card": int, "neuron": str, "pos": int}
+
+# The "What if" tab: edits of the shown unit rerun by its model (app/callbacks/whatif.py)
+TAB_WHATIF = "tab-whatif"
+WHATIF_MODEL = "whatif-model"  # one line: the model that reruns the file, or how to give it
+WHATIF_OP = "whatif-op"  # zero, mean, set, scale or patch
+WHATIF_VALUE = "whatif-value"  # V of set, K of scale, P of patch
+WHATIF_SOURCE = "whatif-source"  # the span: the mark, the mouse selection or the window
+WHATIF_APPLY = "whatif-apply"
+WHATIF_ASK = "whatif-ask"  # dcc.Store: an Apply click with the pane's width, set in the browser
+WHATIF_FOR = "whatif-for"  # dcc.Store: the request the figure shows, for its exports
+WHATIF_TOTALS = "whatif-totals"
+WHATIF_FIGURE = "whatif-figure"
+WHATIF_EXPORT_HTML = "whatif-export-html"
+WHATIF_EXPORT_SVG = "whatif-export-svg"
+WHATIF_DOWNLOAD = "whatif-download"
+WHATIF_CAUSAL = "whatif-causal"
+WHATIF_CAUSAL_RESULT = "whatif-causal-result"
+WHATIF_CAUSAL_POLL = "whatif-causal-poll"  # dcc.Interval: asks for the running causal score's progress
+WHATIF_CLAMP = "whatif-clamp"  # the value the sampled cell is held at
+WHATIF_PRIME = "whatif-prime"
+WHATIF_LENGTH = "whatif-length"
+WHATIF_SEED = "whatif-seed"
+WHATIF_SAMPLE = "whatif-sample"
+WHATIF_SAMPLE_RESULT = "whatif-sample-result"

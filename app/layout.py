@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from app import ids
+from app import ids, whatif
 from app.catalog import Catalog
 from app.figures import notice
 from app.state import LENGTHS
@@ -201,7 +201,7 @@ def atlas_tab() -> dcc.Tab:
 
 
 # The side pane's tabs, in order; each is a function returning a dcc.Tab
-PANELS = (profile_tab, search_tab, example_tab, saturation_tab, atlas_tab)
+PANELS = (profile_tab, search_tab, example_tab, saturation_tab, atlas_tab, whatif.tab)
 
 
 def panels() -> dcc.Tabs:

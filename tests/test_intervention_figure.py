@@ -219,3 +219,19 @@ def test_a_figure_that_cannot_be_written_is_refused_before_the_run(made, tmp_pat
     expected = message.format(input=made.resolve()).replace("fig.png", target)
     assert done.output == expected
     assert made.read_bytes() == before
+
+
+def test_a_file_without_the_state_to_start_from_is_one_line(made, tmp_path):
+    import shutil
+
+    import h5py
+
+    damaged = shutil.copy(made, tmp_path / "austen.h5")
+    with h5py.File(damaged, "a") as f:
+        f["layer0/c"][99, 0] = np.nan
+    done = CliRunner().invoke(cli, ["intervene", str(damaged), "--edit", "layer0.c.0=zero", "--span",
+                                    "100:110", "--model", str(made.parent / "quote.pt")])
+    assert done.exit_code == 1
+    assert done.output == ("Error: austen.h5 holds no usable state at position 99 (layer0.c is not finite "
+                           "there), which a rerun from 100 starts from; start the span elsewhere, or extract "
+                           "the text again with lstmviz extract\n")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +126,8 @@ def random_units(states: States, name: str, exclude: Sequence[int], n: int, seed
 
 
 def ablation_effects(states: States, model: CharLSTM, neurons: Sequence[Neuron], masks: np.ndarray, *,
-                     ablation: str = "mean", n: int | None = None, progress: bool = False,
+                     ablation: str = "mean", n: int | None = None,
+                     progress: bool | Callable[[int, int], None] = False,
                      device: str | torch.device = "cpu") -> np.ndarray:
     """Mean Δbits per character over each mask, for each unit silenced over positions [0, n).
 
@@ -137,7 +138,8 @@ def ablation_effects(states: States, model: CharLSTM, neurons: Sequence[Neuron],
         masks: (n, M) bool, positions to average over.
         ablation: ``mean`` (hold each unit at its mean over the file) or ``zero``.
         n: positions of the stretch (default: the masks' length).
-        progress: show a progress bar on stderr.
+        progress: show a progress bar on stderr (True), or call ``progress(done, n)`` after each
+            block (the dashboard's background jobs).
         device: where to run.
 
     Returns:
@@ -154,7 +156,8 @@ def ablation_effects(states: States, model: CharLSTM, neurons: Sequence[Neuron],
     masks_t = torch.from_numpy(np.asarray(masks, dtype=np.float64)).to(runner.device)
     sums = torch.zeros(len(neurons), masks_t.shape[1], dtype=torch.float64, device=runner.device)
     rows = int(min(4096, max(64, _BUDGET // (len(edits) * 4 * states.n_hidden * 4))))
-    with progress_bar(total=n, unit="char", unit_scale=True, desc="causal", enabled=progress) as bar:
+    report = progress if callable(progress) else None
+    with progress_bar(total=n, unit="char", unit_scale=True, desc="causal", enabled=progress is True) as bar:
         for a in range(0, n, rows):
             b = min(n, a + rows)
             logits = runner.run(tokens[a:b], record=False).logits  # (B, b - a, V)
@@ -164,6 +167,8 @@ def ablation_effects(states: States, model: CharLSTM, neurons: Sequence[Neuron],
             delta = (bits[1:] - bits[:1]).double()  # edited - unedited
             sums += delta @ masks_t[a : a + len(nxt)]
             bar.update(b - a)
+            if report is not None:
+                report(b, n)
     counts = masks_t.sum(dim=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (sums / counts).cpu().numpy()

@@ -27,10 +27,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from lstmviz.devices import full_float32
-from lstmviz.errors import OptionError, UnknownActivation
+from lstmviz.errors import OptionError, StoreError, UnknownActivation
 from lstmviz.kinds import GATES
 from lstmviz.model.charlstm import CharLSTM
 from lstmviz.model.runner import State
@@ -308,8 +309,19 @@ def stored_state(states: States, position: int) -> State:
     if position == -1:
         return [(torch.zeros(1, H), torch.zeros(1, H)) for _ in range(states.n_layer)]
     states.span(position, position + 1)
-    return [tuple(torch.from_numpy(states.window(act_name(layer, kind), position, position + 1))
-                  for kind in ("h", "c")) for layer in range(states.n_layer)]
+    state = []
+    for layer in range(states.n_layer):
+        pair = []
+        for kind in ("h", "c"):
+            values = states.window(act_name(layer, kind), position, position + 1)  # (1, H)
+            if not np.isfinite(values).all():  # a damaged file: a run from it would be NaN throughout
+                raise StoreError(f"{states.path.name} holds no usable state at position {position} "
+                                 f"({act_name(layer, kind)} is not finite there), which a rerun from "
+                                 f"{position + 1} starts from; start the span elsewhere, or extract the "
+                                 "text again with lstmviz extract")
+            pair.append(torch.from_numpy(values))
+        state.append(tuple(pair))
+    return state
 
 
 def run_span(states: States, model: CharLSTM, start: int, stop: int,
