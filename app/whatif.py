@@ -104,7 +104,24 @@ def edit_of(neuron: str, op: Any, value: Any) -> EditSpec:
     if not value:
         example = {"V": "0.5", "K": "2", "P": "1200"}[needs]
         raise OptionError(f"{op} needs {needs}: type it in the value box, e.g. {example}")
-    return EditSpec.parse(f"{neuron}={op}:{value}")
+    return page_edit(f"{neuron}={op}:{value}")
+
+
+def page_edit(text: str) -> EditSpec:
+    """An edit as the page may ask for it: any but a patch from another file.
+
+    The server would open whatever path a page named; a patch on the page takes a position of the
+    file shown.
+
+    >>> page_edit("layer0.h.1=patch:/etc/passwd@3")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lstmviz.errors.OptionError: patch takes a position of the file shown here; type P, e.g. 1200 (...)
+    """
+    spec = EditSpec.parse(text)
+    if spec.source is not None:
+        raise OptionError("patch takes a position of the file shown here; type P, e.g. 1200 (lstmviz "
+                          "intervene --edit NEURON=patch:FILE@POS patches from another file)")
+    return spec
 
 
 def span_of(source: Any, view: View, selection: Any, states: States) -> tuple[int, int]:
@@ -177,7 +194,7 @@ def run(catalog: Catalog, request: Request, states: States, fmt: str = "svg", fr
     from lstmviz.render.intervention import before_after, intervention_command, totals_line
 
     loaded = catalog.models.model(states)
-    spec = EditSpec.parse(request.edit)
+    spec = page_edit(request.edit)
     result = intervene(states, loaded.model, [spec], request.start, request.stop, settle=SETTLE, after=AFTER)
     name = catalog.get(request.file).path.name
     command = intervention_command(name, [spec], request.start, request.stop, settle=SETTLE, after=AFTER)
@@ -214,7 +231,7 @@ def export_reply(catalog: Catalog, shown: Any, fmt: str) -> tuple[dict | None, s
     try:
         request = Request.from_dict(shown)
         states = _states(catalog, request.file)
-        spec = EditSpec.parse(request.edit)
+        spec = page_edit(request.edit)
         states.span(request.start, request.stop)
         if request.stop - request.start > MAX_SPAN or not MIN_COLUMNS <= request.columns <= MAX_COLUMNS:
             raise PageError("the page sent an edit larger than the panel makes; press Apply again")
@@ -387,8 +404,8 @@ def tab() -> Any:
         html.Div(id=ids.WHATIF_MODEL, className="lv-notice", role="note"),
         html.Div([
             dcc.Dropdown(id=ids.WHATIF_OP, options=ops, value="zero", clearable=False, searchable=False,
-                         className="lv-dd-m"),
-            dcc.Input(id=ids.WHATIF_VALUE, type="text", debounce=False, className="lv-num",
+                         className="lv-whatif-op"),
+            dcc.Input(id=ids.WHATIF_VALUE, type="text", debounce=False, className="lv-whatif-value",
                       placeholder="V, K or P"),
             html.Span("over", className="lv-field-label"),
             dcc.RadioItems(id=ids.WHATIF_SOURCE, options=sources, value="selection", inline=True,

@@ -88,6 +88,9 @@ def test_every_operation_of_the_menu_is_an_edit_of_the_command_line(catalog, op,
     ({}, "patch", "99999", "window", "",
      "Cannot edit: patch position 99999 is not within the text of x.h5 (0:12000); give a position from "
      "0 to 11999"),
+    ({}, "patch", "/etc/passwd@3", "window", "",
+     "Cannot edit: patch takes a position of the file shown here; type P, e.g. 1200 (lstmviz intervene "
+     "--edit NEURON=patch:FILE@POS patches from another file)"),
     ({}, "halve", "", "window", "",
      "Cannot edit: the page sent the operation 'halve'; choose one of zero, mean, set, scale, patch"),
 ])
@@ -139,6 +142,8 @@ def test_exports_write_the_figure_shown(catalog):
     assert download["content"].startswith("<!DOCTYPE html>") and "lv-edited" in download["content"]
     svg, _ = whatif.export_reply(catalog, shown, "svg")
     assert svg["content"].startswith("<?xml") and svg["filename"].endswith(".svg")
+    hostile = {**shown, "edit": "layer0.c.3=patch:/etc/passwd@3"}
+    assert whatif.export_reply(catalog, hostile, "svg")[1].startswith("Cannot export: patch takes a position")
     assert whatif.export_reply(catalog, None, "svg") == (
         None, "Cannot export: there is no edit to export yet; press Apply first")
     assert whatif.export_reply(catalog, {**shown, "stop": 99_999}, "svg") == (

@@ -144,7 +144,7 @@ def test_the_html_figure_shows_both_strips_the_changes_and_the_signs(result):
     assert signs[:k] == [1] * (k - 1) + [-1]  # hurt, then helped at the opening quote
     text = "".join(rows.text)
     assert "blue = the edit helped, red = it hurt" in text
-    assert re.search(r"Δloss, bits \(edited - unedited\).*-\d", text)  # the diverging scale's ends
+    assert re.search(r"Δloss, bits: blue.*-\d", text)  # the diverging scale's ends
     totals = r.totals()
     assert f"Δloss {totals['delta_bits_span']:+.4f} bits over the span" in text
     assert f"first guess changed at {len(r.top1_changed)} position(s)" in text

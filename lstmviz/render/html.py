@@ -133,7 +133,7 @@ def scale(name: str, lo: float, hi: float, table: str, classes: ColourClasses) -
 HIT_NOTE = "the true next character"
 MISS_NOTE = "missed: the true next character was not among the top 5"
 # The marks of a before/after figure (lstmviz.render.intervention)
-DELTA_NOTE = "Δloss, bits (edited - unedited): blue = the edit helped, red = it hurt"
+DELTA_NOTE = "Δloss, bits: blue = the edit helped, red = it hurt"
 CHANGED_NOTE = "the edit changed the first guess"
 SPAN_NOTE = "the edited span"
 CHANGED_INK = "#e0a400"  # the outline of a changed first guess, and the line under the edited span
@@ -147,7 +147,7 @@ def legend_rows(snippet: Snippet) -> list[tuple[str, float, float, str]]:
     rows = [(f"{band.neuron}: {band.shows or style.quantity(band.neuron.kind, snippet.raw_c)}", band.lo,
              band.hi, "k") for band in snippet.bands]
     if snippet.strips is not None:
-        which = ", before the edit and after it" if snippet.edited is not None else ""
+        which = ", before and after the edit" if snippet.edited is not None else ""
         rows.append((f"top-5 predictions{which}: probability", 0.0, 1.0, "p"))
     if snippet.delta is not None:
         rows.append((DELTA_NOTE, -snippet.delta_max, snippet.delta_max, "d"))

@@ -14,6 +14,7 @@ says what it shows and the ``lstmviz intervene`` command that recreates it.
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,10 +29,12 @@ from lstmviz.render.export import _plain, shell_quote, source_lines
 from lstmviz.render.palette import display_values, lut_index
 from lstmviz.render.snippet import Band, Guess, Snippet, colour_range, display_chars, wrap
 from lstmviz.render.spec import DEFAULTS, FORMATS
-from lstmviz.render.style import quantity, screen_columns, strip_text
+from lstmviz.render.style import COL_PX, LEGEND_FONT_PX, quantity, screen_columns, strip_text
+from lstmviz.render.svg import LABEL_ADVANCE
 from lstmviz.store.reader import States
 
 SMALLEST = 1e-3  # bits: the Δ scale spans at least ± this, so rounding noise stays pale
+CAPTION_MIN = 60  # characters a caption's line may always hold, however narrow the figure
 
 
 def intervention_command(source_name: str, edits: Sequence[EditSpec | str], start: int, stop: int, *,
@@ -66,13 +69,18 @@ def totals_line(result: Intervention) -> str:
             f"{t['after_chars']:,} after it; first guess changed at {changed:,} position(s)")
 
 
-def caption(result: Intervention) -> str:
-    """What the figure shows, in three lines: the edits, the totals, where the effect ended."""
+def caption(result: Intervention, width: int = 0) -> str:
+    """What the figure shows, in three lines: the edits, the totals, where the effect ended.
+
+    Lines longer than ``width`` characters (0: any length) are wrapped, so that a narrow figure is
+    not widened, and so shrunk, by its caption.
+    """
     ended = ("the effect died out there" if result.settled
              else "the effect was still alive there")
-    return (f"{', '.join(result.edits)} over positions {result.start} to {result.stop - 1}\n"
-            f"{totals_line(result)}\n"
-            f"shown up to position {result.end - 1}: {ended}; every Δ is edited - unedited rerun")
+    lines = [f"{', '.join(result.edits)} over positions {result.start} to {result.stop - 1}",
+             totals_line(result),
+             f"shown up to position {result.end - 1}: {ended}; every Δ is edited - unedited rerun"]
+    return "\n".join(textwrap.fill(line, width) if width else line for line in lines)
 
 
 def comment(states: States, result: Intervention, unit: Neuron, command: str) -> str:
@@ -135,10 +143,12 @@ def before_after(states: States, result: Intervention, unit: Neuron | str | None
     snippet = Snippet(result.start, chars, [band], strips, misses, wrap(chars, columns), palette, raw_c,
                       edited=after, delta=delta, delta_max=largest, span=(0, result.stop - result.start))
     text = comment(states, result, neuron, command)
+    fits = int(columns * COL_PX / (LEGEND_FONT_PX * LABEL_ADVANCE))  # a caption's characters per line
+    words = caption(result, max(CAPTION_MIN, fits) if columns else 0)
     title = f"What if {', '.join(result.edits)} over {result.start}:{result.stop}"
     scope = "lv-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
     if fmt == "svg":
-        return svg.document(snippet, scope=scope, metadata=text, title=title, caption=caption(result),
+        return svg.document(snippet, scope=scope, metadata=text, title=title, caption=words,
                             fragment=fragment)
     body = html.fragment(snippet, scope=scope, comment=text, title=title, caption=caption(result))
     return body if fragment else html.page(body, title=f"{title} (lstmviz)")
