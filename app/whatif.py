@@ -21,7 +21,7 @@ from dash import html
 from app import figures, ids
 from app.catalog import Catalog, cached_states
 from app.requests import typed_text, view_of
-from app.state import LENGTHS, PageError, View
+from app.state import PageError, View
 from lstmviz.errors import LstmvizError, OptionError, SpanError, StoreError
 from lstmviz.intervene.edits import EditSpec
 from lstmviz.names import Neuron
@@ -36,7 +36,7 @@ OPERATIONS = {  # what the menu offers, and what its value box then holds
     "patch": ("its value at position P", "P"),
 }
 SOURCES = {"selection": "the mouse selection", "mark": "the mark", "window": "the window"}
-MAX_SPAN = max(LENGTHS)  # characters an edit may span: the longest window the page shows
+MAX_SPAN = 2000  # characters an edit may span: its figure (three rows per character) stays light
 AFTER = 500  # positions after the span the page follows the effect, at most
 SETTLE = 50
 MAX_COLUMNS = 200
@@ -266,45 +266,74 @@ def model_line(catalog: Catalog, page_view: Any) -> str:
 
 
 def causal_work(states: States, model: Any, neuron: Neuron, chars: int = CAUSAL_CHARS, *,
-                progress: Any = False, seed: int = 0) -> dict:
+                hypothesis: str = "", progress: Any = False, seed: int = 0) -> dict:
     """Silence ``neuron`` (held at its mean) and ≥30 random units of its layer and kind over the text's start.
 
-    Returns the unit's mean Δbits per character, the random units', and its percentile among them.
+    Measured at every character and, when the unit was opened for a hypothesis (``hypothesis``,
+    the view's ``why``), also where ``lstmviz search --causal`` measures it: at the characters
+    that close the hypothesis' regions and inside them. A ``why`` that is no hypothesis (a
+    pattern the search refuses now) is left out, not an error: the whole-text score still holds.
+
+    Returns:
+        ``rows``: (where, positions, the unit's mean Δbits per character, the random units',
+        its percentile among them) for each place measured; and the unit, characters and count of
+        random units.
     """
-    from lstmviz.intervene.causal import ablation_effects, random_units
+    from lstmviz.intervene.causal import ablation_effects, hypothesis_positions, random_units
+    from lstmviz.search.hypotheses import resolve, symbol_string
 
     n = min(states.n_tokens - 1, chars)
     if n < 2:
         raise SpanError(f"{states.path.name} is too short to score a unit; it needs 3 characters or more")
     others = [Neuron(neuron.layer, neuron.kind, u) for u in
               random_units(states, neuron.name, [neuron.unit], N_RANDOM, seed)]
-    masks = np.ones((n, 1), dtype=bool)
-    effects = ablation_effects(states, model, [neuron, *others], masks, n=n, progress=progress)[:, 0]
-    mine, randoms = float(effects[0]), effects[1:]
-    return {"neuron": str(neuron), "chars": n, "bits": mine, "random": [float(x) for x in randoms],
-            "percentile": 100.0 * float(np.mean(randoms < mine)), "n_random": len(randoms)}
+    places, masks = ["every character"], [np.ones(n, dtype=bool)]
+    if hypothesis:
+        try:
+            hyp = resolve(hypothesis, byte_level=states.vocab.byte_level)
+        except LstmvizError:
+            hyp = None
+        if hyp is not None:
+            found = hypothesis_positions(hyp, symbol_string(states), n)
+            places += [f"closing {hyp.name}", f"inside {hyp.name}"]
+            masks += [found.closing, found.inside]
+    effects = ablation_effects(states, model, [neuron, *others], np.stack(masks, axis=1), n=n,
+                               progress=progress)
+    rows = []
+    for k, place in enumerate(places):
+        mine, randoms = float(effects[0, k]), effects[1:, k]
+        if np.isfinite(mine):  # a place with no position in the stretch says nothing
+            rows.append({"where": place, "positions": int(masks[k].sum()), "bits": mine,
+                         "random": [float(x) for x in randoms],
+                         "percentile": 100.0 * float(np.mean(randoms < mine))})
+    return {"neuron": str(neuron), "chars": n, "n_random": len(others), "rows": rows}
 
 
-def causal_request(catalog: Catalog, page_view: Any) -> tuple[Neuron, States, Any]:
-    """The unit to score, its file and its model, checked before the background job starts."""
+def causal_request(catalog: Catalog, page_view: Any) -> tuple[Neuron, States, Any, str]:
+    """The unit to score, its file, its model and the hypothesis it was opened for, checked first.
+
+    Checked before the background job starts, so a refusal is the panel's answer at once.
+    """
     view, states = shown_unit(catalog, page_view)
     neuron = states.neuron(view.neuron)
     if states.n_hidden < 2:
         raise OptionError(f"{neuron.name} has one unit; a causal score compares it with others")
-    return neuron, states, catalog.models.model(states).model
+    return neuron, states, catalog.models.model(states).model, view.why
 
 
 def causal_panel(found: dict) -> html.Div:
-    """The score in words: Δbits per character, and where it stands among the random units."""
-    randoms = np.asarray(found["random"])
-    below = int((randoms < found["bits"]).sum())
-    return html.Div([
-        html.Div(f"Silencing {found['neuron']} (held at its mean) over the first {found['chars']:,} "
-                 f"characters: {found['bits']:+.4f} bits per character.", className="lv-whatif-score"),
-        html.Div(f"Causal percentile {found['percentile']:.0f}: more than {below} of {found['n_random']} "
-                 f"random units of the same layer and kind (their median {np.median(randoms):+.4f}, largest "
-                 f"{randoms.max():+.4f} bits per character).", className="lv-notice"),
-    ], className="lv-whatif-causal")
+    """The score in words: Δbits per character, and where it stands among the random units, per place."""
+    lines = [html.Div(f"Silencing {found['neuron']} (held at its mean) over the first {found['chars']:,} "
+                      f"characters, against {found['n_random']} random units of the same layer and kind:",
+                      className="lv-whatif-score")]
+    for row in found["rows"]:
+        randoms = np.asarray(row["random"])
+        below = int((randoms < row["bits"]).sum())
+        lines.append(html.Div(
+            f"{row['where']} ({row['positions']:,} positions): {row['bits']:+.4f} bits per character, "
+            f"causal percentile {row['percentile']:.0f} (more than {below} of {len(randoms)}; their median "
+            f"{np.median(randoms):+.4f}, largest {randoms.max():+.4f}).", className="lv-notice"))
+    return html.Div(lines, className="lv-whatif-causal")
 
 
 def causal_progress(neuron: str, share: float, seconds: float) -> html.Div:

@@ -17,6 +17,7 @@ from app.catalog import Catalog
 from app.models import Models
 from app.state import View
 from lstmviz.extraction.extract import extract_file
+from lstmviz.intervene.causal import causal_scores
 from lstmviz.model.checkpoint import save_checkpoint
 
 N = 12_000  # longer than the longest span the panel edits
@@ -77,8 +78,8 @@ def test_every_operation_of_the_menu_is_an_edit_of_the_command_line(catalog, op,
     ({}, "zero", "", "selection", "11990:12010",
      "Cannot edit: span 11990:12010 is not within the text of x.h5 (0:12000); give START:END with "
      "0 <= START < END <= 12000"),
-    ({}, "zero", "", "selection", "0:10001",
-     "Cannot edit: the span 0:10001 is 10,001 characters long; edit at most 10,000 at once"),
+    ({}, "zero", "", "selection", "0:2001",
+     "Cannot edit: the span 0:2001 is 2,001 characters long; edit at most 2,000 at once"),
     ({}, "zero", "", "selection", "",
      "Cannot edit: no span is selected; drag over the text to select one, or choose the mark or the window"),
     ({}, "zero", "", "selection", "a:b",
@@ -152,13 +153,29 @@ def test_exports_write_the_figure_shown(catalog):
 
 
 def test_the_causal_score_compares_the_unit_with_30_random_units(catalog):
-    neuron, states, model = whatif.causal_request(catalog, view())
+    neuron, states, model, why = whatif.causal_request(catalog, view())
     seen = []
-    found = whatif.causal_work(states, model, neuron, 600, progress=lambda done, n: seen.append((done, n)))
+    found = whatif.causal_work(states, model, neuron, 600, hypothesis=why,
+                               progress=lambda done, n: seen.append((done, n)))
     assert found["n_random"] == 30 and found["chars"] == 600 and seen[-1] == (600, 600)
-    assert found["percentile"] == 100 * np.mean(np.array(found["random"]) < found["bits"])
+    [row] = found["rows"]  # opened for no hypothesis: every character only
+    assert row["where"] == "every character" and row["positions"] == 600
+    assert row["percentile"] == 100 * np.mean(np.array(row["random"]) < row["bits"])
     text = str(whatif.causal_panel(found))
-    assert f"{found['bits']:+.4f} bits per character" in text and "of 30 random units" in text
+    assert f"{row['bits']:+.4f} bits per character" in text and "of 30;" in text
+
+
+def test_a_unit_opened_for_a_hypothesis_is_also_scored_where_the_search_scores_it(catalog):
+    neuron, states, model, why = whatif.causal_request(catalog, {**view(), "why": "quote"})
+    assert why == "quote"
+    found = whatif.causal_work(states, model, neuron, 600, hypothesis=why)
+    assert [r["where"] for r in found["rows"]][0] == "every character"
+    searched = causal_scores(states, model, [("quote", str(neuron))], chars=600).iloc[0]
+    rows = {r["where"]: r for r in found["rows"]}
+    assert set(rows) == {"every character", "closing quote", "inside quote"}
+    assert rows["closing quote"]["bits"] == pytest.approx(searched.causal_delta_bits, rel=1e-6)
+    unreadable = whatif.causal_work(states, model, neuron, 50, hypothesis="([")  # a pattern RE2 refuses
+    assert [r["where"] for r in unreadable["rows"]] == ["every character"]
 
 
 def test_a_sample_with_the_cell_clamped_is_coloured_by_it(catalog):

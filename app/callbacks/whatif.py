@@ -73,11 +73,11 @@ def register(app: Dash, catalog: Catalog) -> None:
     def _causal(_clicks, page_view, page):
         try:
             page = _page(page)
-            neuron, states, model = whatif.causal_request(catalog, page_view)
+            neuron, states, model, why = whatif.causal_request(catalog, page_view)
         except LstmvizError as e:
             return figures.notice(f"Cannot score: {e}"), True
-        jobs.start(page, [str(neuron)], lambda progress: whatif.causal_work(states, model, neuron,
-                                                                             progress=progress))
+        jobs.start(page, [str(neuron)], lambda progress: whatif.causal_work(
+            states, model, neuron, hypothesis=why, progress=progress))
         return whatif.causal_progress(str(neuron), 0.0, 0.0), False
 
     @app.callback(
