@@ -50,7 +50,7 @@ def test_train_keeps_snapshots_spread_over_the_run_with_losses_and_samples(train
     snaps = folder / "m.snapshots"
     assert snapshot_folder(folder / "m.pt") == snaps
     assert taken_steps(snaps) == snapshot_steps(24, 4) == [1, 3, 8, 24]
-    assert f"4 snapshot(s) in {snaps}" in result.stderr
+    assert f"4 snapshot(s) written to {snaps}" in result.stderr
     history = torch.load(folder / "m.pt", weights_only=True)["training"]["history"]
     assert [h[0] for h in history] == [1, 3, 8, 24]  # each snapshot step is validated
     for step, (_, train_bpc, val_bpc) in zip([1, 3, 8, 24], history, strict=True):

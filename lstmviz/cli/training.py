@@ -114,7 +114,7 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
     click.echo(f"best validation {result.best_val_bpc:.4f} bits/{result.symbol} at step {result.best_step}, "
                f"saved to {result.output} (resume state: {state_path(result.output)})", err=True)
     if result.snapshots:
-        click.echo(f"{len(result.snapshots)} snapshot(s) in {result.snapshots[0].parent}", err=True)
+        click.echo(f"{len(result.snapshots)} snapshot(s) written to {result.snapshots[0].parent}", err=True)
     if result.stopped == "interrupted":
         ctx.exit(INTERRUPTED)
 
