@@ -12,7 +12,7 @@ from lstmviz.cli import COMMANDS, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND_NAMES = ["inspect", "train", "sample", "extract", "info", "validate", "search", "intervene", "export",
-                 "atlas", "serve", "demo", "provenance", "profile"]
+                 "atlas", "serve", "demo", "provenance", "profile", "evolve", "compare"]
 HEAVY = ("torch", "dash", "h5py")
 
 

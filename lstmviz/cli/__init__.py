@@ -74,6 +74,10 @@ COMMANDS = {
                    "Show where a cell's value comes from: what each earlier character wrote into it."),
     "profile": ("lstmviz.cli.memory:profile_command",
                 "Show or add per-unit profiles that extraction may not have stored: memory horizons."),
+    "evolve": ("lstmviz.cli.evolution:evolve_command",
+               "Follow the cells of a run's snapshots through training, over the same text."),
+    "compare": ("lstmviz.cli.evolution:compare_command",
+                "Compare two models' extractions over the same text: units, layers and hypothesis cells."),
 }
 
 

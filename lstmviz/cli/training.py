@@ -59,13 +59,16 @@ _DEFAULTS = TrainConfig()
               help="Continue from this checkpoint and its .resume file (weights, Adam, step).")
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
               help="Vocabulary of a --resume checkpoint that carries none (as for `lstmviz inspect`).")
+@click.option("--snapshots", default=_DEFAULTS.snapshots, show_default=True,
+              help="Also keep this many checkpoints spread logarithmically over the run (plus the best), "
+                   "each with its losses and a sample, in OUTPUT-STEM.snapshots/ for `lstmviz evolve`.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(text: str, output: str, val: str | None, val_fraction: float, val_chars: int,
                   layers: int, hidden: int, embed: int, dropout: float, byte_level: bool,
                   min_count: int, seq_len: int, batch_size: int, lr: float, clip: float,
                   steps: int | None, epochs: float, eval_every: int, time_limit: float | None,
                   device: str, seed: int, resume: str | None, vocab_path: str | None,
-                  quiet: bool) -> None:
+                  snapshots: int, quiet: bool) -> None:
     """Train a character-level LSTM on TEXT, keeping the best checkpoint.
 
     Contiguous batches carry the LSTM state along the text, as char-rnn
@@ -73,11 +76,14 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
     character. Ctrl-C (or SIGTERM) stops cleanly: it validates, keeps the
     best checkpoint, says where it is and exits with status 130. With --resume,
     --layers/--hidden/--embed default to the checkpoint's values, and so
-    does the vocabulary.
+    does the vocabulary. With --snapshots N, N checkpoints from 1 % of the
+    run to its end, at equal ratios of steps, go to a folder beside the
+    output; `lstmviz evolve` follows the cells through them.
 
     \b
     Example:
         lstmviz train austen.train.txt --val austen.val.txt -o austen.pt
+        lstmviz train austen.train.txt --val austen.val.txt -o austen.pt --steps 4000 --snapshots 10
         lstmviz train wiki.txt --min-count 20 --time-limit 30 -o wiki.pt
         lstmviz train austen.train.txt -o austen.pt --resume austen.pt --epochs 40
     """
@@ -93,7 +99,7 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
         n_layer=layers, n_hidden=hidden, n_embd=embed, dropout=dropout, byte_level=byte_level,
         min_count=min_count, seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip,
         steps=steps, epochs=epochs, eval_every=eval_every, val_fraction=val_fraction,
-        val_chars=val_chars, time_limit=time_limit, device=device, seed=seed)
+        val_chars=val_chars, time_limit=time_limit, device=device, seed=seed, snapshots=snapshots)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         result = train(text, output, config, val=val, resume=resume, vocab=vocab_path,
@@ -107,6 +113,8 @@ def train_command(text: str, output: str, val: str | None, val_fraction: float, 
         f"{took}, {result.chars_per_second:,.0f} {result.symbol}/s", err=True)
     click.echo(f"best validation {result.best_val_bpc:.4f} bits/{result.symbol} at step {result.best_step}, "
                f"saved to {result.output} (resume state: {state_path(result.output)})", err=True)
+    if result.snapshots:
+        click.echo(f"{len(result.snapshots)} snapshot(s) written to {result.snapshots[0].parent}", err=True)
     if result.stopped == "interrupted":
         ctx.exit(INTERRUPTED)
 

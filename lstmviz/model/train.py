@@ -8,6 +8,8 @@ carried along, which is exactly how extraction and sampling later run it.
 
 The best weights by validation loss go to the output checkpoint (:func:`save_checkpoint`); the
 latest weights, Adam state and step go to a sidecar ``<output>.resume`` so a run can continue.
+With ``snapshots`` set, checkpoints spread logarithmically over the run go to a folder beside the
+output (:mod:`lstmviz.evolution.snapshots`), for ``lstmviz evolve``.
 
 References: https://github.com/karpathy/char-rnn (``train.lua``, ``CharSplitLMMinibatchLoader``).
 """
@@ -28,6 +30,7 @@ from torch import nn
 from lstmviz import __version__
 from lstmviz.devices import resolve_device
 from lstmviz.errors import CheckpointError, OptionError, TextError, VocabError
+from lstmviz.evolution import snapshots
 from lstmviz.files import check_output
 from lstmviz.model.batches import StreamBatches, evaluate, split_validation
 from lstmviz.model.charlstm import CharLSTM
@@ -71,6 +74,7 @@ class TrainConfig:
     time_limit: float | None = None  # minutes
     device: str = "auto"
     seed: int = 0
+    snapshots: int = 0  # checkpoints kept over the run for `lstmviz evolve` (plus the best); 0: none
 
 
 @dataclass
@@ -87,6 +91,7 @@ class TrainResult:
     chars_per_second: float  # symbols per second: bytes for a byte-level model
     history: list[list] = field(default_factory=list)  # [step, train bpc or None, val bpc]
     symbol: str = "char"  # what the losses and speed count: "char", or "byte" for a byte-level model
+    snapshots: list[Path] = field(default_factory=list)  # the snapshots written by this run, in order
 
 
 def check_config(config: TrainConfig) -> None:
@@ -106,6 +111,7 @@ def check_config(config: TrainConfig) -> None:
         (not 0 <= config.seed < 2**63, "--seed must be between 0 and 2**63 - 1"),
         (config.eval_every < 1, "--eval-every must be at least 1"),
         (config.val_chars < 2, "--val-chars must be at least 2"),
+        (config.snapshots < 0, "--snapshots must be 0 (none) or more"),
     ]
     for bad, message in problems:
         if bad:
@@ -281,6 +287,9 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
     if total <= step:
         raise OptionError(f"the model has already trained {step} steps; ask for more with "
                           f"--steps (e.g. {step + 1000}) or --epochs")
+    folder = snapshots.prepare_folder(output, resuming=prior is not None) if config.snapshots else None
+    due = {s for s in snapshots.snapshot_steps(total, config.snapshots) if s > step}
+    written: list[Path] = []
     if prior is not None and output.resolve() != Path(resume).resolve():
         save_checkpoint(output, prior.model, vocab, prior.training)  # the best until beaten
     n_params = sum(p.numel() for p in model.parameters())
@@ -297,24 +306,28 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
     ema, last_val, evaluated_at, chars, stopped = math.nan, math.nan, -1, 0, "steps"
     symbol = "byte" if vocab.byte_level else "char"
     hidden = None
+    last_info: dict[str, Any] = {}
 
     def checkpoint_now() -> None:
         # What the run reports (best, the step validated) changes only once both files are
         # written: a Ctrl-C while they are saved then repeats this, and file and message agree.
-        nonlocal best, best_step, last_val, evaluated_at, history
+        nonlocal best, best_step, last_val, evaluated_at, history, last_info
         val_bpc = evaluate(model, val_ids, max_chars=config.val_chars, device=device)
         train_bpc = None if math.isnan(ema) else round(ema, 4)
         seen = [*history, [step, train_bpc, round(val_bpc, 4)]]
         seconds = round(seconds_before + time.monotonic() - start, 1)
         improved = val_bpc < best
+        info = meta | {
+            "steps": step, "epochs": round(step / batches.steps_per_epoch, 3),
+            "best_val_bpc": round(val_bpc, 4), "best_step": step, "train_bpc": train_bpc,
+            "hyperparameters": hyper, "device": str(device), "seconds": seconds,
+            "torch_version": str(torch.__version__), "lstmviz_version": __version__, "history": seen}
         try:
             if improved:
-                save_checkpoint(output, model, vocab, meta | {
-                    "steps": step, "epochs": round(step / batches.steps_per_epoch, 3),
-                    "best_val_bpc": round(val_bpc, 4), "best_step": step, "train_bpc": train_bpc,
-                    "hyperparameters": hyper, "device": str(device), "seconds": seconds,
-                    "torch_version": str(torch.__version__), "lstmviz_version": __version__,
-                    "history": seen})
+                save_checkpoint(output, model, vocab, info)
+            if folder is not None and step in due:
+                written.append(snapshots.write_snapshot(folder, step, model, vocab, info, train_bpc=train_bpc,
+                                                        val_bpc=val_bpc, device=device))
             save_atomic({
                 "format": STATE_FORMAT, "version": 1, "steps": step, "seconds": seconds,
                 "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -326,7 +339,7 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
                     "no checkpoint was written; free some space or write elsewhere with -o")
             raise OptionError(f"no space left on the device while writing {e.path.name} at step {step}; "
                               f"{kept}") from None
-        history, last_val, evaluated_at = seen, val_bpc, step
+        history, last_val, evaluated_at, last_info = seen, val_bpc, step, info
         if improved:
             best, best_step = val_bpc, step
 
@@ -356,7 +369,7 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
                 chars += y.numel()
                 bpc = loss.item() / _LN2
                 ema = bpc if math.isnan(ema) else 0.95 * ema + 0.05 * bpc
-                if step % config.eval_every == 0:
+                if step % config.eval_every == 0 or step in due:
                     checkpoint_now()
                 speed = chars / (time.monotonic() - start)
                 val_shown = "-" if math.isnan(last_val) else f"{last_val:.3f}"
@@ -372,6 +385,14 @@ def train(text: str | Path, output: str | Path, config: TrainConfig | None = Non
     if not math.isfinite(best):
         raise OptionError(f"training diverged: the validation loss is {last_val} at step {step}, so "
                           f"no checkpoint was written to {output}; lower --lr or --clip")
+    if folder is not None:
+        written += snapshots.finish(folder, output, step, model, vocab, last_info, last_val, device)
+        missed = sorted(s for s in due if s > step)
+        if missed:
+            log.warning("stopped at step %d, before the snapshots planned at step(s) %s; give --steps "
+                        "that the run can reach to spread them over it", step, ", ".join(map(str, missed)))
     elapsed = time.monotonic() - start
     return TrainResult(output, step, step / batches.steps_per_epoch, best, best_step,
-                       seconds_before + elapsed, stopped, chars / max(elapsed, 1e-9), history, symbol)
+                       seconds_before + elapsed, stopped, chars / max(elapsed, 1e-9), history, symbol,
+                       written)
+
