@@ -8,6 +8,7 @@ import click
 import numpy as np
 import torch
 
+from lstmviz.cli.options import model_options
 from lstmviz.errors import OptionError
 from lstmviz.intervene.edits import EditSpec
 from lstmviz.intervene.intervention import Intervention, intervene
@@ -50,10 +51,7 @@ def parse_span(value: str, n_tokens: int, limit: int) -> tuple[int, int]:
 @click.option("--rows", type=click.IntRange(min=0), default=30, show_default=True,
               help="Positions shown in the table: those with the largest |Δbits| (--json gives all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON with every position instead of a table.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False),
-              help="The checkpoint FILE was extracted with, if it is no longer where FILE says.")
-@click.option("--trust-pickle", is_flag=True,
-              help="Allow a whole pickled model; unpickling runs code from the file.")
+@model_options()
 def intervene_command(file: str, edits: tuple[str, ...], span: str, limit: int, settle: int,
                       tolerance: float, after: int, rows: int, as_json: bool, model: str | None,
                       trust_pickle: bool) -> None:
