@@ -87,7 +87,8 @@ def test_without_its_model_the_atlas_says_so_in_one_line_and_writes_nothing(made
         out = tmp_path / "atlas.html"
         result = CliRunner().invoke(cli, ["atlas", str(tmp_path / "austen.h5"), "--causal", "-o", str(out)])
         assert result.exit_code == 1
-        assert result.output == f"Error: {e.value}\n" and result.output.endswith("give it with --model PATH\n")
+        assert result.output == f"Error: {e.value}\n"
+        assert result.output.endswith("give it with --model PATH\n")
         assert not out.exists()
         given = CliRunner().invoke(cli, ["atlas", str(tmp_path / "austen.h5"), "--causal", "--causal-chars",
                                          "300", "--model", str(moved), "-o", str(out)])
