@@ -66,8 +66,8 @@ def atlas(states_file: str, output: str | None, margin: float, top: int, unexpla
     With --causal each card of a unit that tracks a hypothesis also gets
     its causal score, as `lstmviz search --causal` measures it: the unit is
     mean-ablated over the text's first --causal-chars characters, in one
-    batched run with 30 random units of each layer and kind shown
-    (minutes on a CPU; docs/atlas.md).
+    batched run with 30 random units of each layer and kind shown (about
+    12 CPU minutes for 20,000 characters of the demo; docs/atlas.md).
 
     \b
     Examples:
