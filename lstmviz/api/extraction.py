@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from lstmviz.api.figure import Figure
+from lstmviz.api.intervening import Interventions
 from lstmviz.api.views import ActivationView, NeuronView, TextView, positions, python_errors
 from lstmviz.errors import (
     BadIndex,
@@ -102,7 +103,7 @@ def _release(states: States, dashboards: list[Any], temporary: Path | None) -> N
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-class Extraction:
+class Extraction(Interventions):
     """An open extraction file: ``len(ex)`` positions, lazy views by name, tables, figures.
 
     * ``ex.text[a:b]``: the text at positions [a, b).
@@ -111,6 +112,8 @@ class Extraction:
     * ``ex.predictions(a, b)``, ``ex.summaries()``, ``ex.search(...)``: pandas DataFrames.
     * ``ex.show(neurons, start, length)``: a figure that shows itself in a notebook.
     * ``ex.serve()``: the dashboard on this file, in the background.
+    * ``ex.intervene(...)``, ``ex.provenance(...)``, ``ex.causal(...)``: the file's model run again
+      (:mod:`lstmviz.api.intervening`), found once as ``lstmviz intervene`` finds it.
 
     Bad input raises the errors of :mod:`lstmviz.errors`, worded as the command line words them;
     a name the file lacks is a ``KeyError`` too, a position outside the text an ``IndexError``.
@@ -127,6 +130,7 @@ class Extraction:
         self.path = states.path
         self._temporary = temporary
         self._dashboards: list[Any] = []
+        self._loaded = None  # the file's model, once an intervention needed it
         self._closer = weakref.finalize(self, _release, states, self._dashboards, temporary)
 
     # --- the file -------------------------------------------------------------------------------

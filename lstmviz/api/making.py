@@ -83,7 +83,10 @@ def extract(
             path = extract_string(model, text, out, options, **kept)
         else:
             path = extract_file(model, text, out, options, **kept)
-        return Extraction(open_states(path), temporary=temporary)
+        ex = Extraction(open_states(path), temporary=temporary)
+        if isinstance(model, LoadedModel):
+            ex.model(model)  # kept for interventions, which then need not look for its checkpoint
+        return ex
     except BaseException:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)

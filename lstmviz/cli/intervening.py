@@ -8,6 +8,7 @@ import click
 import numpy as np
 import torch
 
+from lstmviz.cli.options import model_options
 from lstmviz.errors import OptionError
 from lstmviz.files import check_output
 from lstmviz.intervene.edits import EditSpec
@@ -55,10 +56,7 @@ def parse_span(value: str, n_tokens: int, limit: int) -> tuple[int, int]:
               help="Also write the before/after figure, .html or .svg: the text coloured by the first "
                    "edited unit, the top-5 guesses before and after the edit, and the change of loss.")
 @click.option("--force", is_flag=True, help="Replace the figure if it exists.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False),
-              help="The checkpoint FILE was extracted with, if it is no longer where FILE says.")
-@click.option("--trust-pickle", is_flag=True,
-              help="Allow a whole pickled model; unpickling runs code from the file.")
+@model_options()
 def intervene_command(file: str, edits: tuple[str, ...], span: str, limit: int, settle: int,
                       tolerance: float, after: int, rows: int, as_json: bool, output: str | None,
                       force: bool, model: str | None, trust_pickle: bool) -> None:

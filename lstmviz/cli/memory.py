@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 
 import click
 import numpy as np
 
+from lstmviz.cli.options import rerun_options
 from lstmviz.errors import OptionError
 from lstmviz.files import check_output
 from lstmviz.intervene.horizon import DEFAULT_WINDOW
@@ -33,22 +33,6 @@ CONTEXT = 8  # characters shown on each side of a contributing character
 _FORMATS = {".html": "html", ".htm": "html", ".svg": "svg"}
 
 
-def _rerun_options(command: Callable) -> Callable:
-    """The options of a command that runs FILE's model again: which model, how, and quietly or not."""
-    for option in reversed([
-        click.option("--model", type=click.Path(dir_okay=False),
-                     help="The checkpoint FILE was extracted with, if it has moved (checked by its sha256).  "
-                          "[default: where FILE says it was]"),
-        click.option("--trust-pickle", is_flag=True, help="Allow a whole pickled model, as extraction did."),
-        click.option("--device", default="auto", show_default=True,
-                     help="Where the model runs again: auto (the kind of device FILE was extracted on), cpu, "
-                          "cuda."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
-    ]):
-        command = option(command)
-    return command
-
-
 @click.command("provenance")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--neuron", "-n", required=True,
@@ -65,7 +49,7 @@ def _rerun_options(command: Callable) -> Callable:
 @click.option("--palette", type=click.Choice(list(PALETTES)), default=DEFAULTS["palette"], show_default=True,
               help="Diverging colour scale of the figure.")
 @click.option("--force", is_flag=True, help="Replace the figure if it exists.")
-@_rerun_options
+@rerun_options
 def provenance_command(file: str, neuron: str, position: int, back: int, top: int, as_json: bool,
                        output: str | None, palette: str, force: bool, model: str | None, trust_pickle: bool,
                        device: str, quiet: bool) -> None:
@@ -189,7 +173,7 @@ def _show(states: States, prov: Provenance, top: int) -> None:
               help="Measure every cell's memory horizon and add it to FILE's summaries (format 1.3).")
 @click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True,
               help="Characters looked back at most; a horizon further back counts as WINDOW + 1.")
-@_rerun_options
+@rerun_options
 def profile_command(file: str, horizon: bool, window: int, model: str | None, trust_pickle: bool,
                     device: str, quiet: bool) -> None:
     """Show or add per-unit profiles that extraction may not have stored: memory horizons.

@@ -9,8 +9,9 @@ import click
 import pandas as pd
 from click.core import ParameterSource
 
+from lstmviz.cli.options import model_options
 from lstmviz.devices import resolve_device
-from lstmviz.intervene.causal import ABLATIONS, CHARS, N_RANDOM, causal_scores
+from lstmviz.intervene.causal import ABLATIONS, CHARS, JOINED, N_RANDOM, causal_scores, join_causal
 from lstmviz.intervene.model_source import model_for
 from lstmviz.kinds import CHOICES
 from lstmviz.model.vocab import visible
@@ -23,8 +24,6 @@ from lstmviz.search.rank import rank_all, rank_units, select_names
 from lstmviz.store.reader import States, open_states
 
 _SNIPPET = 60  # characters of text shown per match
-CAUSAL_COLUMNS = ["causal_delta_bits", "causal_percentile", "causal_inside_bits", "causal_inside_percentile",
-                  "causal_elsewhere_bits"]
 _TOP = 20  # rows shown by default: units of one hypothesis, or places found by example
 
 
@@ -75,11 +74,7 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
               help="With --causal: characters silenced and measured, from the text's start.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="With --causal: seed of the random units.")
-@click.option("--model", type=click.Path(exists=True, dir_okay=False),
-              help="With --causal: the checkpoint FILE was extracted with, if it is no longer where FILE "
-                   "says.")
-@click.option("--trust-pickle", is_flag=True,
-              help="With --causal: allow a whole pickled model; unpickling runs code from the file.")
+@model_options("With --causal: ")
 @click.option("--lang", metavar="|".join(LANGUAGES),
               help="The text's language, for the hypotheses whose rules depend on it (comment, "
                    "string, ...). Default: detected from the text, and shown.")
@@ -173,11 +168,7 @@ def _with_causal(states: States, df: pd.DataFrame, pairs: list, settings: dict, 
     scores = causal_scores(states, loaded.model, pairs, ablation=settings["ablation"],
                            n_random=settings["n_random"], seed=settings["seed"], chars=settings["chars"],
                            progress=True, device=resolve_device(device))
-    out = df.copy()
-    for column in CAUSAL_COLUMNS:
-        out[column] = scores[column].to_numpy()
-    out.attrs = {**df.attrs, "causal": scores.attrs}
-    return out
+    return join_causal(df, scores)
 
 
 def _fmt(value) -> str:
@@ -221,7 +212,7 @@ def _show_units(df: pd.DataFrame, as_json: bool) -> None:
     extra = ["auroc", "point_biserial", "mean_in", "mean_out"] if meta["binary"] else \
         ["pearson", "spearman", "slope", "mean"]
     df = df.assign(rank=range(1, len(df) + 1))
-    shown = CAUSAL_COLUMNS[:2] if "causal" in meta else []
+    shown = JOINED[:2] if "causal" in meta else []
     click.echo(_table(df, ["rank", "neuron", "score", "direction", "null", *extra, *shown]))
     if shown:
         click.echo(_causal_note(df))
@@ -266,7 +257,7 @@ def _show_all(df: pd.DataFrame, as_json: bool) -> None:
         return
     click.echo(f"language: {_language(meta)}\n")
     ranks = ["rank"] if (df["rank"] > 1).any() else []
-    shown = CAUSAL_COLUMNS[:2] if causal else []
+    shown = JOINED[:2] if causal else []
     click.echo(_table(df, ["hypothesis", *ranks, "neuron", "measure", "score", "direction", "null_best",
                            "local", "margin", *shown]))
     click.echo("\nmargin = score - max(null_best, local): near 0 or below means chance or a reaction to "

@@ -54,6 +54,7 @@ CHARS = 200_000  # characters of the stretch, from the text's start
 WHERE = ("closing", "inside", "elsewhere")
 COLUMNS = ["hypothesis", "neuron", "causal_delta_bits", "causal_percentile", "causal_inside_bits",
            "causal_inside_percentile", "causal_elsewhere_bits", "n_random"]
+JOINED = COLUMNS[2:7]  # the columns :func:`join_causal` adds to a ranking
 _BUDGET = 1 << 27  # bytes of gate pre-activations per block of the batched run
 
 
@@ -270,3 +271,27 @@ def _percentile(mine: float, randoms: np.ndarray) -> float:
 
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+
+def join_causal(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the causal columns of ``scores`` (:data:`JOINED`) beside the rows they score.
+
+    The one join of causal scores to rankings, for ``lstmviz search --causal`` and the atlas. A row
+    is matched by its hypothesis (its ``hypothesis`` column, or ``attrs["hypothesis"]`` for the
+    ranking of one hypothesis) and its neuron; rows without a score get NaN. ``attrs["causal"]``
+    becomes the scores' ``attrs`` (settings, counts of positions, the random units).
+
+    >>> ranked = pd.DataFrame({"neuron": ["layer0.c.3", "layer0.c.5"]})
+    >>> ranked.attrs["hypothesis"] = "quote"
+    >>> scores = pd.DataFrame([["quote", "layer0.c.5", 0.8, 100.0, 0.1, 90.0, 0.0, 30]], columns=COLUMNS)
+    >>> join_causal(ranked, scores)["causal_percentile"].tolist()
+    [nan, 100.0]
+    """
+    hypotheses = table["hypothesis"] if "hypothesis" in table else [table.attrs["hypothesis"]] * len(table)
+    rows = pd.MultiIndex.from_arrays([list(hypotheses), list(table["neuron"])])
+    found = scores.drop_duplicates(["hypothesis", "neuron"]).set_index(["hypothesis", "neuron"])
+    out = table.copy()
+    for column in JOINED:
+        out[column] = found[column].reindex(rows).to_numpy(dtype=np.float64)
+    out.attrs = {**table.attrs, "causal": scores.attrs}
+    return out

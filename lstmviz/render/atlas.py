@@ -1,7 +1,7 @@
 """The cell atlas as one self-contained HTML page: the file's interpretable cells at a glance.
 
 What it shows is chosen by :mod:`lstmviz.search.atlas`; this module lays it out. Each card is one
-unit: what it tracks, its score against the hypothesis' baseline, a slot for its causal score,
+unit: what it tracks, its score against the hypothesis' baseline, its causal score (or a dash),
 its best context coloured exactly as an export colours it (the same :mod:`lstmviz.render.snippet`
 and :mod:`lstmviz.render.html`, under one stylesheet for the whole page) and a histogram of its
 values over the file, drawn as a small inline SVG from the file's summaries. The page has no
@@ -17,6 +17,7 @@ from html import escape
 import numpy as np
 
 from lstmviz import __version__
+from lstmviz.intervene.causal import CHARS
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.render import html, style
@@ -71,17 +72,30 @@ ul.closest{padding-left:20px;margin:4px 0}
 
 
 def atlas_command(source_name: str, *, margin: float = choose.MARGIN, top: int = choose.PER_HYPOTHESIS,
-                  unexplained: int = choose.UNEXPLAINED) -> str:
+                  unexplained: int = choose.UNEXPLAINED, causal: bool = False, causal_chars: int = CHARS,
+                  model: str | None = None, trust_pickle: bool = False) -> str:
     """The ``lstmviz atlas`` command that recreates a page; options at their defaults are left out.
+
+    Files are named without their folders (``--model`` too), as every recorded command names them.
 
     >>> atlas_command("runs/val.h5", margin=0.1)
     'lstmviz atlas val.h5 --margin 0.1'
+    >>> atlas_command("runs/val.h5", causal=True, causal_chars=20000, model="runs/m.pt")
+    'lstmviz atlas val.h5 --causal --causal-chars 20000 --model m.pt'
     """
     words = ["lstmviz", "atlas", shell_quote(_name(source_name))]
     for option, value, default in (("--margin", margin, choose.MARGIN), ("--top", top, choose.PER_HYPOTHESIS),
                                    ("--unexplained", unexplained, choose.UNEXPLAINED)):
         if value != default:
             words += [option, f"{value:g}"]
+    if causal:
+        words.append("--causal")
+        if causal_chars != CHARS:
+            words += ["--causal-chars", str(causal_chars)]
+        if model is not None:
+            words += ["--model", shell_quote(_name(model))]
+        if trust_pickle:
+            words.append("--trust-pickle")
     return " ".join(words)
 
 
@@ -96,7 +110,7 @@ def page(states: States, atlas: Atlas, *, command: str, source_name: str | None 
     """
     name = source_name if source_name is not None else states.path.name
     classes = html.ColourClasses()
-    body = [_header(states, atlas, name), _summary(atlas), _legend(atlas, classes)]
+    body = [_header(states, atlas, name), _summary(atlas), _legend(atlas, classes), _causal_note(atlas)]
     body += _tracked(states, atlas, classes)
     body += _unexplained(states, atlas, classes)
     if atlas.skipped:
@@ -163,18 +177,18 @@ def _legend(atlas: Atlas, classes: html.ColourClasses) -> str:
 
 def _tracked(states: States, atlas: Atlas, classes: html.ColourClasses) -> list[str]:
     out = ["<h2>Cells that track a hypothesis</h2>"]
-    clearing = {h: cs for h, cs in atlas.tracked.items() if cs[0].margin >= atlas.margin}
+    clearing = atlas.clearing
     if not clearing:
         out.append(f'<p class="note">None: no unit clears its baseline by {atlas.margin:g}.</p>')
         if atlas.closest is not None:
             out += ["<h3>The closest</h3>", '<div class="cards">',
-                    _card(states, atlas.closest, atlas.margin, classes), "</div>"]
+                    _card(states, atlas.closest, atlas.margin, classes, causal=bool(atlas.causal)), "</div>"]
     for hyp, cards in clearing.items():
         first = cards[0]
         out.append(f'<h3>{escape(hyp)} <span class="hyp-note">· {escape(first.description)} · '
                    f"{escape(first.measure)}, baseline {first.baseline:.3f}</span></h3>")
         out.append('<div class="cards">')
-        out += [_card(states, c, atlas.margin, classes) for c in cards]
+        out += [_card(states, c, atlas.margin, classes, causal=bool(atlas.causal)) for c in cards]
         out.append("</div>")
     rest = [(h, cs[0]) for h, cs in atlas.tracked.items() if h not in clearing]
     if rest:
@@ -205,11 +219,20 @@ def _direction(card: Card, binary: bool) -> str:
 
 
 def _card(states: States, card: Card, margin: float, classes: html.ColourClasses, *,
-          unexplained: bool = False) -> str:
+          unexplained: bool = False, causal: bool = False) -> str:
     n = Neuron.parse(card.neuron)
     binary = card.measure == "AUROC"
     below = not unexplained and card.margin < margin
-    causal = "—" if card.causal is None else f"{card.causal:.3g}"
+    score = "—" if card.causal is None else f"{card.causal:.3g}"
+    if card.causal_bits is not None:
+        score += f"</td><th>Δbits</th><td>{card.causal_bits:+.3f}"
+    if unexplained:
+        why = "no hypothesis fits an unexplained unit, so it has no causal score"
+    elif card.causal is not None:
+        why = "causal percentile: the share of random units of its layer and kind costing less silenced"
+    else:
+        why = ("no region of the hypothesis closes in the characters silenced" if causal else
+               "causal percentile, with lstmviz atlas --causal")
     if unexplained:
         what = (f'<span class="what">interest {card.interest:.2f}; closest: {escape(card.hypothesis)}, '
                 f"margin {card.margin:+.3f}</span>")
@@ -218,14 +241,29 @@ def _card(states: States, card: Card, margin: float, classes: html.ColourClasses
                 + (' <span class="tag">below the margin</span>' if below else ""))
     stats = (f'<table class="stats"><tr><th>{escape(card.measure)}</th><td>{card.score:.3f}</td>'
              f"<th>baseline</th><td>{card.baseline:.3f}</td><th>margin</th><td>{card.margin:+.3f}</td>"
-             f'<th title="causal percentile, when the rankings carry causal scores">causal</th>'
-             f"<td>{causal}</td></tr></table>")
+             f'<th title="{why}">causal</th>'
+             f"<td>{score}</td></tr></table>")
     facts = "".join(f"<li>{escape(f)}</li>" for f in card.facts)
     contexts = "".join(_context(states, n, p, classes) for p in card.contexts)
     return (f'<div class="card{" below" if below else ""}" data-neuron="{card.neuron}">'
             f'<div class="card-head"><span class="neuron">{card.neuron}</span> {what}</div>'
             f"{stats}" + (f'<ul class="facts">{facts}</ul>' if facts else "")
             + f'<div class="card-body"><div>{contexts}</div>{_histogram(states, n)}</div></div>')
+
+
+def _causal_note(atlas: Atlas) -> str:
+    """What the causal numbers mean and how they were measured; empty without causal scores."""
+    if not atlas.causal:
+        return ""
+    info = atlas.causal
+    how = "held at its mean over the file" if info["ablation"] == "mean" else "held at 0"
+    return (f'<p class="note causal-note"><b>causal</b>: each unit that tracks a hypothesis was silenced '
+            f"({how}) over the first {info['chars']:,} characters, and so were {atlas.n_random} or more "
+            "random units of its layer and kind, each alone. <b>Δbits</b> is how much worse the model "
+            "then predicts, in bits per character, where a region of the hypothesis closes; <b>causal</b> "
+            "is the percentile of that among the random units (100: none costs more); — where no region "
+            "of the hypothesis closes in those characters. Unexplained units have none: no hypothesis "
+            "fits them.</p>")
 
 
 def raw_c(states: States, n: Neuron) -> bool:
@@ -281,8 +319,10 @@ def _reading(atlas: Atlas) -> str:
         "the hypothesis, or of a guess from the current character alone, whichever is higher.</li>"
         f"<li><b>margin</b> = score − baseline; a unit clears a hypothesis at {atlas.margin:g} or more "
         "(the best units of random networks stay below 0.05).</li>"
-        "<li><b>causal</b>: the unit's causal percentile when the rankings carry causal scores; — when "
-        "they do not.</li>"
+        "<li><b>causal</b>: with <code>--causal</code>, the unit's causal percentile: how much worse the "
+        "model predicts where a region of the hypothesis closes with the unit silenced (<b>Δbits</b>, bits "
+        "per character), ranked among random units of its layer and kind (100: above them all); — "
+        "without it, and on unexplained units.</li>"
         "<li><b>unexplained</b>: units with no margin at the threshold, ranked by the spread of their "
         "shown value (standard deviation over half its range) times its lag-1 autocorrelation over the "
         f"first {choose.SAMPLE_ROWS:,} characters.</li>"

@@ -69,11 +69,12 @@ def comment(states: States, prov: Provenance, command: str) -> str:
 
 
 def contribution_figure(states: States, prov: Provenance, *, fmt: str = "html",
-                        palette: str = DEFAULTS["palette"], command: str, width: int | None = None
-                        ) -> str:
+                        palette: str = DEFAULTS["palette"], command: str, width: int | None = None,
+                        fragment: bool = False) -> str:
     """The window of ``prov`` shaded by contribution, as a whole HTML page or a standalone SVG.
 
-    ``width`` is characters per line; None wraps where the dashboard's text does.
+    ``width`` is characters per line; None wraps where the dashboard's text does. ``fragment``
+    gives the ``<div>`` (or ``<svg>``) alone, for a notebook or a page of one's own.
     """
     chars = display_chars(states.symbols(prov.start, prov.position + 1), states.vocab.byte_level)
     values = prov.contributions.astype(np.float32)
@@ -87,6 +88,6 @@ def contribution_figure(states: States, prov: Provenance, *, fmt: str = "html",
     scope = "lv-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
     if fmt == "svg":
         return svg.document(snippet, scope=scope, metadata=text, title=title, caption=caption(prov),
-                            fragment=False)
+                            fragment=fragment)
     body = html.fragment(snippet, scope=scope, comment=text, title=title, caption=caption(prov))
-    return html.page(body, title=f"{title} (lstmviz)")
+    return body if fragment else html.page(body, title=f"{title} (lstmviz)")

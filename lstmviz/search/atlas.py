@@ -17,8 +17,11 @@ one file and shows the cells behind it, from the rankings of :mod:`lstmviz.searc
   sharp peaks, from the file's summaries, are named when they stand out. These are the cells to
   look at next.
 
-When a ranking carries ``causal_percentile`` (causal scores joined to search results), each card
-carries it too.
+Causal scores (:mod:`lstmviz.intervene.causal`) join the cards that track a hypothesis:
+:func:`with_causal` silences each unit :meth:`Atlas.shown` lists, with at least 30 random units of
+its layer and kind, and adds the scores to the rankings, from which each card takes its
+percentile and Δbits. Unexplained cards get none: no hypothesis fits them, so there are no regions
+whose closing they could be measured at.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from lstmviz.errors import SearchError
+from lstmviz.intervene.causal import CHARS, N_RANDOM, causal_scores, join_causal
 from lstmviz.kinds import KINDS
+from lstmviz.model.charlstm import CharLSTM
 from lstmviz.names import Neuron
 from lstmviz.render.palette import display_values
 from lstmviz.render.style import quantity
@@ -46,7 +52,8 @@ CONTEXTS = 3  # top contexts shown on an unexplained card
 MIN_INTEREST = 0.1  # spread x persistence an unexplained unit needs: e.g. 0.2 of its range, kept at r = 0.5
 SATURATED = 0.2  # share of positions saturated that an unexplained card names
 SHARP = 3.0  # how far (in standard deviations) the top contexts must stand out to be named
-CAUSAL = "causal_percentile"  # the column of causal scores, when a ranking has it
+CAUSAL = "causal_percentile"  # the columns of causal scores, when a ranking has them
+CAUSAL_BITS = "causal_delta_bits"
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,14 @@ class Card:
         score: its score for the hypothesis; ``baseline`` the hypothesis' chance level;
             ``margin = score - baseline``.
         direction: ``+`` when the unit is higher inside (or rises with the number).
-        causal: its causal percentile, when the ranking carries one; else None.
+        causal: its causal percentile (0-100, among random units of its layer and kind), when the
+            ranking carries one; else None (always for an unexplained unit).
         contexts: positions where the unit is at its strongest in its direction (one for a tracked
             unit, :data:`CONTEXTS` for an unexplained one).
         facts: for an unexplained unit, what makes it worth a look, in words.
         interest: for an unexplained unit, spread times persistence (0..1).
+        causal_bits: with ``causal``, how much worse the model predicts (bits per character) where
+            a region of the hypothesis closes, the unit silenced.
     """
 
     neuron: str
@@ -80,6 +90,7 @@ class Card:
     contexts: tuple[int, ...]
     facts: tuple[str, ...] = ()
     interest: float = 0.0
+    causal_bits: float | None = None
 
 
 @dataclass
@@ -95,6 +106,8 @@ class Atlas:
         unexplained: strong, structured units no hypothesis explains, most interesting first.
         closest: the card with the best margin of all (the one to show when none clears).
         skipped: hypotheses constant on this text (no URLs in a novel), which no unit can track.
+        causal: when the rankings carry causal scores, their settings (``ablation``, ``chars``,
+            ``seed``, and ``random``: the random units of each layer and kind); else None.
     """
 
     file: str
@@ -105,6 +118,7 @@ class Atlas:
     unexplained: list[Card]
     closest: Card | None
     skipped: list[str] = field(default_factory=list)
+    causal: dict | None = None
 
     @property
     def cells(self) -> tuple[int, int]:
@@ -115,6 +129,24 @@ class Atlas:
     def none_clear(self) -> bool:
         """No unit of any kind clears any hypothesis."""
         return not any(n for n, _ in self.clear.values())
+
+    @property
+    def clearing(self) -> dict[str, list[Card]]:
+        """The hypotheses some unit clears, with their cards: the page's cards that track one."""
+        return {h: cs for h, cs in self.tracked.items() if cs[0].margin >= self.margin}
+
+    def shown(self) -> list[Card]:
+        """The cards the page shows as tracking a hypothesis: those of :attr:`clearing`, else the closest."""
+        if self.clearing:
+            return [c for cs in self.clearing.values() for c in cs]
+        return [self.closest] if self.closest is not None else []
+
+    @property
+    def n_random(self) -> int:
+        """The fewest random units any causal percentile was judged among (0 without causal scores)."""
+        if not self.causal:
+            return 0
+        return min(len(r["units"]) for r in self.causal["random"].values())
 
     def message(self) -> str | None:
         """The one line to show when no unit clears its baseline, naming the closest; else None."""
@@ -178,7 +210,29 @@ def build_atlas(states: States, tables: Mapping[str, pd.DataFrame] | None = None
     candidates = best[best["margin"] < margin]
     odd = _unexplained(states, candidates, tables, summaries, unexplained)
     skipped = [name for name in HYPOTHESES if name not in tables]
-    return Atlas(states.path.name, states.n_tokens, margin, tracked, clear, odd, closest, skipped)
+    causal = next((t.attrs["causal"] for t in tables.values() if "causal" in t.attrs), None)
+    return Atlas(states.path.name, states.n_tokens, margin, tracked, clear, odd, closest, skipped, causal)
+
+
+def with_causal(states: States, tables: Mapping[str, pd.DataFrame], model: CharLSTM, *,
+                margin: float = MARGIN, per_hypothesis: int = PER_HYPOTHESIS, ablation: str = "mean",
+                n_random: int = N_RANDOM, seed: int = 0, chars: int = CHARS, progress: bool = False,
+                device: str | torch.device = "cpu") -> dict[str, pd.DataFrame]:
+    """The rankings with causal scores beside the units an atlas of them shows as tracking a hypothesis.
+
+    The units are those of :meth:`Atlas.shown` for the same ``margin`` and ``per_hypothesis``,
+    each scored for the hypothesis of its card, all in one batched run with ``n_random`` random
+    units per layer and kind (:func:`~lstmviz.intervene.causal.causal_scores`, whose arguments
+    the rest are). Pass the result to :func:`build_atlas`.
+
+    >>> # with open_states(f) as s: build_atlas(s, with_causal(s, rankings(s), model_for(s).model))
+    """
+    shown = build_atlas(states, tables, margin=margin, per_hypothesis=per_hypothesis, unexplained=0).shown()
+    if not shown:
+        return dict(tables)
+    scores = causal_scores(states, model, [(c.hypothesis, c.neuron) for c in shown], ablation=ablation,
+                           n_random=n_random, seed=seed, chars=chars, progress=progress, device=device)
+    return {hyp: join_causal(table, scores) for hyp, table in tables.items()}
 
 
 def _names(tables: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -214,8 +268,8 @@ def _peaks(summary: dict[str, np.ndarray], unit: int, direction: str, count: int
     return tuple(int(p) for p in pos[order] if p >= 0)[:count]
 
 
-def _causal(row) -> float | None:
-    value = getattr(row, CAUSAL, None)
+def _causal(row, column: str = CAUSAL) -> float | None:
+    value = getattr(row, column, None)
     return None if value is None or pd.isna(value) else float(value)
 
 
@@ -224,7 +278,8 @@ def _card(row, attrs: Mapping, hypothesis: str, summaries: dict[str, dict[str, n
     baseline = float(attrs["baseline"])
     return Card(row.neuron, hypothesis, str(attrs["description"]), str(attrs["measure"]), float(row.score),
                 baseline, float(row.score) - baseline, row.direction, _causal(row),
-                _peaks(summaries[neuron.name], neuron.unit, row.direction, 1))
+                _peaks(summaries[neuron.name], neuron.unit, row.direction, 1),
+                causal_bits=_causal(row, CAUSAL_BITS))
 
 
 def _unexplained(states: States, candidates: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
@@ -286,7 +341,7 @@ def _odd_card(n: Neuron, interest: float, spread: float, persistence: float, bes
     direction = "+" if _sharpness(summary, n.unit) >= _sharpness(summary, n.unit, low=True) else "-"
     return Card(str(n), best["hypothesis"], str(table.attrs["description"]), str(table.attrs["measure"]),
                 float(row.score), float(table.attrs["baseline"]), float(best["margin"]), row.direction,
-                _causal(row), _peaks(summary, n.unit, direction, CONTEXTS), tuple(facts), float(interest))
+                None, _peaks(summary, n.unit, direction, CONTEXTS), tuple(facts), float(interest))
 
 
 def _half(kind: str) -> float:
