@@ -1,10 +1,14 @@
 import errno
+import fcntl
 import math
 import os
+import pty
 import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import textwrap
 import threading
 import time
@@ -161,16 +165,26 @@ def test_cli_resume_takes_shape_from_checkpoint(trained, text, tmp_path):
 @pytest.mark.slow  # a real training process, interrupted
 def test_ctrl_c_saves_a_loadable_checkpoint(text, tmp_path):
     # No validation is due before the interrupt: the one after Ctrl-C must write the checkpoint.
+    # stderr is a terminal, where the bar is redrawn ten times a second (in a pipe, every 30 s).
     out = tmp_path / "interrupted.pt"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    terminal, stderr = pty.openpty()
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a width to draw in
     proc = subprocess.Popen(
         [sys.executable, "-m", "lstmviz", "train", str(text), "-o", str(out),
          *TINY_CLI[:-1], "--steps", "10000000", "--eval-every", "10000000"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    os.close(stderr)
     err = bytearray()
 
     def read_stderr():
-        for chunk in iter(lambda: os.read(proc.stderr.fileno(), 4096), b""):
+        while True:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # EIO: the process has exited and closed the terminal
+                break
+            if not chunk:
+                break
             err.extend(chunk)
 
     reader = threading.Thread(target=read_stderr)
@@ -185,6 +199,7 @@ def test_ctrl_c_saves_a_loadable_checkpoint(text, tmp_path):
     finally:
         proc.kill()
         reader.join()
+        os.close(terminal)
     log = err.decode()
     assert proc.returncode == 130, log
     assert "stopped (interrupted)" in log and f"saved to {out}" in log
