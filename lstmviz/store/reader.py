@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,16 @@ class States:
 
     @property
     def attrs(self) -> dict[str, Any]:
-        """Every root attribute (metadata), JSON strings left as they are."""
+        """Every root attribute (metadata), JSON strings left as they are.
+
+        Read once: the file is open read-only, and reading every attribute through h5py costs more
+        than a replay's block of arithmetic (a provenance asks for them at every block). A copy is
+        returned, so a caller's changes stay its own.
+        """
+        return dict(self._root_attrs)
+
+    @cached_property
+    def _root_attrs(self) -> dict[str, Any]:
         return dict(self.file.attrs)
 
     @property
