@@ -100,3 +100,6 @@ ATLAS_SAVE = "atlas-save"
 ATLAS_RESULTS = "atlas-results"
 ATLAS_DOWNLOAD = "atlas-download"
 ATLAS_OPEN = "atlas-open"  # pattern id: {"type": ATLAS_OPEN, "card": int, "neuron": str, "pos": int}
+
+# "Where from": the text shaded by what each character wrote into the cell at a clicked position
+WHEREFROM = "wherefrom"  # the toggle; assets/wherefrom.js turns a click on a character into an origin
