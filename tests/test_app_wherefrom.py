@@ -181,3 +181,46 @@ def test_a_file_without_gates_or_its_model_says_how_to_serve_it(files, tmp_path)
 
 def test_the_look_back_is_provenances_default():
     assert LOOK_BACK == DEFAULT_BACK
+
+
+def test_the_profile_shows_the_cells_memory_horizon_among_its_layers(files):
+    from app import figures
+    from app.callbacks.panels import profile_view
+    from app.profiles import profile
+
+    _, exact, plain = files
+    states = cached_states(exact)
+    stored = states.horizon("layer0.c")
+    for neuron in (f"layer0.c.{PARITY}", f"layer0.h.{PARITY}"):
+        h = profile(states, neuron).horizon
+        assert (h.cell, h.median, h.p90) == (f"layer0.c.{PARITY}", stored["horizon_median"][PARITY],
+                                             stored["horizon_p90"][PARITY])
+        assert sum(h.counts) == states.n_hidden and h.edges[h.bin] <= h.median < h.edges[h.bin + 1]
+    panel = str(profile_view(states, f"layer0.c.{PARITY}"))
+    assert f"Memory horizon of layer0.c.{PARITY}: median {h.median:,} characters" in panel
+    assert "lv-hbar-this" in panel
+    assert profile(states, "layer0.gates.f.1").horizon is None
+    assert "Memory horizon" not in str(figures.profile_panel(profile(states, "layer0.gates.f.1")))
+    missing = str(profile_view(cached_states(plain), "layer0.c.1"))
+    assert ("memory_plain_float16.h5 holds no memory horizons: `lstmviz profile memory_plain_float16.h5 "
+            "--horizon` adds them") in missing
+
+
+def test_the_saturation_points_are_coloured_by_their_cells_median_horizon(files):
+    import math
+
+    from app import data, figures
+
+    _, exact, _ = files
+    states = cached_states(exact)
+    df = data.saturation(states)
+    medians = states.horizon("layer0.c")["horizon_median"]
+    for kind in ("gates.i", "gates.f", "gates.o"):
+        assert df[df["kind"] == kind]["horizon"].tolist() == medians.tolist()
+    fig = figures.saturation(df, states.n_layer)
+    forget = next(t for t in fig.data if t.name == "forget gate")
+    assert forget.marker.symbol == "diamond"
+    assert list(forget.marker.color) == [math.log10(max(m, 1)) for m in medians]
+    assert fig.data[0].marker.showscale and not any(t.marker.showscale for t in fig.data[1:])
+    assert fig.data[0].marker.colorbar.ticktext[-1] == "> 4,096"
+    assert list(forget.customdata) == [f"layer0.gates.f.{u}" for u in range(states.n_hidden)]  # clicks open

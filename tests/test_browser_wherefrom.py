@@ -1,4 +1,4 @@
-"""The "where from" mode in a real headless Chromium: toggle it, click a character, see the text before it shaded.
+"""The "where from" mode in a real headless Chromium: toggle, click a character, see what wrote it.
 
 A real extraction with float32 gates of the planted memory model (tests/memory_models.py): the
 counter cell is written 1 by every character since the last newline, so a click on a character
@@ -62,3 +62,13 @@ def test_a_gate_says_in_the_page_why_it_has_no_provenance(page, server):
     page.goto(server + f"?neuron=layer0.gates.f.{COUNTER}&pos=0&from={ORIGIN}")
     page.wait_for_selector(f'.lv-view[data-neuron="layer0.gates.f.{COUNTER}"][data-origin="-1"]')
     assert "is a gate; provenance takes apart a cell state" in page.locator("#message").inner_text()
+
+
+def test_the_profile_and_the_saturation_plot_show_the_memory_horizons(page, server):
+    page.goto(server + f"?neuron={NEURON}&pos=0")
+    shown(page, NEURON, 0)
+    page.wait_for_selector(".lv-horizon .lv-hbar-this", timeout=10_000)  # the profile tab is open first
+    assert f"Memory horizon of {NEURON}: median" in page.locator(".lv-horizon h4").inner_text()
+    page.get_by_text("Gate saturation", exact=True).click()
+    page.wait_for_selector(".lv-side .js-plotly-plot .colorbar", timeout=10_000)
+    assert "median horizon" in page.locator(".lv-side .js-plotly-plot .colorbar").text_content()
