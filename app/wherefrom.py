@@ -12,7 +12,10 @@ recomputed without its model, and a model whose sha256 is not the file's.
 
 The gates of the origin's look-back are read (float32 gates in the file) or recomputed (the model
 replayed from the text's start) once for the whole layer and kept for the latest few origins, so a
-step through the units of one layer at the same origin costs only the sum.
+step through the units of one layer at the same origin costs only the sum. A replay keeps the states
+it hands on at the extraction's block starts, so the next origin of the file is replayed from the
+block before its look-back, not from the text's start: only the first click far into a file
+without float32 gates waits for the model to read that far.
 """
 
 from __future__ import annotations
@@ -129,5 +132,12 @@ def _cached_gates(models: Models, states: States, layer: int, start: int, stop: 
     from lstmviz.intervene.provenance import cell_gates
     from lstmviz.intervene.replay import stored_gates_exact
 
-    loaded = None if stored_gates_exact(states) else models.model(states)
-    return cell_gates(states, layer, start, stop, loaded=loaded)
+    if stored_gates_exact(states):
+        return cell_gates(states, layer, start, stop)
+    return cell_gates(states, layer, start, stop, loaded=models.model(states), handed=_handed(models, states))
+
+
+@lru_cache(maxsize=8)
+def _handed(models: Models, states: States) -> dict:
+    """The states a file's replays handed on at block starts (a few MB for millions of characters)."""
+    return {}

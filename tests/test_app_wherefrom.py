@@ -224,3 +224,21 @@ def test_the_saturation_points_are_coloured_by_their_cells_median_horizon(files)
     assert fig.data[0].marker.showscale and not any(t.marker.showscale for t in fig.data[1:])
     assert fig.data[0].marker.colorbar.ticktext[-1] == "> 4,096"
     assert list(forget.customdata) == [f"layer0.gates.f.{u}" for u in range(states.n_hidden)]  # clicks open
+
+
+def test_later_clicks_replay_from_the_block_before_their_look_back(tmp_path):
+    from app import wherefrom
+    from lstmviz.intervene.replay import extraction_rows
+
+    plain = extract_memory(tmp_path, text=MEMORY_TEXT)  # 38,971 characters: several blocks
+    catalog = catalog_of(plain)
+    states = cached_states(plain)
+    rows = extraction_rows(states)
+    assert states.n_tokens > 4 * rows
+    for origin in (3 * rows + 100, 2 * rows + 2500, states.n_tokens - 1001):  # back, then further on
+        vals = click(catalog, view_of(catalog, "layer0.c.5", pos=origin - 1000), origin)["values"]
+        fresh = provenance(states, "layer0.c.5", origin, LOOK_BACK)  # replayed from the text's start
+        assert vals["values"][:1001] == [float(f"{v:.9g}") for v in fresh.contributions[-1001:]]
+        assert vals["remainder"] == fresh.remainder
+    handed = wherefrom._handed(catalog.models, states)
+    assert sorted(handed)[:3] == [rows, 2 * rows, 3 * rows]

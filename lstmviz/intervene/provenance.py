@@ -217,12 +217,14 @@ def window_start(position: int, back: int) -> int:
 
 
 def cell_gates(states: States, layer: int, start: int, stop: int, *, loaded: LoadedModel | None = None,
-               device: str = "auto", progress: bool = False) -> tuple[tuple[np.ndarray, ...], str]:
+               device: str = "auto", progress: bool = False, handed: dict | None = None
+               ) -> tuple[tuple[np.ndarray, ...], str]:
     """i, f and g of one layer at [start, stop), (n, H) float32 each, and where they came from.
 
     From the file when it holds them in float32; otherwise the model (``loaded``, or the one the
     file records, :func:`~lstmviz.intervene.model_source.model_for`) is replayed from the text's
-    start (:func:`~lstmviz.intervene.replay.replay`).
+    start (:func:`~lstmviz.intervene.replay.replay`), or from the latest of the states ``handed``
+    on by earlier replays that comes before ``start``.
     """
     states.span(start, stop)
     if stored_gates_exact(states):
@@ -230,7 +232,7 @@ def cell_gates(states: States, layer: int, start: int, stop: int, *, loaded: Loa
     loaded = loaded if loaded is not None else model_for(states)
     run = UnrolledLSTM(loaded.model, replay_device(states, device))
     parts: list[list[np.ndarray]] = [[], [], []]
-    for block in replay(states, run, stop, wanted=lambda a, b: b > start, progress=progress):
+    for block in replay(states, run, stop, wanted=lambda a, b: b > start, progress=progress, handed=handed):
         a, b = max(start, block.start) - block.start, min(stop, block.stop) - block.start
         for part, gate in zip(parts, block.gates[layer], strict=True):
             part.append(gate[a:b].cpu().numpy())
