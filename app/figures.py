@@ -54,20 +54,21 @@ def histogram(p: Profile) -> dict:
             "note": f"clipped to the scale's ends: {', '.join(clipped)}" if clipped else ""}
 
 
-def saturation(df: pd.DataFrame, n_layer: int) -> go.Figure:
+def saturation(df: pd.DataFrame, n_layer: int, *, by_horizon: bool = False) -> go.Figure:
     """Karpathy, Johnson & Fei-Fei's gate saturation plot: a point per gate unit and layer.
 
     x: fraction of the text where the gate is right-saturated (>= 0.9); y: left-saturated (< 0.1).
     Units near the axes' far ends are gates that act as switches; clicking a point opens the unit.
-    Where the file holds memory horizons, each point is coloured by the median horizon of its unit's
-    cell (log scale, one colour bar) and the gates are told apart by shape, so the integrator cells
-    (a forget gate right-saturated, a long memory) stand out, as the paper describes them.
+    Each gate has its colour; with ``by_horizon``, where the file holds memory horizons, each point
+    is coloured instead by the median horizon of its unit's cell (log scale, one colour bar) and the
+    gates are told apart by shape, so the integrator cells (a forget gate right-saturated, a long
+    memory) stand out, as the paper describes them.
     """
     switches = list(df["kind"].unique()) or [k for k, row in KINDS.items() if row.switch]
     axes = saturation_labels(switches[0])  # the sigmoid gates share their thresholds
     fig = make_subplots(rows=1, cols=max(n_layer, 1), subplot_titles=[f"layer {k}" for k in range(n_layer)],
                         shared_yaxes=True, horizontal_spacing=0.04)
-    by_horizon = "horizon" in df and bool(df["horizon"].notna().any())
+    by_horizon = by_horizon and "horizon" in df and bool(df["horizon"].notna().any())
     for k, ((layer, kind), rows) in enumerate(df.groupby(["layer", "kind"], sort=False)):
         marker = {"color": KINDS[kind].colour, "size": 6, "opacity": 0.7}
         hover = "%{customdata}<br>right-saturated %{x:.1%}<br>left-saturated %{y:.1%}"

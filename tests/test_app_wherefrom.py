@@ -17,6 +17,7 @@ from app.control import jump_event, reply
 from app.models import Models
 from app.state import LOOK_BACK, View, from_query, to_query
 from lstmviz.intervene.provenance import DEFAULT_BACK, provenance
+from lstmviz.kinds import KINDS
 from lstmviz.model.checkpoint import save_checkpoint
 
 TEXT = MEMORY_TEXT[:6000]
@@ -210,6 +211,7 @@ def test_the_saturation_points_are_coloured_by_their_cells_median_horizon(files)
     import math
 
     from app import data, figures
+    from app.callbacks.panels import saturation_view
 
     _, exact, _ = files
     states = cached_states(exact)
@@ -217,13 +219,16 @@ def test_the_saturation_points_are_coloured_by_their_cells_median_horizon(files)
     medians = states.horizon("layer0.c")["horizon_median"]
     for kind in ("gates.i", "gates.f", "gates.o"):
         assert df[df["kind"] == kind]["horizon"].tolist() == medians.tolist()
-    fig = figures.saturation(df, states.n_layer)
+    fig = figures.saturation(df, states.n_layer, by_horizon=True)
+    assert saturation_view(states, "memory").__repr__().count("median horizon") == 1  # the panel's
     forget = next(t for t in fig.data if t.name == "forget gate")
     assert forget.marker.symbol == "diamond"
     assert list(forget.marker.color) == [math.log10(max(m, 1)) for m in medians]
     assert fig.data[0].marker.showscale and not any(t.marker.showscale for t in fig.data[1:])
     assert fig.data[0].marker.colorbar.ticktext[-1] == "> 4,096"
     assert list(forget.customdata) == [f"layer0.gates.f.{u}" for u in range(states.n_hidden)]  # clicks open
+    plain = figures.saturation(df, states.n_layer)  # by gate, as without horizons
+    assert plain.data[1].marker.color == KINDS["gates.f"].colour and plain.data[1].marker.symbol is None
 
 
 def test_later_clicks_replay_from_the_block_before_their_look_back(tmp_path):
