@@ -345,8 +345,15 @@ def wherefrom_server(files: dict[str, Path], samples: int, seed: int) -> None:
             t = time.perf_counter()
             encode(reply(catalog, ("unit_step", 1), out["state"]))
             steps.append((time.perf_counter() - t) * 1000)
+        each = " ".join(f"{ms:.0f}" for ms in clicks)
+        print(f"  {label:<14} clicks (ms, in order): {each}", file=sys.stderr)
         print(f"  {label:<14} click {_spread(clicks)} (at the text's end: {clicks[0]:.0f}); unit step at "
               f"the same origin {_spread(steps)}  ({n:,} chars, {L} × {H})")
+
+
+# A click counts from when the page first sees it, as a key press does (TIMING)
+CLICKED = ("window.addEventListener('click', () => { __lv.key = performance.now(); __lv.requests = 0; }, "
+           "true);")
 
 
 def wherefrom_browser(path: Path, clicks: int) -> None:
@@ -365,7 +372,7 @@ def wherefrom_browser(path: Path, clicks: int) -> None:
         ctx = p.chromium.launch_persistent_context(profile, executable_path=shutil.which("chromium"),
                                                    headless=True, args=args,
                                                    viewport={"width": 1400, "height": 900})
-        ctx.add_init_script(TIMING)
+        ctx.add_init_script(TIMING + CLICKED)
         page = ctx.new_page()
         start = 4000
         page.goto(f"{url}?neuron=layer2.c.182&pos={start}&len=2000")
@@ -376,7 +383,6 @@ def wherefrom_browser(path: Path, clicks: int) -> None:
         for k in range(clicks):
             origin = start + 1500 + 10 * k
             page.evaluate("w => { __lv.done = null; __lv.want = w; }", ["origin", str(origin)])
-            page.evaluate("() => { __lv.key = performance.now(); __lv.requests = 0; }")
             page.click(f'.lv-view .lv-ch[data-i="{origin}"]')
             page.wait_for_function("__lv.done !== null", timeout=60_000)
             ms = page.evaluate("__lv.done")
