@@ -93,9 +93,9 @@ class Horizon:
 
 def horizon(states: States, n: Neuron) -> Horizon | None:
     """The memory horizon of a c unit, or of an h unit's c; None for a gate or a file without horizons."""
-    if n.kind not in ("c", "h"):
-        return None
     cell = Neuron(n.layer, "c", n.unit)
+    if n.kind not in ("c", "h") or cell.name not in states.names:
+        return None
     h = states.horizon(cell.name)
     if h is None:
         return None
@@ -109,6 +109,16 @@ def horizon(states: States, n: Neuron) -> Horizon | None:
     return Horizon(str(cell), int(medians[n.unit]), int(h["horizon_p90"][n.unit]),
                    float(h["horizon_beyond"][n.unit]), window, counts.astype(int).tolist(), edges,
                    int(np.searchsorted(edges, medians[n.unit], side="right") - 1))
+
+
+def horizon_missing(states: States, n: Neuron) -> str:
+    """For a c or h unit of a file without memory horizons, the line that says how to add them."""
+    cell = act_name(n.layer, "c")
+    if n.kind not in ("c", "h") or cell not in states.names or states.horizon(cell) is not None:
+        return ""
+    name = states.path.name
+    return f"{name} holds no memory horizons: `lstmviz profile {name} --horizon` adds them (how far back " \
+           "this cell remembers)"
 
 
 def profile(states: States, neuron: str, raw_c: bool = False) -> Profile:
@@ -156,9 +166,7 @@ def profile(states: States, neuron: str, raw_c: bool = False) -> Profile:
         bottom=bottom,
         replaced=replaced_note(states) if shows_ufffd else "",
         horizon=horizon(states, n),
-        horizon_missing=(f"{states.path.name} holds no memory horizons: `lstmviz profile {states.path.name} "
-                         "--horizon` adds them (how far back this cell remembers)"
-                         if n.kind in ("c", "h") and states.horizon(act_name(n.layer, "c")) is None else ""),
+        horizon_missing=horizon_missing(states, n),
         **pushes(states, n),
     )
 
