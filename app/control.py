@@ -14,7 +14,7 @@ from typing import Any
 
 from dash import html
 
-from app import data, ids
+from app import data, ids, wherefrom
 from app.catalog import Catalog, cached_states, details
 from app.requests import view_of
 from app.state import PageError, View, default_neuron, fit, from_query, reduce, to_query
@@ -86,6 +86,8 @@ def jump_event(value: Any) -> tuple[str, Any] | None:
         return ("context", value.get("pos"))
     if to == "span":
         return ("span", (value.get("start"), value.get("stop")))
+    if to == "origin":  # a click on a character in "where from" mode (assets/wherefrom.js); -1 ends it
+        return ("origin", value.get("pos"))
     if to == "unit":
         return ("open", {"neuron": value.get("neuron"), "start": value.get("start"),
                          "stop": value.get("stop"), "why": value.get("why", "")})
@@ -136,14 +138,25 @@ def window_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
 
 
 def values_reply(catalog: Catalog, page_view: dict) -> tuple[dict | None, list]:
-    """The neuron's values over the window, or None and a message saying why not."""
+    """The neuron's values over the window, or None and a message saying why not.
+
+    With a "where from" origin, each character's contribution to the cell there instead
+    (:func:`app.wherefrom.origin_payload`); when it cannot be taken apart, the usual colours and
+    one line saying why.
+    """
+    notes = []
     try:
         view, states = view_of(catalog, page_view)
+        if view.origin >= 0:
+            try:
+                return wherefrom.origin_payload(catalog.models, states, view), []
+            except LstmvizError as e:
+                notes = [f"Where {view.neuron} at {view.origin:,} comes from cannot be shown: {e}"]
         payload = data.values_payload(states, view.neuron, view.pos, view.length,
                                       palette=view.palette, raw_c=view.raw_c)
     except LstmvizError as e:
-        return None, message([str(e)])
-    return payload, []
+        return None, message(notes + [str(e)])
+    return payload, message(notes)
 
 
 def _view(current: Any) -> View | None:
@@ -179,7 +192,7 @@ def respond(catalog: Catalog, event: tuple[str, Any], current: dict | None,
             notes += more
         elif name == "file":
             view, notes = _open_file(catalog, replace(View.from_dict(current), file=str(value), pos=0,
-                                                      mark=-1, mark_len=0))
+                                                      mark=-1, mark_len=0, origin=-1))
         else:
             view, states = view_of(catalog, current)
             view, notes = reduce(view, name, value, states)

@@ -256,11 +256,14 @@ def saturation(states: States) -> pd.DataFrame:
 
     One row per (layer, gate, unit) of the sigmoid gates i, f and o (the kinds that are switches),
     from the summaries; the cell input g is a tanh, not a switch, and is left out. Empty when the
-    file holds no gates.
+    file holds no gates. Where the file holds memory horizons, ``horizon`` is the median horizon
+    of the unit's cell (its c), so that integrator cells (forget gate near 1, long memory) stand out.
     Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent Networks", fig. 3.
     """
     frames = []
     for layer in range(states.n_layer):
+        cell = act_name(layer, "c")
+        horizons = states.horizon(cell) if cell in states.names else None
         for gate in (g for g in GATES if KINDS[g].switch):
             name = act_name(layer, gate)
             if name not in states.names:
@@ -271,8 +274,10 @@ def saturation(states: States) -> pd.DataFrame:
                 "layer": layer, "kind": gate, "gate": KINDS[gate].symbol, "unit": units,
                 "sat_hi": s["sat_hi"], "sat_lo": s["sat_lo"],
                 "neuron": [str(Neuron(layer, gate, u)) for u in units],
+                "horizon": np.nan if horizons is None else horizons["horizon_median"].astype(np.float64),
+                "window": np.nan if horizons is None else horizons["horizon_window"].astype(np.float64),
             }))
-    columns = ["layer", "kind", "gate", "unit", "sat_hi", "sat_lo", "neuron"]
+    columns = ["layer", "kind", "gate", "unit", "sat_hi", "sat_lo", "neuron", "horizon", "window"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

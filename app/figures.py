@@ -15,7 +15,7 @@ from dash import html
 from plotly.subplots import make_subplots
 
 from app import data, ids
-from app.profiles import Context, Profile
+from app.profiles import Context, Horizon, Profile
 from lstmviz.kinds import KINDS
 from lstmviz.names import Neuron
 from lstmviz.render import style
@@ -54,25 +54,34 @@ def histogram(p: Profile) -> dict:
             "note": f"clipped to the scale's ends: {', '.join(clipped)}" if clipped else ""}
 
 
-def saturation(df: pd.DataFrame, n_layer: int) -> go.Figure:
+def saturation(df: pd.DataFrame, n_layer: int, *, by_horizon: bool = False) -> go.Figure:
     """Karpathy, Johnson & Fei-Fei's gate saturation plot: a point per gate unit and layer.
 
     x: fraction of the text where the gate is right-saturated (>= 0.9); y: left-saturated (< 0.1).
     Units near the axes' far ends are gates that act as switches; clicking a point opens the unit.
+    Each gate has its colour; with ``by_horizon``, where the file holds memory horizons, each point
+    is coloured instead by the median horizon of its unit's cell (log scale, one colour bar) and the
+    gates are told apart by shape, so the integrator cells (a forget gate right-saturated, a long
+    memory) stand out, as the paper describes them.
     """
     switches = list(df["kind"].unique()) or [k for k, row in KINDS.items() if row.switch]
     axes = saturation_labels(switches[0])  # the sigmoid gates share their thresholds
     fig = make_subplots(rows=1, cols=max(n_layer, 1), subplot_titles=[f"layer {k}" for k in range(n_layer)],
                         shared_yaxes=True, horizontal_spacing=0.04)
-    for (layer, kind), rows in df.groupby(["layer", "kind"], sort=False):
+    by_horizon = by_horizon and "horizon" in df and bool(df["horizon"].notna().any())
+    for k, ((layer, kind), rows) in enumerate(df.groupby(["layer", "kind"], sort=False)):
+        marker = {"color": KINDS[kind].colour, "size": 6, "opacity": 0.7}
+        hover = "%{customdata}<br>right-saturated %{x:.1%}<br>left-saturated %{y:.1%}"
+        text = None
+        if by_horizon:
+            marker = horizon_marker(rows, kind, first=k == 0)
+            text = [horizon_words(h, w) for h, w in zip(rows["horizon"], rows["window"], strict=True)]
+            hover += "<br>its cell's median horizon: %{text}"
         fig.add_trace(
             go.Scatter(
-                x=rows["sat_hi"], y=rows["sat_lo"], mode="markers",
-                marker={"color": KINDS[kind].colour, "size": 6, "opacity": 0.7},
+                x=rows["sat_hi"], y=rows["sat_lo"], mode="markers", marker=marker, text=text,
                 name=KINDS[kind].label, legendgroup=kind, showlegend=bool(layer == 0),
-                customdata=rows["neuron"],
-                hovertemplate="%{customdata}<br>right-saturated %{x:.1%}<br>left-saturated %{y:.1%}"
-                              "<extra></extra>",
+                customdata=rows["neuron"], hovertemplate=hover + "<extra></extra>",
             ),
             row=1, col=int(layer) + 1,
         )
@@ -82,6 +91,39 @@ def saturation(df: pd.DataFrame, n_layer: int) -> go.Figure:
     fig.update_layout(height=340, margin=_MARGIN, template="plotly_white", clickmode="event",
                       legend={"orientation": "h", "y": -0.25})
     return fig
+
+
+HORIZON_SHAPES = {"gates.i": "circle", "gates.f": "diamond", "gates.o": "square"}
+
+
+def horizon_marker(rows: pd.DataFrame, kind: str, *, first: bool) -> dict:
+    """Points coloured by log10 of their cell's median horizon, on one scale for every trace.
+
+    The colour bar is drawn once (``first``), ticked at powers of ten, up to beyond the window.
+    """
+    window = float(rows["window"].max())
+    ticks = [10**k for k in range(int(math.log10(window)) + 1)] + [window + 1]
+    marker = {"color": [math.log10(max(h, 1.0)) for h in rows["horizon"]], "cmin": 0.0,
+              "cmax": math.log10(window + 1), "colorscale": "Viridis", "size": 7, "opacity": 0.8,
+              "symbol": HORIZON_SHAPES.get(kind, "circle"), "line": {"width": 0}, "showscale": first}
+    if first:
+        title = {"text": "median horizon<br>of its cell<br>(characters)", "side": "top"}
+        marker["colorbar"] = {"title": title,
+                              "tickvals": [math.log10(t) for t in ticks],
+                              "ticktext": [f"{t:,.0f}" for t in ticks[:-1]] + [f"> {window:,.0f}"],
+                              "len": 0.9, "thickness": 12}
+    return marker
+
+
+def horizon_words(median: float, window: float) -> str:
+    """A median horizon for a hover label.
+
+    >>> horizon_words(1, 4096), horizon_words(74, 4096), horizon_words(4097, 4096)
+    ('1 character', '74 characters', 'beyond 4,096 characters')
+    """
+    if median > window:
+        return f"beyond {window:,.0f} characters"
+    return f"{median:,.0f} character{'' if median == 1 else 's'}"
 
 
 def _fmt(v: float) -> str:
@@ -156,15 +198,43 @@ def pushes(p: Profile) -> html.Div:
         row("up:", p.pushes_up), row("down:", p.pushes_down)], className="lv-pushes")
 
 
+def horizon_panel(h: Horizon) -> html.Div:
+    """How far back the cell remembers: its horizons in words, over its layer's histogram of them.
+
+    Bars in plain HTML (no plotting library loads for the profile): the layer's c units by median
+    horizon on doubling bins, the bin of this unit dark.
+    """
+    def shown(k: int) -> str:
+        return f"beyond {h.window:,}" if k > h.window else f"{k:,}"
+
+    most = max(h.counts) or 1
+    labels = [shown(a) if b - a == 1 else f"{a:,}–{b - 1:,}"
+              for a, b in zip(h.edges, h.edges[1:], strict=False)]
+    bars = [html.Div(className="lv-hbar" + (" lv-hbar-this" if k == h.bin else ""),
+                     style={"height": f"{100 * count / most:.1f}%"},
+                     title=f"median horizon {labels[k]} characters: {count:,} unit(s)")
+            for k, count in enumerate(h.counts)]
+    return html.Div([
+        html.H4(f"Memory horizon of {h.cell}: median {shown(h.median)} characters, 90th percentile "
+                f"{shown(h.p90)}; its 90 % lay beyond {h.window:,} at {h.beyond:.1%} of positions"),
+        html.Div(bars, className="lv-hbars", role="img",
+                 **{"aria-label": f"median horizons of the c units of layer {Neuron.parse(h.cell).layer}"}),
+        html.Div([html.Span("1"), html.Span(f"median horizon of each cell of its layer (characters back "
+                                            f"holding 90 % of c's contributions); {h.cell} dark"),
+                  html.Span(f"> {h.window:,}")], className="lv-hbar-axis"),
+    ], className="lv-horizon")
+
+
 def profile_panel(p: Profile) -> list:
-    """The whole profile: numbers, histogram, decoder pushes, highest and lowest contexts."""
+    """The whole profile: numbers, histogram, memory horizon, decoder pushes, extreme contexts."""
     hist = histogram(p)
-    notes = [n for n in (hist["note"], p.replaced) if n]
+    notes = [n for n in (hist["note"], p.replaced, p.horizon_missing) if n]
     return [*([pushes(p)] if p.pushes_up else []),
         html.Div([stats_table(p), html.Div(id=ids.HISTOGRAM, className="lv-hist",
                                            **{"data-hist": json.dumps(hist)})],
                  className="lv-profile-top"),
         *(notice(n) for n in notes),
+        *([horizon_panel(p.horizon)] if p.horizon is not None else []),
         html.Div([
             html.Div([html.H4(f"{which} values ({p.label})"), contexts(items, which[0].lower())],
                      className="lv-ctx-col")

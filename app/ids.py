@@ -124,3 +124,6 @@ WHATIF_LENGTH = "whatif-length"
 WHATIF_SEED = "whatif-seed"
 WHATIF_SAMPLE = "whatif-sample"
 WHATIF_SAMPLE_RESULT = "whatif-sample-result"
+
+# "Where from": the text shaded by what each character wrote into the cell at a clicked position
+WHEREFROM = "wherefrom"  # the toggle; assets/wherefrom.js turns a click on a character into an origin

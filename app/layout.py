@@ -73,6 +73,18 @@ def _field(label: str, control) -> html.Label:
     return html.Label([html.Span(label, className="lv-field-label"), control], className="lv-field")
 
 
+def wherefrom_toggle() -> html.Button:
+    """The "where from" toggle: while on, a click on a character shades the text before it.
+
+    Drawn and handled in the browser (``assets/wherefrom.js``), which sends the clicked position
+    to the controller through the JUMP store named here; Escape or the toggle turns it off.
+    """
+    return html.Button("Where from?", id=ids.WHEREFROM, n_clicks=0, className="lv-btn lv-wherefrom",
+                       title="then click a character: the text before it is shaded by what each "
+                             "character wrote into the cell's value there (Esc ends it)",
+                       **{"aria-pressed": "false", "data-store": ids.JUMP})
+
+
 def controls() -> html.Div:
     """Neuron choice, display options, and moving through the text.
 
@@ -236,7 +248,7 @@ def layout(catalog: Catalog) -> html.Div:
         html.Div([
             html.Section([
                 html.Div(id=ids.CAPTION, className="lv-caption", role="note"),
-                html.Div([html.Div(id=ids.LEGEND, className=LEGEND_CLASS),
+                html.Div([wherefrom_toggle(), html.Div(id=ids.LEGEND, className=LEGEND_CLASS),
                           html.Span(KEYS_HELP, className="lv-keys")], className="lv-row lv-legend-row"),
                 html.Div(id=ids.GRID, className="lv-host"),
             ], className="lv-text-pane"),

@@ -16,7 +16,7 @@ import numpy as np
 from app.data import colour_range, json_floats, summary
 from lstmviz.kinds import KINDS
 from lstmviz.model.vocab import visible
-from lstmviz.names import Neuron
+from lstmviz.names import Neuron, act_name
 from lstmviz.render import style
 from lstmviz.render.palette import DISPLAY_FUNCTIONS, display_values
 from lstmviz.render.snippet import display_chars
@@ -67,6 +67,58 @@ class Profile:
     pushes_up: list[tuple[str, float]] = field(default_factory=list)  # (symbol, decoder weight)
     pushes_down: list[tuple[str, float]] = field(default_factory=list)
     replaced: str = ""  # what a U+FFFD in the text stands for, when the contexts show one
+    horizon: Horizon | None = None  # a c or h unit's memory horizon, when the file holds horizons
+    horizon_missing: str = ""  # for a c or h unit of a file without them: how to add them
+
+
+@dataclass
+class Horizon:
+    """How far back a cell remembers: its median and 90th percentile horizon, among its layer's cells.
+
+    A horizon is the characters back that hold 90 % of the absolute contributions to c at a
+    position (:mod:`lstmviz.intervene.horizon`); ``window + 1`` stands for "further back than the
+    window it was measured within". ``counts`` histogram the median horizons of every c unit of the
+    layer over ``edges`` (powers of two, then one bin for beyond the window); ``bin`` is this unit's.
+    """
+
+    cell: str
+    median: int
+    p90: int
+    beyond: float
+    window: int
+    counts: list[int]
+    edges: list[int]
+    bin: int
+
+
+def horizon(states: States, n: Neuron) -> Horizon | None:
+    """The memory horizon of a c unit, or of an h unit's c; None for a gate or a file without horizons."""
+    cell = Neuron(n.layer, "c", n.unit)
+    if n.kind not in ("c", "h") or cell.name not in states.names:
+        return None
+    h = states.horizon(cell.name)
+    if h is None:
+        return None
+    window = int(h["horizon_window"][n.unit])
+    medians = h["horizon_median"].astype(np.int64)
+    edges = [1]
+    while edges[-1] * 2 <= window:
+        edges.append(edges[-1] * 2)
+    edges += [window + 1, window + 2]  # the last bin: beyond the window
+    counts = np.histogram(medians, bins=edges)[0]
+    return Horizon(str(cell), int(medians[n.unit]), int(h["horizon_p90"][n.unit]),
+                   float(h["horizon_beyond"][n.unit]), window, counts.astype(int).tolist(), edges,
+                   int(np.searchsorted(edges, medians[n.unit], side="right") - 1))
+
+
+def horizon_missing(states: States, n: Neuron) -> str:
+    """For a c or h unit of a file without memory horizons, the line that says how to add them."""
+    cell = act_name(n.layer, "c")
+    if n.kind not in ("c", "h") or cell not in states.names or states.horizon(cell) is not None:
+        return ""
+    name = states.path.name
+    return f"{name} holds no memory horizons: `lstmviz profile {name} --horizon` adds them (how far back " \
+           "this cell remembers)"
 
 
 def profile(states: States, neuron: str, raw_c: bool = False) -> Profile:
@@ -113,6 +165,8 @@ def profile(states: States, neuron: str, raw_c: bool = False) -> Profile:
         top=top,
         bottom=bottom,
         replaced=replaced_note(states) if shows_ufffd else "",
+        horizon=horizon(states, n),
+        horizon_missing=horizon_missing(states, n),
         **pushes(states, n),
     )
 

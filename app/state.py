@@ -24,6 +24,9 @@ MODES = ("grid", "prose")
 LENGTHS = (100, 200, 500, 1000, 2000, 5000, 10000)
 DEFAULT_LENGTH = {"grid": 500, "prose": 5000}
 MAX_TEXT = 1000  # characters of a typed find query, pattern or span a request may carry
+# Characters the "where from" colouring looks back (app/wherefrom.py): provenance's DEFAULT_BACK,
+# written here because lstmviz.intervene.provenance imports torch, which the page loads only when asked
+LOOK_BACK = 2000
 
 
 class PageError(LstmvizError):
@@ -44,6 +47,7 @@ class View:
     mark: int = -1  # first position of the highlighted span (a find match or a jumped-to context)
     mark_len: int = 0
     why: str = ""  # the hypothesis (or pattern) the neuron was opened for, named by the caption
+    origin: int = -1  # "where from": the position whose cell state the text is shaded by, or -1
 
     @property
     def stop(self) -> int:
@@ -64,7 +68,7 @@ class View:
         """
         return {
             "window": [self.file, self.pos, self.length, self.mode],
-            "values": [self.file, self.pos, self.length, self.neuron, self.palette, self.raw_c],
+            "values": [self.file, self.pos, self.length, self.neuron, self.palette, self.raw_c, self.origin],
             "neuron": [self.file, self.neuron, self.raw_c],
             "file": [self.file],
         }
@@ -122,6 +126,8 @@ def to_query(view: View) -> str:
         q["mark"] = f"{view.mark}-{view.mark + view.mark_len}"
     if view.why:
         q["why"] = view.why
+    if view.origin >= 0:
+        q["from"] = view.origin
     return "?" + urlencode(q)
 
 
@@ -173,6 +179,7 @@ def from_query(search: str | None, default_file: str) -> tuple[View, list[str]]:
         mark=mark,
         mark_len=mark_len,
         why=params.get("why", "")[:MAX_TEXT],
+        origin=number("from", -1),
     )
     return view, notes
 
@@ -186,9 +193,10 @@ def default_neuron(states: States) -> str:
 def fit(view: View, states: States) -> tuple[View, list[str]]:
     """Make a View valid for its file; each repair comes with a message saying what and why.
 
-    Two repairs are silent: a window that runs past the text's end starts at the last page instead
-    (the position asked for is still shown), and a mark is cut to the text, or dropped when none of
-    it is in the window.
+    Three repairs are silent: a window that runs past the text's end starts at the last page instead
+    (the position asked for is still shown), a mark is cut to the text, or dropped when none of
+    it is in the window, and a "where from" origin is dropped when the window shows none of its
+    look-back.
 
     >>> # fit(View("val", "layer9.h.0"), states) -> (View(..., neuron="layer1.c.0"), ["... no layer9.h ..."])
     """
@@ -220,9 +228,27 @@ def fit(view: View, states: States) -> tuple[View, list[str]]:
     raw_c = view.raw_c and KINDS[Neuron.parse(neuron).kind].display is not None  # c only; keep URLs honest
     why = view.why if len(view.why) <= MAX_TEXT and neuron == view.neuron else ""
     view = replace(view, neuron=neuron, length=length, pos=min(pos, last), raw_c=raw_c, why=why)
+    view, more = _fit_origin(view, n_tokens)
+    notes += more
     if marked_on_screen(view, n_tokens):  # cut to the text, as `?mark=10-99999999` asks for more
         return replace(view, mark_len=min(view.mark_len, n_tokens - view.mark)), notes
     return replace(view, mark=-1, mark_len=0), notes
+
+
+def _fit_origin(view: View, n_tokens: int) -> tuple[View, list[str]]:
+    """Keep the "where from" origin while the window shows some of its look-back; say so when off the text.
+
+    Paging back from the origin shows the older part of its look-back in the same colouring; a
+    window that shows none of it drops the origin, as a mark is dropped once out of sight.
+    """
+    if view.origin == -1:
+        return view, []
+    if not 0 <= view.origin < n_tokens:
+        return replace(view, origin=-1), [
+            f"position {view.origin:,} is not in the text (0 to {n_tokens - 1:,}); click a character "
+            "to see where its value comes from"]
+    shows = view.pos <= view.origin and view.origin - LOOK_BACK < min(view.stop, n_tokens) - 1
+    return (view if shows else replace(view, origin=-1)), []
 
 
 def last_start(n_tokens: int, length: int) -> int:
@@ -254,7 +280,8 @@ def reduce(view: View, event: str, value, states: States) -> tuple[View, list[st
     ``find`` (``(query, +1/-1)``), ``context`` (a position to show and mark), ``span``
     (``(start, stop)`` to show and mark), ``open`` (``{"neuron", "start", "stop", "why"}``: a
     neuron shown at a span it was found for, and the hypothesis it was found for), ``mode``,
-    ``palette``, ``raw_c``, ``length``.
+    ``palette``, ``raw_c``, ``length``, ``origin`` (a position whose cell's value the text is
+    shaded by, "where from"; -1 ends it).
 
     A jump (``context``, ``span``, ``open``, a find match off screen) starts the window at a line
     or word start a little before its mark, so the mark sits in text that reads from its start.
@@ -330,6 +357,11 @@ def _reduce(view: View, event: str, value, states: States) -> tuple[View, list[s
             replace(view, palette=value)
     elif event == "raw_c":
         view = replace(view, raw_c=bool(value))
+    elif event == "origin":
+        origin = _whole(value)
+        if origin is None or origin < -1:
+            return view, [_not_whole("position", value, states.n_tokens - 1)]
+        view = replace(view, origin=origin)
     elif event == "length":
         length = _whole(value)
         if length is None or length < 1:

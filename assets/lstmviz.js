@@ -68,6 +68,7 @@
   }
 
   const marked = (view, pos) => pos >= view.mark && pos < view.mark + view.mark_len;
+  const originOf = (vals) => (Number.isInteger(vals.origin) ? vals.origin : -1); // "where from" (app/wherefrom.py)
 
   // One display line of the figure, in the markup of lstmviz/render/html.py (styled by
   // lstmviz.render.style.stylesheet), plus the dashboard's own marks: the true next character among
@@ -78,7 +79,8 @@
     out.push('<div class="lv-group"><div class="lv-band" data-neuron="', esc(vals.neuron), '">');
     for (let i = a; i < b; i++) {
       const pos = win.start + i;
-      const cls = "lv-ch" + (win.faint[i] === "1" ? " lv-ws" : "") + (marked(view, pos) ? " lv-mark" : "");
+      const cls = "lv-ch" + (win.faint[i] === "1" ? " lv-ws" : "") + (marked(view, pos) ? " lv-mark" : "") +
+        (pos === vals.origin ? " lv-origin" : "");
       out.push('<span class="', cls, '" data-i="', pos, '" style="', style(lut, vals.idx[i]), '">',
         esc(win.labels[i]), "</span>");
     }
@@ -163,7 +165,8 @@
     const more = first < lines.length;
     host.innerHTML = '<div class="lv-snippet lv-view lv-' + esc(view.mode) + '" data-start="' + win.start +
       '" data-stop="' + win.stop + '" data-neuron="' + esc(vals.neuron) + '" data-palette="' + esc(vals.palette) +
-      '" data-width="' + width + '"' + (more ? ' data-more="1"' : "") + '><div class="lv-text' +
+      '" data-width="' + width + '" data-origin="' + originOf(vals) + '"' + (more ? ' data-more="1"' : "") +
+      '><div class="lv-text' +
       (win.fixed ? " lv-grid lv-gap" : "") + '">' + drawLines(lines, 0, first) + "</div></div>";
     shown.cells = host.querySelectorAll(".lv-view .lv-ch");
     shown.rest = more ? { lines: lines, from: first } : null;
@@ -202,7 +205,11 @@
         cells[i].classList.toggle("lv-mark", marked(view, shown.win.start + i));
       }
     }
+    if (originOf(before.vals) !== originOf(vals)) {  // "where from": the origin outlined (assets/wherefrom.js)
+      for (let i = 0; i < cells.length; i++) cells[i].classList.toggle("lv-origin", shown.win.start + i === vals.origin);
+    }
     const figure = host.querySelector(".lv-view");
+    figure.dataset.origin = originOf(vals);
     for (const band of figure.querySelectorAll(".lv-band")) band.dataset.neuron = vals.neuron;
     figure.dataset.palette = vals.palette;
     figure.dataset.neuron = vals.neuron; // last: tests and benchmarks wait for this attribute

@@ -25,6 +25,14 @@ inside the page, with the server requests each step sends.
     python benchmarks/dashboard.py --chars 500000   # quicker
     python benchmarks/dashboard.py --browser        # also time the page in headless Chromium
     python benchmarks/dashboard.py --file bench.h5 --no-server --browser --lengths 500 2000
+
+With ``--wherefrom N`` it times instead the "where from" colouring (app/wherefrom.py) on real extractions
+of the bundled model over the first N characters of its text, since provenance needs real gates:
+one with float32 gates (read from the file) and one without (the model replayed from the text's
+start): the controller's reply to a click whose look-back is 2,000 characters, and a unit step at
+the same origin (the layer's gates kept); with ``--browser`` also the click to the painted frame.
+
+    python benchmarks/dashboard.py --wherefrom 20000 --browser
 """
 
 from __future__ import annotations
@@ -292,6 +300,101 @@ def browser_side(path: Path, lengths: tuple[int, ...], steps: int, loads: int) -
     httpd.shutdown()
 
 
+def wherefrom_files(folder: Path, chars: int) -> dict[str, Path]:
+    """The bundled model's extractions of its text's first ``chars`` characters: float32 gates, and none."""
+    from lstmviz.demo import MODEL
+    from lstmviz.demo import TEXT as DEMO_TEXT
+    from lstmviz.extraction.extract import extract_file
+    from lstmviz.extraction.options import Options
+
+    text = folder / "wiki_val_start.txt"
+    text.write_text(DEMO_TEXT.read_text(encoding="utf-8")[:chars], encoding="utf-8")
+    made = {}
+    for label, options in (("float32 gates", Options(gates=True, dtype="float32")), ("replayed", Options())):
+        out = folder / f"wherefrom_{label.split()[0]}.h5"
+        if not out.exists():
+            t = time.perf_counter()
+            extract_file(MODEL, text, out, options, unknown="replace:\ufffd", force=True)
+            print(f"extracted {out.name} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        made[label] = out
+    return made
+
+
+def wherefrom_server(files: dict[str, Path], samples: int, seed: int) -> None:
+    """The controller's reply to a where-from click (look-back 2,000), and a unit step at that origin."""
+    from app.state import LOOK_BACK
+
+    rng = np.random.default_rng(seed)
+    print(f"\nwhere from: the controller's reply, look-back {LOOK_BACK:,} characters, window {WINDOW}; "
+          "median [min–max] ms")
+    for label, path in files.items():
+        catalog = Catalog.scan([path])
+        key = catalog.default().key
+        states = cached_states(path)
+        n, L, H = states.n_tokens, states.n_layer, states.n_hidden
+        clicks, steps = [], []
+        for k in range(samples):
+            origin = int(rng.integers(LOOK_BACK, n)) if k else n - 1  # the first: the text's last character
+            view = View(key, str(Neuron(int(rng.integers(L)), "c", int(rng.integers(H)))),
+                        pos=max(0, origin - WINDOW // 2))
+            t = time.perf_counter()
+            out = reply(catalog, ("origin", origin), view.to_dict())
+            encode(out)
+            clicks.append((time.perf_counter() - t) * 1000)
+            assert out["values"]["origin"] == origin, out["message"]
+            t = time.perf_counter()
+            encode(reply(catalog, ("unit_step", 1), out["state"]))
+            steps.append((time.perf_counter() - t) * 1000)
+        each = " ".join(f"{ms:.0f}" for ms in clicks)
+        print(f"  {label:<14} clicks (ms, in order): {each}", file=sys.stderr)
+        print(f"  {label:<14} click {_spread(clicks)} (at the text's end: {clicks[0]:.0f}); unit step at "
+              f"the same origin {_spread(steps)}  ({n:,} chars, {L} × {H})")
+
+
+# A click counts from when the page first sees it, as a key press does (TIMING)
+CLICKED = ("window.addEventListener('click', () => { __lv.key = performance.now(); __lv.requests = 0; }, "
+           "true);")
+
+
+def wherefrom_browser(path: Path, clicks: int) -> None:
+    """Click on a character in where-from mode until the frame showing its provenance is painted."""
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    from app.app import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    httpd = make_server("127.0.0.1", 0, create_app([path]).server, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_port}/"
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=shutil.which("chromium"),
+                                                   headless=True, args=args,
+                                                   viewport={"width": 1400, "height": 900})
+        ctx.add_init_script(TIMING + CLICKED)
+        page = ctx.new_page()
+        start = 4000
+        page.goto(f"{url}?neuron=layer2.c.182&pos={start}&len=2000")
+        page.wait_for_selector('.lv-view[data-neuron="layer2.c.182"]:not([data-more])', timeout=60_000)
+        page.click("button.lv-wherefrom")
+        time.sleep(1.0)
+        runs = []
+        for k in range(clicks):
+            origin = start + 1500 + 10 * k
+            page.evaluate("w => { __lv.done = null; __lv.want = w; }", ["origin", str(origin)])
+            page.click(f'.lv-view .lv-ch[data-i="{origin}"]')
+            page.wait_for_function("__lv.done !== null", timeout=60_000)
+            ms = page.evaluate("__lv.done")
+            time.sleep(0.5)
+            runs.append((ms, page.evaluate("__lv.requests")))
+        ctx.close()
+    httpd.shutdown()
+    requests = sorted({n for _, n in runs})
+    print(f"  browser, {path.name}: click to painted provenance {_spread([ms for ms, _ in runs])} ms, "
+          f"{'/'.join(map(str, requests))} request(s) per click (window 2,000 characters)")
+
+
 def _spread(ms: list[float]) -> str:
     return f"{statistics.median(ms):6.0f} [{min(ms):.0f}–{max(ms):.0f}]"
 
@@ -309,6 +412,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=15, help="unit and page steps timed per length")
     ap.add_argument("--loads", type=int, default=5, help="page loads timed for the first draw")
     ap.add_argument("--no-server", action="store_true", help="skip the server-side timings")
+    ap.add_argument("--wherefrom", type=int, metavar="N",
+                    help="time the where-from colouring instead, on extractions of N chars")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     tmp = None
@@ -317,6 +422,12 @@ def main() -> None:
         tmp = tempfile.TemporaryDirectory(prefix="lstmviz-bench-")
         path = Path(tmp.name) / "bench.h5"
     try:
+        if args.wherefrom:  # real extractions of their own, kept beside --file when one is named
+            files = wherefrom_files(path.parent, args.wherefrom)
+            wherefrom_server(files, min(args.samples, 20), args.seed)
+            if args.browser:
+                wherefrom_browser(files["float32 gates"], args.steps)
+            return
         if not path.exists():
             t = time.perf_counter()
             build(path, args.chars, args.layers, args.hidden, args.seed)

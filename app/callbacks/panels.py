@@ -27,7 +27,10 @@ def profile_view(states: States, neuron: str, raw_c: bool = False) -> list:
 
 
 def saturation_view(states: States, key: str) -> list:
-    """The saturation plot of every gate unit, or a notice when the file holds no gates."""
+    """The saturation plot of every gate unit, or a notice when the file holds no gates.
+
+    Where the file holds memory horizons, the points are coloured by their cell's median horizon.
+    """
     if not states.has_gates:
         return [figures.notice("This file holds no gates; extract with `lstmviz extract --gates` "
                                "to see which gate units act as switches.")]
@@ -36,7 +39,8 @@ def saturation_view(states: States, key: str) -> list:
     except StoreError as e:
         return [figures.notice(f"No gate saturation: {e}")]
     graph = dcc.Graph(id={"type": ids.SATURATION_GRAPH, "file": key},
-                      figure=figures.saturation(df, states.n_layer), config={"displayModeBar": False})
+                      figure=figures.saturation(df, states.n_layer, by_horizon=True),
+                      config={"displayModeBar": False})
     return [graph, figures.notice("Click a point to open that unit.")]
 
 

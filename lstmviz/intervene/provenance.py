@@ -207,13 +207,24 @@ def check_back(back: int) -> int:
     return back
 
 
+def window_start(position: int, back: int) -> int:
+    """The first position of ``back`` characters that end at ``position``, cut at the text's start.
+
+    >>> window_start(5000, 2000), window_start(300, 2000)
+    (3001, 0)
+    """
+    return max(0, position - check_back(back) + 1)
+
+
 def cell_gates(states: States, layer: int, start: int, stop: int, *, loaded: LoadedModel | None = None,
-               device: str = "auto", progress: bool = False) -> tuple[tuple[np.ndarray, ...], str]:
+               device: str = "auto", progress: bool = False, handed: dict | None = None
+               ) -> tuple[tuple[np.ndarray, ...], str]:
     """i, f and g of one layer at [start, stop), (n, H) float32 each, and where they came from.
 
     From the file when it holds them in float32; otherwise the model (``loaded``, or the one the
     file records, :func:`~lstmviz.intervene.model_source.model_for`) is replayed from the text's
-    start (:func:`~lstmviz.intervene.replay.replay`).
+    start (:func:`~lstmviz.intervene.replay.replay`), or from the latest of the states ``handed``
+    on by earlier replays that comes before ``start``.
     """
     states.span(start, stop)
     if stored_gates_exact(states):
@@ -221,7 +232,7 @@ def cell_gates(states: States, layer: int, start: int, stop: int, *, loaded: Loa
     loaded = loaded if loaded is not None else model_for(states)
     run = UnrolledLSTM(loaded.model, replay_device(states, device))
     parts: list[list[np.ndarray]] = [[], [], []]
-    for block in replay(states, run, stop, wanted=lambda a, b: b > start, progress=progress):
+    for block in replay(states, run, stop, wanted=lambda a, b: b > start, progress=progress, handed=handed):
         a, b = max(start, block.start) - block.start, min(stop, block.stop) - block.start
         for part, gate in zip(parts, block.gates[layer], strict=True):
             part.append(gate[a:b].cpu().numpy())
@@ -231,7 +242,8 @@ def cell_gates(states: States, layer: int, start: int, stop: int, *, loaded: Loa
 
 @torch.no_grad()
 def provenance(states: States, neuron: Neuron | str, position: int, back: int = DEFAULT_BACK, *,
-               loaded: LoadedModel | None = None, device: str = "auto", progress: bool = False) -> Provenance:
+               loaded: LoadedModel | None = None, device: str = "auto", progress: bool = False,
+               gates: tuple[tuple[np.ndarray, ...], str] | None = None) -> Provenance:
     """Take the cell state of ``neuron`` at ``position`` apart over the ``back`` characters up to it.
 
     Args:
@@ -244,6 +256,10 @@ def provenance(states: States, neuron: Neuron | str, position: int, back: int = 
         device: where to recompute: ``auto`` (the kind the extraction ran on, when there is one),
             ``cpu`` or ``cuda``.
         progress: a progress bar on stderr while the model runs again.
+        gates: the layer's i, f and g over the window and where they came from, as
+            :func:`cell_gates` gives them for ``[window_start(position, back), position + 1)``; a
+            caller taking apart several units of one window (the dashboard, stepping through
+            units) reads or recomputes them once. Default: :func:`cell_gates`.
 
     Raises:
         UnknownActivation: not a neuron of the file, or a gate.
@@ -255,9 +271,11 @@ def provenance(states: States, neuron: Neuron | str, position: int, back: int = 
     """
     cell, asked = cell_of(states, neuron)
     check_position(states, position)
-    start = max(0, position - check_back(back) + 1)
-    (i, f, g), source = cell_gates(states, cell.layer, start, position + 1, loaded=loaded, device=device,
-                                   progress=progress)
+    start = window_start(position, back)
+    if gates is None:
+        gates = cell_gates(states, cell.layer, start, position + 1, loaded=loaded, device=device,
+                           progress=progress)
+    (i, f, g), source = gates
     c = states.window(cell.name, max(0, start - 1), position + 1, cell.unit).astype(np.float64)
     if start == 0:
         c = np.concatenate([[0.0], c])  # the LSTM starts from c = 0

@@ -31,7 +31,7 @@ from lstmviz.devices import resolve_device
 from lstmviz.extraction.extract import EXTRACT_DEVICES, block_rows
 from lstmviz.extraction.two_stage import run_ahead, thread_split
 from lstmviz.kinds import CELL_GATES
-from lstmviz.model.runner import Hidden, UnrolledLSTM
+from lstmviz.model.runner import Hidden, State, UnrolledLSTM
 from lstmviz.names import act_name
 from lstmviz.progress import progress_bar
 from lstmviz.store.reader import States
@@ -117,6 +117,7 @@ def replay(
     *,
     wanted: Callable[[int, int], bool] | None = None,
     progress: bool = False,
+    handed: dict[int, State] | None = None,
 ) -> Iterator[CellBlock]:
     """The gates and c of every layer, block by block from the text's start up to ``stop``.
 
@@ -128,6 +129,11 @@ def replay(
         wanted: ``wanted(a, b)`` says whether block [a, b) is needed; the others are only read
             through (default: all are needed).
         progress: a progress bar on stderr.
+        handed: the states handed on at block starts by earlier replays of the same file and model,
+            kept by a caller that replays often (the dashboard): the replay starts from the latest
+            one at or before the first block wanted instead of the text's start, and adds those it
+            hands on. Every block starts from the very state it would have had, so the result is
+            the same bit for bit.
 
     Yields:
         One :class:`CellBlock` per block wanted, in order; the last may end past ``stop``.
@@ -136,14 +142,22 @@ def replay(
     rows = extraction_rows(states)
     spans = [(a, min(a + rows, states.n_tokens)) for a in range(0, stop, rows)]
     with_gates = states.has_gates
+    first, state = 0, None
+    if handed:
+        needed = next((a for a, b in spans if wanted is None or wanted(a, b)), stop)
+        first = max((a for a in handed if a <= needed), default=0)
+        state = handed.get(first)
+        spans = [span for span in spans if span[0] >= first]
 
     def step(span: tuple[int, int], state):
         ids = torch.from_numpy(states.tokens(*span).astype(np.int64))[None]
         hidden = run.hidden(ids, state)
+        if handed is not None:
+            handed[span[1]] = hidden.final
         return hidden, hidden.final
 
-    ahead = run_ahead(step, spans, None, thread_split(run.device, run.model.config.n_hidden))
-    bar = progress_bar(total=stop, unit="char", unit_scale=True, desc="replay", enabled=progress)
+    ahead = run_ahead(step, spans, state, thread_split(run.device, run.model.config.n_hidden))
+    bar = progress_bar(total=stop - first, unit="char", unit_scale=True, desc="replay", enabled=progress)
     with bar, contextlib.closing(ahead):
         for span, hidden in zip(spans, ahead, strict=True):
             if wanted is None or wanted(*span):
