@@ -150,11 +150,9 @@ def layout(catalog: Catalog) -> html.Div:
         dcc.Location(id=URL, refresh=False),
         html.Header([html.H1(html.A("lstmviz", href="/")), html.Span("Compare", className="lv-file-info")],
                     className="lv-header"),
-        html.Div([html.Span("A", className="lv-field-label"),
-                  dcc.Dropdown(id=FILE_A, options=options, clearable=False, className="lv-file"),
-                  html.Span("B", className="lv-field-label"),
-                  dcc.Dropdown(id=FILE_B, options=options, clearable=False, className="lv-file")],
-                 className="lv-row"),
+        *(html.Div([html.Span(which, className="lv-field-label"),
+                    dcc.Dropdown(id=id_, options=options, clearable=False, className="lv-file")],
+                   className="lv-row") for which, id_ in (("A", FILE_A), ("B", FILE_B))),
         html.Div(id=MESSAGE, role="status", className="lv-message"),
         dcc.Loading(html.Div(id=SUMMARY), delay_show=300),
         html.Div([dcc.Dropdown(id=UNIT, clearable=False, className="lv-ev-hypothesis"),
@@ -201,7 +199,8 @@ def register(app: Dash, catalog: Catalog) -> None:
         except LstmvizError as e:
             return (*quiet, str(e))
         query = "?" + urlencode({"a": params["a"], "b": params["b"], "unit": neuron, "pos": pos})
-        where = (f"A {neuron} above, B {twin} beneath (r {r:+.2f}), characters {pos:,} to "
+        sign = "; negative: B is high where A is low" if r < 0 else ""
+        where = (f"A {neuron} above, B {twin} beneath (r {r:+.2f}{sign}), characters {pos:,} to "
                  f"{min(pos + WINDOW, result.n_positions):,} of {result.n_positions:,}")
         return (query, params["a"], params["b"], unit_options(result), neuron, summary(result), text_a,
                 text_b, where, "")

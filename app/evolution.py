@@ -147,8 +147,7 @@ def figure(evolution: Evolution, name: str) -> go.Figure:
     fig.update_yaxes(title_text=t.measure, row=1, col=1)
     fig.update_yaxes(title_text="bits/char", row=2, col=1)
     fig.update_layout(height=520, margin={"l": 60, "r": 20, "t": 30, "b": 40}, hovermode="closest",
-                      legend={"orientation": "h", "y": 1.08}, clickmode="event",
-                      title={"text": f"{t.name}: {t.description}", "font": {"size": 14}, "x": 0.01})
+                      legend={"orientation": "h", "y": 1.08}, clickmode="event")
     return fig
 
 
@@ -207,7 +206,7 @@ def layout(catalog: Catalog) -> html.Div:
                 "value": e.key, "disabled": e.error is not None} for e in catalog.evolutions]
     return html.Div([
         dcc.Location(id=URL, refresh=False),
-        dcc.Location(id=GO, refresh=True),
+        dcc.Store(id=GO),  # where a clicked snapshot opens; the browser goes there
         html.Header([
             html.H1(html.A("lstmviz", href="/")),
             html.Span("Evolution", className="lv-file-info"),
@@ -248,7 +247,7 @@ def register(app: Dash, catalog: Catalog) -> None:
                 samples(evolution, name), notes)
 
     @app.callback(
-        Output(GO, "href"), Output(MESSAGE, "children", allow_duplicate=True),
+        Output(GO, "data"), Output(MESSAGE, "children", allow_duplicate=True),
         Output("ev-opening", "children"),
         Input(FIGURE, "clickData"), Input({"type": ROW, "k": ALL}, "n_clicks"),
         State(URL, "search"), prevent_initial_call=True,
@@ -270,6 +269,10 @@ def register(app: Dash, catalog: Catalog) -> None:
         except LstmvizError as e:
             return no_update, str(e), ""
         return href, "", ""
+
+    app.clientside_callback(  # a page of the main app: the browser loads it
+        "function (href) { if (href) { window.location.assign(href); } return ''; }",
+        Output("ev-opening", "title"), Input(GO, "data"), prevent_initial_call=True)
 
 
 def mount(server, catalog: Catalog, stylesheet: str, assets: str) -> Dash:
