@@ -31,6 +31,7 @@ from lstmviz.render.spec import ExportSpec
 
 PREFIX = "/compare/"
 WINDOW = 500  # characters coloured at once
+MAX_POSITIONS = 200_000  # a longer pair is compared by `lstmviz compare`: it reads every position of both
 
 URL, FILE_A, FILE_B, UNIT, PREV, NEXT, MESSAGE, SUMMARY, TEXT_A, TEXT_B, WHERE = (
     "cmp-url", "cmp-a", "cmp-b", "cmp-unit", "cmp-prev", "cmp-next", "cmp-message", "cmp-summary",
@@ -51,10 +52,15 @@ def comparison(catalog: Catalog, key_a: str | None, key_b: str | None) -> Compar
     """The two files compared (once per pair, while neither changes).
 
     Raises:
-        PageError: a file not served here.
+        PageError: a file not served here, or longer than :data:`MAX_POSITIONS`.
         TextError: the two hold different texts (compare's own words).
     """
     a, b = _entry(catalog, key_a, "A"), _entry(catalog, key_b, "B")
+    for entry in (a, b):
+        n = cached_states(entry.path).n_tokens
+        if n > MAX_POSITIONS:
+            raise PageError(f"{entry.path.name} holds {n:,} positions; the page compares files of at most "
+                            f"{MAX_POSITIONS:,}: run `lstmviz compare` on it, or extract a shorter text")
     sa, sb = os.stat(a.path), os.stat(b.path)
     return _compared(str(a.path), str(b.path), (sa.st_mtime_ns, sa.st_size, sb.st_mtime_ns, sb.st_size))
 

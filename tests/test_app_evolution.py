@@ -6,12 +6,14 @@ import pytest
 from evolution_files import CHARS, STEPS, build_evolution, build_pair
 from extraction_files import TEXT, write_text
 
+from app import comparing
 from app.catalog import Catalog, snapshot_key
 from app.comparing import comparison, default_unit, match_of, window
 from app.evolution import chosen, default_hypothesis, figure, open_snapshot, samples, snapshot_index
 from app.state import PageError
 from lstmviz.errors import CheckpointError, TextError
 from lstmviz.evolution.sources import extraction_path
+from lstmviz.extraction.extract import extract_string
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +115,16 @@ def test_compare_pairs_units_and_colours_the_same_characters(served):
         comparison(catalog, "a", "zzz")
     with pytest.raises(PageError, match="unit layer0.h.3 of A is not matched"):
         match_of(result, "layer0.h.3")
+
+
+def test_compare_refuses_long_files_and_different_texts(served, monkeypatch):
+    folder, _, catalog = served
+    monkeypatch.setattr(comparing, "MAX_POSITIONS", 2_999)
+    said = r"^a.h5 holds 3,000 positions; the page compares files of at most 2,999: run `lstmviz compare`"
+    with pytest.raises(PageError, match=said):
+        comparison(catalog, "a", "b")
+    monkeypatch.undo()
+    other = extract_string(folder / "run.snapshots" / "a.pt", TEXT[1:3001], folder / "other" / "c.h5")
+    mixed = Catalog.scan([catalog.get("a").path, other])
+    with pytest.raises(TextError, match=r"^a.h5 and c.h5 are extractions of different texts"):
+        comparison(mixed, "a", "c")

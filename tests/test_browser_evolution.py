@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 require_chromium()
 
 from app.catalog import cached_evolution  # noqa: E402
-from app.evolution import default_hypothesis  # noqa: E402
+from app.evolution import default_hypothesis, figure  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +69,17 @@ def test_compare_colours_a_unit_of_each_on_the_same_characters(page, server):
     assert "linear CKA" in page.inner_text("#cmp-summary")
     page.click("#cmp-next")
     page.wait_for_selector("#cmp-where:has-text('characters 500 to 1,000')")
+
+
+def test_clicking_a_point_of_the_lineage_opens_that_snapshot_at_the_cell(page, server, files):
+    ev = cached_evolution(files[0])
+    name = default_hypothesis(ev)
+    traces = [t.name for t in figure(ev, name).data]
+    lineage = next(i for i, t in enumerate(traces) if t and t.endswith("followed back"))
+    page.goto(server + "evolution/?file=evolution")
+    page.wait_for_selector("#ev-figure .scatterlayer .trace")
+    point = page.locator(".subplot.xy .scatterlayer .trace").nth(lineage).locator(".points path").nth(2)
+    box = point.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/?file=evolution%402*", timeout=10_000)
+    shown(page, ev.hypotheses[name].lineage[2].neuron or ev.hypotheses[name].best[2].neuron)
