@@ -68,11 +68,16 @@ def serve(paths: tuple[Path, ...], host: str, port: int, models: tuple[Path, ...
     visible window of a file is read, so files of millions of characters
     open at once.
 
+    Evolution files (lstmviz evolve) are shown on a page of their own,
+    /evolution/, with their snapshots one click from the text view;
+    /compare/ sets two extractions of the same text side by side.
+
     \b
     Examples:
         lstmviz serve cache/wiki_val.h5
         lstmviz serve cache/ --port 8060
         lstmviz serve cache/val.h5 --model runs/moved.pt
+        lstmviz serve runs/austen/ev1.h5 cache/
     """
     from app.models import Models
 

@@ -11,7 +11,7 @@ from app.catalog import Catalog, snapshot_key
 from app.comparing import comparison, default_unit, match_of, window
 from app.evolution import chosen, default_hypothesis, figure, open_snapshot, samples, snapshot_index
 from app.state import PageError
-from lstmviz.errors import CheckpointError, TextError
+from lstmviz.errors import CheckpointError, StoreError, TextError
 from lstmviz.evolution.sources import extraction_path
 from lstmviz.extraction.extract import extract_string
 
@@ -128,3 +128,18 @@ def test_compare_refuses_long_files_and_different_texts(served, monkeypatch):
     mixed = Catalog.scan([catalog.get("a").path, other])
     with pytest.raises(TextError, match=r"^a.h5 and c.h5 are extractions of different texts"):
         comparison(mixed, "a", "c")
+
+
+def test_serve_takes_an_evolution_file_alone_and_refuses_a_damaged_one(served, tmp_path):
+    import h5py
+
+    from app.cli import catalog_for
+
+    _, path, _ = served
+    catalog = catalog_for((path,))
+    assert catalog.usable == [] and [e.key for e in catalog.evolutions] == ["evolution"]
+    broken = tmp_path / "broken.h5"
+    with h5py.File(broken, "w") as f:
+        f.attrs.update({"encoding-type": "lstmviz-evolution", "encoding-version": "1.0"})
+    with pytest.raises(StoreError, match=r"broken.h5: the evolution file is damaged .*write it again"):
+        catalog_for((broken,))
