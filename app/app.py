@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dash import Dash
 
-from app import layout
+from app import comparing, evolution, layout
 from app.callbacks import atlas, controller, exporting, panels, search, view, whatif
 from app.catalog import Catalog
 
@@ -32,4 +32,8 @@ def create_app(paths: Iterable[str | Path] | Catalog, *, title: str = "lstmviz")
     app.layout = layout.layout(catalog)
     for module in (controller, view, panels, exporting, search, atlas, whatif):
         module.register(app, catalog)
+    if catalog.evolutions:  # the file menu then also lists the snapshots opened from them
+        app.layout = lambda: layout.layout(catalog)
+        evolution.mount(app.server, catalog, layout.stylesheet(), str(ASSETS))
+    comparing.mount(app.server, catalog, layout.stylesheet(), str(ASSETS))
     return app

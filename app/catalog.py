@@ -14,8 +14,14 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+import h5py
+
 from app.models import Models
 from lstmviz.errors import StoreError
+from lstmviz.evolution.file import FORMAT as EVOLUTION_FORMAT
+from lstmviz.evolution.file import read_evolution
+from lstmviz.evolution.records import Evolution
+from lstmviz.evolution.sources import extraction_path
 from lstmviz.kinds import KINDS
 from lstmviz.store.reader import States, open_states
 
@@ -89,24 +95,34 @@ class Catalog:
     >>> # Catalog.scan(["cache/"]).default().key
     """
 
-    def __init__(self, entries: list[Entry], models: Models | None = None):
+    def __init__(self, entries: list[Entry], models: Models | None = None,
+                 evolutions: list[Entry] | None = None):
         self.entries = entries
         self.models = models or Models()  # where the panels that rerun a file's model find it
+        self.evolutions = evolutions or []  # evolution files (``lstmviz evolve``), shown by app/evolution.py
         self._by_key = {e.key: e for e in entries}
+        self._evolution_keys = {e.key: e for e in self.evolutions}
 
     @classmethod
     def scan(cls, paths: Iterable[str | Path], models: Models | None = None) -> Catalog:
         """Open every file once to check it and describe it; unreadable ones keep their reason."""
         entries: list[Entry] = []
+        evolutions: list[Entry] = []
         used: set[str] = set()
         for path in find_files(paths):
             key = _unique(path.stem, used)
+            if is_evolution(path):
+                try:
+                    evolutions.append(Entry(key, path, describe_evolution(cached_evolution(path))))
+                except StoreError as e:
+                    evolutions.append(Entry(key, path, path.name, error=str(e)))
+                continue
             try:
                 label = describe(cached_states(path))
                 entries.append(Entry(key, path, label))
             except StoreError as e:  # listed disabled, with the reason; `serve` reports it once
                 entries.append(Entry(key, path, path.name, error=str(e)))
-        return cls(_told_apart(entries), models)
+        return cls(_told_apart(entries), models, evolutions)
 
     @property
     def usable(self) -> list[Entry]:
@@ -119,17 +135,102 @@ class Catalog:
         return usable[0] if usable else None
 
     def get(self, key: str | None) -> Entry | None:
-        """The entry with this key, if any."""
-        return self._by_key.get(key) if key else None
+        """The entry with this key, if any: a file given, or a snapshot of an evolution extracted since."""
+        if not key:
+            return None
+        return self._by_key.get(key) or self._snapshot_entry(key)
 
     def options(self) -> list[dict]:
-        """Dropdown options; files that cannot be opened are listed, disabled, with the reason."""
+        """Dropdown options; files that cannot be opened are listed, disabled, with the reason.
+
+        Snapshots of the evolution files extracted so far (:func:`snapshot_key`) follow the files.
+        """
         return [
             {"label": e.label if e.error is None else
              f"{e.path.name} — cannot open: {e.error.removeprefix(f'{e.path}: ')}",
              "value": e.key, "disabled": e.error is not None}
-            for e in self.entries
+            for e in self.entries + self.snapshot_entries()
         ]
+
+    def evolution(self, key: str | None) -> Entry | None:
+        """The evolution file with this key, if any."""
+        return self._evolution_keys.get(key) if key else None
+
+    def snapshot_entries(self) -> list[Entry]:
+        """Every snapshot of the evolution files whose extraction is in the cache."""
+        found = []
+        for ev in self.evolutions:
+            if ev.error is None:
+                for k in range(len(cached_evolution(ev.path).snapshots)):
+                    entry = self._snapshot_entry(snapshot_key(ev.key, k))
+                    if entry is not None:
+                        found.append(entry)
+        return found
+
+    def _snapshot_entry(self, key: str) -> Entry | None:
+        """``EVOLUTION@K``: snapshot K of that evolution file, once extracted (app/evolution.py does it)."""
+        name, _, index = key.rpartition("@")
+        ev = self.evolution(name)
+        if ev is None or ev.error is not None or not index.isdigit():
+            return None
+        evolution = cached_evolution(ev.path)
+        k = int(index)
+        if k >= len(evolution.snapshots):
+            return None
+        path = extraction_path(evolution, k)
+        if not path.is_file():
+            return None
+        return Entry(key, path, f"{ev.path.name}: {evolution.snapshots[k].label} over its text "
+                                f"({min(evolution.n_chars, states_chars(path)):,} chars)")
+
+
+def snapshot_key(evolution_key: str, k: int) -> str:
+    """The catalog key of snapshot ``k`` of an evolution file, once extracted.
+
+    >>> snapshot_key("ev1", 3)
+    'ev1@3'
+    """
+    return f"{evolution_key}@{k}"
+
+
+def is_evolution(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 file whose header says it is an evolution file (``lstmviz evolve``)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("encoding-type") == EVOLUTION_FORMAT
+    except OSError:
+        return False
+
+
+def describe_evolution(evolution: Evolution) -> str:
+    """``10 snapshots (step 40 to step 4,000) · austen.val.txt · 100,000 chars``."""
+    snaps = evolution.snapshots
+    return (f"{len(snaps)} snapshots ({snaps[0].label} to {snaps[-1].label}) · {evolution.text_path} · "
+            f"{evolution.n_chars:,} chars")
+
+
+def states_chars(path: Path) -> int:
+    """Positions of an extraction (for a snapshot's label)."""
+    return cached_states(path).n_tokens
+
+
+def cached_evolution(path: str | Path) -> Evolution:
+    """The evolution file at ``path``, read once per process (and again when it changes).
+
+    Raises:
+        StoreError: missing, damaged or not an evolution file.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise StoreError(f"{path}: no such file; write one with `lstmviz evolve`") from None
+    return _read_evolution(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_evolution(path: str, mtime_ns: int, size: int) -> Evolution:
+    return read_evolution(path)
 
 
 def _told_apart(entries: list[Entry]) -> list[Entry]:

@@ -36,10 +36,10 @@ def catalog_for(paths: tuple[Path, ...], models: Models | None = None) -> Catalo
 
     catalog = Catalog.scan(paths, models)
     named = {p.resolve() for p in paths if not p.is_dir()}
-    for entry in catalog.entries:
+    for entry in catalog.entries + catalog.evolutions:
         if entry.error is not None and entry.path.resolve() in named:
             raise StoreError(entry.error)
-    if not catalog.usable:
+    if not catalog.usable and not any(e.error is None for e in catalog.evolutions):
         where = ", ".join(str(p) for p in paths)
         raise StoreError(f"no lstmviz extraction files in {where}; create one with "
                          "`lstmviz extract MODEL TEXT` (it writes cache/MODEL__TEXT.h5)")
@@ -68,16 +68,21 @@ def serve(paths: tuple[Path, ...], host: str, port: int, models: tuple[Path, ...
     visible window of a file is read, so files of millions of characters
     open at once.
 
+    Evolution files (lstmviz evolve) are shown on a page of their own,
+    /evolution/, with their snapshots one click from the text view;
+    /compare/ sets two extractions of the same text side by side.
+
     \b
     Examples:
         lstmviz serve cache/wiki_val.h5
         lstmviz serve cache/ --port 8060
         lstmviz serve cache/val.h5 --model runs/moved.pt
+        lstmviz serve runs/austen/ev1.h5 cache/
     """
     from app.models import Models
 
     catalog = catalog_for(paths, Models(models, trust_pickle=trust_pickle))
-    for entry in catalog.entries:
+    for entry in catalog.entries + catalog.evolutions:
         if entry.error is not None:
             click.echo(f"Skipping {entry.error}", err=True)  # the error starts with the path
     for path in paths:  # what killed runs left behind, with the command that removes it
@@ -157,8 +162,13 @@ def run_dashboard(catalog: Catalog, host: str, port: int, *, debug: bool = False
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     check_port(host, port)  # "Serving at" only once the address is known to be free
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if not query and not catalog.usable:  # evolution files only: open on the first
+        query = f"evolution/?file={catalog.evolutions[0].key}"
     url = f"http://{shown}:{port}/{query}"
     click.echo(f"Serving {len(catalog.usable)} file(s) at {url}  (Ctrl+C to stop)")
+    if catalog.evolutions:
+        click.echo(f"Evolution files at http://{shown}:{port}/evolution/, comparisons at "
+                   f"http://{shown}:{port}/compare/")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     app.run(host=host, port=port, debug=debug, dev_tools_disable_version_check=True)

@@ -222,6 +222,15 @@ def panels() -> dcc.Tabs:
                     className="lv-tabs")
 
 
+def elsewhere(catalog: Catalog) -> list[html.A]:
+    """Links to the pages beside this one: each evolution file served, and comparing two files."""
+    links = [html.A(f"Evolution: {e.path.name}", href=f"/evolution/?file={e.key}", className="lv-file-info")
+             for e in catalog.evolutions if e.error is None]
+    if len(catalog.usable) > 1:
+        links.append(html.A("Compare two files", href="/compare/", className="lv-file-info"))
+    return links
+
+
 def layout(catalog: Catalog) -> html.Div:
     """The whole page for one set of files."""
     return html.Div([
@@ -242,6 +251,7 @@ def layout(catalog: Catalog) -> html.Div:
             dcc.Dropdown(id=ids.FILE, options=catalog.options(), clearable=False, searchable=False,
                          className="lv-file"),
             html.Span(id=ids.FILE_INFO, className="lv-file-info"),
+            *elsewhere(catalog),
         ], className="lv-header"),
         controls(),
         html.Div(id=ids.MESSAGE, role="status", className="lv-message"),
