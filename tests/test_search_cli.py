@@ -140,9 +140,13 @@ def test_all_with_top_ranks_that_many_units_per_hypothesis(python_file):
     assert per and all(ranks == [1, 2] for ranks in per.values())
 
 
+NOTHING_HERE = "--threshold, --min-on and --slack choose units for --span"
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    (["--all", "--threshold", "0.5"], "--threshold and --min-on choose units for --span"),
-    (["--hypothesis", "quote", "--min-on", "0.5"], "--threshold and --min-on choose units for --span"),
+    (["--all", "--threshold", "0.5"], NOTHING_HERE),
+    (["--hypothesis", "quote", "--min-on", "0.5"], NOTHING_HERE),
+    (["--hypothesis", "quote", "--slack", "2"], NOTHING_HERE),
     (["--span", "0:5", "--threshold", "nan"], "nan is not a number"),
 ])
 def test_options_that_would_do_nothing_are_refused(austen, args, message):

@@ -89,6 +89,19 @@ def test_explicit_threshold_and_other_activation(planted):
             search_by_example(s, 0, s.n_tokens)  # was: every unit "on", around_max -inf
 
 
+def test_slack_finds_a_cell_from_a_span_that_misses_where_it_switches(planted):
+    start, stop = quotation()  # the planted quote cell is +1 from the opening quote to the closing one
+    drag = (start, stop + 1)  # a drag over the whole quotation: the cell is already off at its last "
+    with open_states(planted) as s:
+        with pytest.raises(SearchError, match="no unit of layer0.c is on throughout"):
+            search_by_example(s, *drag, name="layer0.c", threshold=0.5)  # exactly: the cell is missed
+        loose = search_by_example(s, *drag, name="layer0.c", threshold=0.5, slack=2)
+        x = s.window("layer0.c", start - 3, stop + 4)[:, QUOTE]
+    [row] = [r for r in loose.units.itertuples() if r.unit == QUOTE]
+    assert row.sign == "+" and row.inside_min == pytest.approx(x[5:-5].min())  # the span less 2 a side
+    assert row.around_max == pytest.approx(max(x[:5].min(), x[-5:].min()))  # off somewhere near each end
+
+
 def test_default_threshold_is_where_most_units_separate():
     intervals = [(-0.2, 0.8), (0.1, 0.9), (0.5, 0.6), (-1.0, -0.5)]
     # (0.5, 0.6] is shared by three intervals and is the widest such range: its middle is chosen.

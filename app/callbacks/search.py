@@ -192,6 +192,10 @@ def parse_span(text: str | None, view: View) -> tuple[int, int]:
 
 
 PLACES = TOP  # places found by example that the panel lists
+# A drag rarely starts and ends exactly where a cell switches: each end of the span may miss by this
+# many positions (``search_by_example``'s ``slack``), so the wikilink cell is found from a drag over
+# the whole ``[[…]]``, though it turns on only after the ``[[``.
+DRAG_SLACK = 2
 
 
 def example(states: States, view: View, text: str | None,
@@ -204,7 +208,7 @@ def example(states: States, view: View, text: str | None,
     try:
         start, stop = parse_span(text, view)
         found = search_by_example(states, start, stop, name=Neuron.parse(view.neuron).name,
-                                  threshold=threshold)
+                                  threshold=threshold, slack=DRAG_SLACK)
         colour = Neuron.parse(found.units.neuron[found.units.inside_mean.idxmax()])  # the strongest unit
         best = found.matches.head(PLACES)
         places = [(a, b, score, profiles.snippet(states, colour, a, b, view.raw_c, before=12, after=12))

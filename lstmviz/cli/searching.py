@@ -57,6 +57,9 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
 @click.option("--min-on", type=click.FloatRange(0, 1, min_open=True),
               help="With --span: share of the chosen units that must be on together in a match "
                    "(default 1: all).")
+@click.option("--slack", type=click.IntRange(0, 20),
+              help="With --span: positions by which each end of the span may miss where a unit switches "
+                   "on or off (default 0: exactly there; the dashboard's drags use 2).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--no-cache", is_flag=True, help="Recompute, ignoring and not writing cached results.")
 @click.option("--device", default="auto", show_default=True,
@@ -80,8 +83,8 @@ def _parse_span(value: str | None) -> tuple[int, int] | None:
                    "string, ...). Default: detected from the text, and shown.")
 def search(file: str, hypothesis: str | None, pattern: str | None, span: str | None, all_: bool,
            horizon: bool, top: int, layer: int | None, kind: str | None, threshold: float | None,
-           min_on: float, as_json: bool, no_cache: bool, device: str, causal: bool, ablation: str,
-           n_random: int, causal_chars: int, seed: int, model: str | None, trust_pickle: bool,
+           min_on: float, slack: int | None, as_json: bool, no_cache: bool, device: str, causal: bool,
+           ablation: str, n_random: int, causal_chars: int, seed: int, model: str | None, trust_pickle: bool,
            lang: str | None) -> None:
     """Rank every unit in FILE by how well it tracks a hypothesis about the text.
 
@@ -112,8 +115,9 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
         raise click.UsageError("give exactly one of --hypothesis, --pattern, --span, --all or --horizon")
     if horizon and kind is not None:
         raise click.UsageError("--horizon ranks cells (c; an h unit shares its c's memory): drop --kind")
-    if span is None and (threshold is not None or min_on is not None):
-        raise click.UsageError("--threshold and --min-on choose units for --span; they do nothing here")
+    if span is None and (threshold is not None or min_on is not None or slack is not None):
+        raise click.UsageError("--threshold, --min-on and --slack choose units for --span; they do nothing "
+                               "here")
     ctx = click.get_current_context()
     causal_only = ("ablation", "n_random", "causal_chars", "seed", "model", "trust_pickle")
     if span is not None and causal:
@@ -142,7 +146,8 @@ def search(file: str, hypothesis: str | None, pattern: str | None, span: str | N
             select_names(states, layer=layer, kind=kind)  # a clear error for a missing layer or kind
             name = act_name(layer, kind)
             result = search_by_example(states, start, stop, name=name, threshold=threshold,
-                                       min_on=1.0 if min_on is None else min_on, progress=True)
+                                       min_on=1.0 if min_on is None else min_on, slack=slack or 0,
+                                       progress=True)
             _show_example(states, result, top or _TOP, as_json)
             return
         names = select_names(states, layer=layer, kind=kind)

@@ -8,7 +8,10 @@ whole file however long, read block by block.
    or above the threshold at every position of the span ``[start, stop)`` and below it at the
    ``margin`` positions just before and just after. For symmetric activations (h, c and the g
    gate) a unit may also be selected with sign ``-``: at or below ``-threshold`` inside and above
-   it around.
+   it around. A hand-drawn selection rarely starts and ends exactly where a cell switches (the
+   wikilink cell turns on after ``[[`` and off after the first ``]``), so with ``slack`` k the
+   span's edges are fuzzy by k positions: the unit must be on over the span less k positions at
+   each end, and off at some position of the k + ``margin`` before that core and of those after it.
 2. **Threshold.** Unless given, it is the value that selects the most units: each unit separates
    the span from its surroundings for thresholds in ``(around_max, inside_min]``, and the default
    is the middle of the widest range of thresholds that the largest number of units share.
@@ -85,6 +88,7 @@ def search_by_example(
     name: str | None = None,
     threshold: float | None = None,
     margin: int = 1,
+    slack: int = 0,
     min_on: float = 1.0,
     rows: int = BLOCK_ROWS,
     progress: Progress = False,
@@ -98,6 +102,8 @@ def search_by_example(
         name: activation to search (default: the last layer's h).
         threshold: activation level for "on"; None chooses it from the data (see module docs).
         margin: positions on each side of the span where a unit must be off.
+        slack: positions by which each edge of the span may miss where a unit switches (see the
+            module docs); at most what leaves two positions inside.
         min_on: share of the selected units that must be on at once for a match (0 < min_on <= 1).
         rows: positions per block read.
         progress: True for a progress bar on stderr, or a callable ``(done, total)``.
@@ -110,7 +116,7 @@ def search_by_example(
     """
     if not 0 < min_on <= 1:
         raise SearchError(f"min_on must be in (0, 1], not {min_on}")
-    name, cand = _candidates(states, start, stop, name=name, margin=margin)
+    name, cand = _candidates(states, start, stop, name=name, margin=margin, slack=slack)
     threshold, units = _choose(states, name, cand, start, stop, threshold)
     chosen = list(zip(units.unit, np.where(units.sign == "+", 1.0, -1.0), units.inside_mean, strict=True))
     matches = _matches(states, name, chosen, threshold, min_on, start, stop, rows, progress)
@@ -125,13 +131,14 @@ def example_units(
     name: str | None = None,
     threshold: float | None = None,
     margin: int = 1,
+    slack: int = 0,
 ) -> tuple[str, float, pd.DataFrame]:
     """Step 1 and 2 alone (reads only the span and its margins): ``(name, threshold, units)``.
 
     ``units`` has the columns of :attr:`ExampleSearch.units`. Raises :class:`SearchError` as
     :func:`search_by_example` does.
     """
-    name, cand = _candidates(states, start, stop, name=name, margin=margin)
+    name, cand = _candidates(states, start, stop, name=name, margin=margin, slack=slack)
     threshold, units = _choose(states, name, cand, start, stop, threshold)
     return name, threshold, units
 
@@ -163,9 +170,13 @@ def _intervals(cand: list) -> np.ndarray:
     return np.array([(c[3], c[2]) for c in cand if c[2] > c[3]], dtype=np.float64).reshape(-1, 2)
 
 
-def _candidates(states: States, start: int, stop: int, *, name: str | None,
-                margin: int) -> tuple[str, list[tuple[int, float, float, float, float]]]:
-    """Every (unit, sign, inside_min, around_max, inside_mean) over the span and its margins."""
+def _candidates(states: States, start: int, stop: int, *, name: str | None, margin: int,
+                slack: int = 0) -> tuple[str, list[tuple[int, float, float, float, float]]]:
+    """Every (unit, sign, inside_min, around_max, inside_mean) over the span and its margins.
+
+    With ``slack``, "inside" is the span's core and "around" the larger of the lowest values
+    near each edge (the unit is off somewhere there), as the module docs say.
+    """
     N = states.n_tokens
     states.span(start, stop)
     if start == 0 and stop == N:
@@ -177,15 +188,19 @@ def _candidates(states: States, start: int, stop: int, *, name: str | None,
     name = name or act_name(states.n_layer - 1, "h")
     _, kind = parse_name(name)
     signs = (1.0, -1.0) if KINDS[kind].symmetric else (1.0,)
-    lo, hi = max(0, start - margin), min(N, stop + margin)
+    k = max(0, min(slack, (stop - start - 2) // 2))
+    lo, hi = max(0, start - margin - k), min(N, stop + margin + k)
     window = states.window(name, lo, hi)  # (n, H)
-    inside = window[start - lo : stop - lo]
-    around = np.concatenate([window[: start - lo], window[stop - lo :]])
+    inside = window[start + k - lo : stop - k - lo]
+    edges = [e for e in (window[: start + k - lo], window[stop - k - lo :]) if len(e)]
     cand = []  # (unit, sign, inside_min, around_max, inside_mean)
     for sign in signs:
         in_min = (sign * inside).min(axis=0)
         in_mean = (sign * inside).mean(axis=0, dtype=np.float64)
-        out_max = (sign * around).max(axis=0)
+        if k == 0:  # off at every position of the margins
+            out_max = np.max([(sign * e).max(axis=0) for e in edges], axis=0)
+        else:  # off somewhere near each edge
+            out_max = np.max([(sign * e).min(axis=0) for e in edges], axis=0)
         cand += [(u, sign, float(in_min[u]), float(out_max[u]), float(in_mean[u]))
                  for u in range(len(in_min))]
     return name, cand
