@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 from dash import Dash
 
@@ -34,6 +35,21 @@ def create_app(paths: Iterable[str | Path] | Catalog, *, title: str = "lstmviz")
         module.register(app, catalog)
     if catalog.evolutions:  # the file menu then also lists the snapshots opened from them
         app.layout = lambda: layout.layout(catalog)
-        evolution.mount(app.server, catalog, layout.stylesheet(), str(ASSETS))
-    comparing.mount(app.server, catalog, layout.stylesheet(), str(ASSETS))
+        mount(app, evolution, "lstmviz · evolution", catalog)
+    mount(app, comparing, "lstmviz · compare", catalog)
     return app
+
+
+def mount(app: Dash, page: ModuleType, title: str, catalog: Catalog) -> Dash:
+    """A page beside the main one, as a Dash app of its own on the main app's Flask server.
+
+    ``page`` is its module: its ``PREFIX`` (the URL path it answers under), ``layout(catalog)`` and
+    ``register(app, catalog)``. It shares the main page's stylesheet, not its scripts.
+    """
+    sub = Dash(page.__name__, server=app.server, url_base_pathname=page.PREFIX, title=title,
+               assets_folder=str(ASSETS), assets_ignore=r".*\.js", update_title=None)
+    sub.index_string = sub.index_string.replace("{%css%}", "{%css%}\n<style>\n" + layout.stylesheet()
+                                                + "\n</style>")
+    sub.layout = page.layout(catalog)
+    page.register(sub, catalog)
+    return sub

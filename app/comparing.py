@@ -210,13 +210,3 @@ def register(app: Dash, catalog: Catalog) -> None:
                  f"{min(pos + WINDOW, result.n_positions):,} of {result.n_positions:,}")
         return (query, params["a"], params["b"], unit_options(result), neuron, summary(result), text_a,
                 text_b, where, "")
-
-
-def mount(server, catalog: Catalog, stylesheet: str, assets: str) -> Dash:
-    """The Compare page as a Dash app under :data:`PREFIX` on the main app's Flask server."""
-    sub = Dash(__name__, server=server, url_base_pathname=PREFIX, title="lstmviz · compare",
-               assets_folder=assets, assets_ignore=r".*\.js", update_title=None)
-    sub.index_string = sub.index_string.replace("{%css%}", "{%css%}\n<style>\n" + stylesheet + "\n</style>")
-    sub.layout = layout(catalog)
-    register(sub, catalog)
-    return sub

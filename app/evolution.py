@@ -273,13 +273,3 @@ def register(app: Dash, catalog: Catalog) -> None:
     app.clientside_callback(  # a page of the main app: the browser loads it
         "function (href) { if (href) { window.location.assign(href); } return ''; }",
         Output("ev-opening", "title"), Input(GO, "data"), prevent_initial_call=True)
-
-
-def mount(server, catalog: Catalog, stylesheet: str, assets: str) -> Dash:
-    """The Evolution page as a Dash app under :data:`PREFIX` on the main app's Flask server."""
-    sub = Dash(__name__, server=server, url_base_pathname=PREFIX, title="lstmviz · evolution",
-               assets_folder=assets, assets_ignore=r".*\.js", update_title=None)
-    sub.index_string = sub.index_string.replace("{%css%}", "{%css%}\n<style>\n" + stylesheet + "\n</style>")
-    sub.layout = layout(catalog)
-    register(sub, catalog)
-    return sub
