@@ -151,8 +151,9 @@ def test_snapshots_of_other_sizes_and_vocabularies_compare_what_they_can(tmp_pat
     assert result.exit_code == 0, result.output
     n_chars, n_bytes = len(ACCENTED), len(ACCENTED.encode())
     assert result.stderr.splitlines() == [
-        "Note: a.pt has 1 layer(s) and b.pt 2: only layer(s) 0-0 are matched across them",
-        "Note: a.pt has 16 units per layer and b.pt 24: 8 unit(s) of each layer of the larger have no match",
+        "Note: a.pt has 1 layer(s) and b.pt 2: units are matched in layer(s) 0-0 only",
+        "Note: a.pt has 16 units per layer and b.pt 24: 8 unit(s) of each layer of the larger have no "
+        "partner",
         f"Note: b.pt reads the text as {n_chars:,} positions and c.pt as {n_bytes:,} (different "
         "vocabularies): their units are not matched, so no cell is followed across them"]
     ev = read_evolution(tmp_path / "ev.h5")

@@ -25,7 +25,7 @@ import numpy as np
 
 from lstmviz.errors import TextError
 from lstmviz.evolution import cells
-from lstmviz.evolution.matching import Matching, match_units
+from lstmviz.evolution.matching import Matching, match_units, shape_notes
 from lstmviz.evolution.moments import cross_moments
 from lstmviz.evolution.records import NO_CELL, Cell
 from lstmviz.evolution.similarity import layer_cka
@@ -157,12 +157,7 @@ def _units(a: States, b: States, kind: str, progress: bool,
            notes: list[str]) -> tuple[list[LayerComparison], np.ndarray]:
     """Units matched in every layer both have, and the CKA of every pair of layers; notes what differs."""
     common = min(a.n_layer, b.n_layer)
-    if a.n_layer != b.n_layer:
-        notes.append(f"{a.path.name} has {a.n_layer} layer(s) and {b.path.name} {b.n_layer}: units are "
-                     f"matched in layer(s) 0-{common - 1} only (CKA covers every pair of layers)")
-    if a.n_hidden != b.n_hidden:
-        notes.append(f"{a.path.name} has {a.n_hidden} units per layer and {b.path.name} {b.n_hidden}: "
-                     f"{abs(a.n_hidden - b.n_hidden)} unit(s) of each layer of the larger have no partner")
+    notes += shape_notes(a.path.name, a, b.path.name, b, layers_note=" (CKA covers every pair of layers)")
     moments = cross_moments(a, b, kind=kind, progress=progress)
     cka = layer_cka(moments)
     layers = [LayerComparison(layer, a.n_hidden, b.n_hidden, match_units(moments.correlation(layer, layer)),

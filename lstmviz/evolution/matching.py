@@ -22,8 +22,12 @@ representations?" (2016), which matches units across networks by correlation in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lstmviz.store.reader import States
 
 
 def linear_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,3 +140,20 @@ def match_units(correlation: np.ndarray) -> Matching:
     else:
         nearest, closest = np.full(r.shape[0], -1, dtype=np.int64), np.full(r.shape[0], np.nan)
     return Matching(partner, paired, nearest, closest)
+
+
+def shape_notes(label_a: str, a: States, label_b: str, b: States, *, layers_note: str = "") -> list[str]:
+    """What two models' shapes leave unmatched, in words: none when their layers and sizes agree.
+
+    Units are matched in the layers both have, and in layers of different sizes the extra units of
+    the larger have no partner; ``layers_note`` ends the first line (what else covers every layer).
+    """
+    notes = []
+    if a.n_layer != b.n_layer:
+        common = min(a.n_layer, b.n_layer)
+        notes.append(f"{label_a} has {a.n_layer} layer(s) and {label_b} {b.n_layer}: units are matched in "
+                     f"layer(s) 0-{common - 1} only{layers_note}")
+    if a.n_hidden != b.n_hidden:
+        notes.append(f"{label_a} has {a.n_hidden} units per layer and {label_b} {b.n_hidden}: "
+                     f"{abs(a.n_hidden - b.n_hidden)} unit(s) of each layer of the larger have no partner")
+    return notes

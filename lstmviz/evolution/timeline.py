@@ -25,7 +25,7 @@ from lstmviz.devices import resolve_device
 from lstmviz.errors import OptionError, TextError
 from lstmviz.evolution import cells
 from lstmviz.evolution.file import write_evolution
-from lstmviz.evolution.matching import Matching, match_units
+from lstmviz.evolution.matching import Matching, match_units, shape_notes
 from lstmviz.evolution.moments import cross_moments
 from lstmviz.evolution.records import NO_CELL, Evolution, HypothesisTimeline, Snapshot
 from lstmviz.evolution.similarity import linear_cka
@@ -154,12 +154,7 @@ def _match(a: States, b: States, snap_a: Snapshot, snap_b: Snapshot,
         notes.append(f"{snap_a.label} and {snap_b.label} have different vocabularies ({snap_a.vocab_size} "
                      f"and {snap_b.vocab_size} symbols); their units are matched over the same positions")
     common = min(a.n_layer, b.n_layer)
-    if a.n_layer != b.n_layer:
-        notes.append(f"{snap_a.label} has {a.n_layer} layer(s) and {snap_b.label} {b.n_layer}: only "
-                     f"layer(s) 0-{common - 1} are matched across them")
-    if a.n_hidden != b.n_hidden:
-        notes.append(f"{snap_a.label} has {a.n_hidden} units per layer and {snap_b.label} {b.n_hidden}: "
-                     f"{abs(a.n_hidden - b.n_hidden)} unit(s) of each layer of the larger have no match")
+    notes += shape_notes(snap_a.label, a, snap_b.label, b)
     moments = cross_moments(a, b, kind=kind, layers_a=range(common), layers_b=range(common))
     found: list[Matching | None] = [match_units(moments.correlation(layer, layer)) for layer in range(common)]
     cka = [linear_cka(moments.covariance(layer, layer), moments.covariance_within("a", layer),
