@@ -11,7 +11,9 @@ characters (input and forget gates open, candidate +1), so its raw c grows into 
 like the post's line-length cell; raw-c colours and legend ends are checked on that scale too.
 """
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -152,12 +154,15 @@ def cli_export(tmp_path: Path, h5: Path, args: list[str]) -> tuple[str, bytes]:
     """Run ``lstmviz export`` without -o in an empty folder: (the file name it chose, its bytes)."""
     folder = tmp_path / "cli"
     folder.mkdir(exist_ok=True)
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=folder):
-        result = runner.invoke(cli, ["export", str(h5), *args], catch_exceptions=False)
+    here = os.getcwd()
+    os.chdir(tempfile.mkdtemp(dir=folder))  # a fresh empty folder for each export
+    try:
+        result = CliRunner().invoke(cli, ["export", str(h5), *args], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        written = Path(result.output.strip())
-        return written.name, written.read_bytes()
+        written = Path(result.output.strip()).resolve()
+    finally:
+        os.chdir(here)
+    return written.name, written.read_bytes()
 
 
 EXPORTS = [
