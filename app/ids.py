@@ -99,7 +99,8 @@ ATLAS_RUN = "atlas-run"
 ATLAS_SAVE = "atlas-save"
 ATLAS_RESULTS = "atlas-results"
 ATLAS_DOWNLOAD = "atlas-download"
-ATLAS_OPEN = "atlas-open"  # pattern id: {"type": ATLAS_OPEN, "card": int, "neuron": str, "pos": int}
+# pattern id: {"type": ATLAS_OPEN, "card": int, "neuron": str, "pos": int, "why": its hypothesis or ""}
+ATLAS_OPEN = "atlas-open"
 
 # The "What if" tab: edits of the shown unit rerun by its model (app/callbacks/whatif.py)
 TAB_WHATIF = "tab-whatif"

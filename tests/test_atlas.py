@@ -193,7 +193,7 @@ def test_the_tab_shows_the_page_the_cli_writes_and_opens_each_card(planted, tmp_
     first = atlas.tracked["column"][0]
     button = next(b for b in buttons if b["neuron"] == first.neuron and b["pos"] == first.contexts[0])
     reopened, notes = from_query(opened(view.to_dict(), button), "planted")
-    assert notes == [] and reopened.neuron == first.neuron
+    assert notes == [] and reopened.neuron == first.neuron and reopened.why == "column"  # for its caption
     assert reopened.mark == first.contexts[0] and reopened.pos <= reopened.mark < reopened.pos + 200
     forgeries = ({"type": ids.ATLAS_OPEN, "neuron": 3, "pos": 1}, {"neuron": "layer0.c.1", "pos": -4}, None)
     for forged in forgeries:

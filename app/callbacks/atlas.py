@@ -19,7 +19,7 @@ from app import ids
 from app.catalog import Catalog
 from app.figures import notice
 from app.requests import view_of
-from app.state import PageError, View, to_query
+from app.state import MAX_TEXT, PageError, View, to_query
 from lstmviz.errors import LstmvizError
 from lstmviz.render.atlas import atlas_command, page
 from lstmviz.search.atlas import Atlas, build_atlas
@@ -35,11 +35,12 @@ def atlas_of(states: States, source_name: str) -> tuple[Atlas, str]:
 
 def open_buttons(found: Atlas) -> html.Div:
     """A button per card: its unit, opened at its strongest context in the view."""
-    cards = [c for cards in found.tracked.values() for c in cards] + found.unexplained
+    tracked = [(c, c.hypothesis) for cards in found.tracked.values() for c in cards]
+    cards = tracked + [(c, "") for c in found.unexplained]  # an unexplained unit tracks nothing
     buttons = [html.Button(c.neuron, id={"type": ids.ATLAS_OPEN, "card": k, "neuron": c.neuron,
-                                         "pos": c.contexts[0] if c.contexts else 0},
+                                         "pos": c.contexts[0] if c.contexts else 0, "why": why},
                            className="lv-link", title=f"{c.hypothesis}, margin {c.margin:+.3f}", n_clicks=0)
-               for k, c in enumerate(cards)]
+               for k, (c, why) in enumerate(cards)]
     return html.Div([html.Span("Open in the view: ", className="lv-field-label"), *buttons],
                     className="lv-row lv-atlas-open")
 
@@ -75,11 +76,12 @@ def opened(page_view: Any, trigger: Any) -> str:
     """
     view = View.from_dict(page_view)
     if not isinstance(trigger, dict) or not isinstance(trigger.get("neuron"), str) \
-            or not isinstance(trigger.get("pos"), int) or trigger["pos"] < 0:
+            or not isinstance(trigger.get("pos"), int) or trigger["pos"] < 0 \
+            or not isinstance(trigger.get("why", ""), str):
         raise PageError("the page sent an atlas card it could not have shown; build the atlas again")
     pos = trigger["pos"]
     return to_query(replace(view, neuron=trigger["neuron"], pos=max(0, pos - view.length // 3), mark=pos,
-                            mark_len=1))
+                            mark_len=1, why=trigger.get("why", "")[:MAX_TEXT]))
 
 
 def register(app: Dash, catalog: Catalog) -> None:
@@ -101,7 +103,8 @@ def register(app: Dash, catalog: Catalog) -> None:
         return download
 
     @app.callback(Output(ids.URL, "search", allow_duplicate=True),
-                  Input({"type": ids.ATLAS_OPEN, "card": ALL, "neuron": ALL, "pos": ALL}, "n_clicks"),
+                  Input({"type": ids.ATLAS_OPEN, "card": ALL, "neuron": ALL, "pos": ALL, "why": ALL},
+                        "n_clicks"),
                   State(ids.STATE, "data"), prevent_initial_call=True)
     def _open(clicks, page_view):
         if not page_view or not any(clicks or []):
