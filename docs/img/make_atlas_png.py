@@ -10,11 +10,10 @@ page in headless Chromium (Debian's ``chromium`` package, through Playwright)::
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from make_dashboard_png import chromium
 
 from lstmviz.demo import demo_extraction
 from lstmviz.render.atlas import atlas_command, page
@@ -35,13 +34,9 @@ def main() -> None:
     states_path = demo_extraction(args.cache)
     with open_states(states_path) as states:
         text = page(states, build_atlas(states), command=atlas_command(states_path.name))
-    with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
+    with tempfile.TemporaryDirectory() as folder, chromium(args.width, args.height) as browser:
         atlas = Path(folder) / "atlas.html"
         atlas.write_text(text, encoding="utf-8")
-        browser = p.chromium.launch_persistent_context(
-            str(Path(folder) / "profile"), executable_path=shutil.which("chromium"), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-            viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
         view = browser.new_page()
         view.goto(atlas.as_uri())
         view.screenshot(path=str(HERE / "atlas.png"))
@@ -49,7 +44,6 @@ def main() -> None:
                             ".startsWith('Unexplained')).getBoundingClientRect().top + window.scrollY")
         view.evaluate(f"() => window.scrollTo(0, {top} - 8)")
         view.screenshot(path=str(HERE / "atlas-unexplained.png"))
-        browser.close()
     print(HERE / "atlas.png", HERE / "atlas-unexplained.png", sep="\n")
 
 

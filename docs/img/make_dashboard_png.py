@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from app import ids
@@ -30,6 +30,20 @@ from app.state import View, to_query
 from lstmviz.demo import demo_extraction, showcase
 
 HERE = Path(__file__).parent
+
+
+@contextlib.contextmanager
+def chromium(width: int, height: int) -> Iterator[BrowserContext]:
+    """Headless Chromium (Debian's ``chromium``) with a fresh profile and a viewport of this size."""
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        browser = p.chromium.launch_persistent_context(
+            profile, executable_path=shutil.which("chromium"), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+            viewport={"width": width, "height": height}, device_scale_factor=1)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @contextlib.contextmanager
@@ -89,15 +103,10 @@ def main() -> None:
     catalog = Catalog.scan([states])
     pos = cell.position if args.pos is None else args.pos
     url = to_query(View(catalog.default().key, cell.neuron, pos=pos, why=cell.hypothesis))
-    with serving(catalog) as base, sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        browser = p.chromium.launch_persistent_context(
-            profile, executable_path=shutil.which("chromium"), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-            viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
+    with serving(catalog) as base, chromium(args.width, args.height) as browser:
         page = browser.new_page()
         main_view(page, base + url, cell.neuron, pos, pos + args.hover, HERE / "dashboard.png")
         search_panel(page, base + url, args.hypothesis, HERE / "search.png")
-        browser.close()
     print(HERE / "dashboard.png", HERE / "search.png", sep="\n")
 
 

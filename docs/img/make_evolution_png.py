@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from make_dashboard_png import serving
-from playwright.sync_api import sync_playwright
+from make_dashboard_png import chromium, serving
 
 from app.catalog import Catalog
 
@@ -31,10 +30,8 @@ def main() -> None:
     catalog = Catalog.scan([args.folder, *args.compare])
     ev = catalog.evolutions[0].key
     a, b = (e.key for e in catalog.usable[:2])
-    with serving(catalog) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1300, "height": 1250})
+    with serving(catalog) as url, chromium(1300, 1250) as browser:
+        page = browser.new_page()
         page.goto(f"{url}evolution/?file={ev}&hypothesis={args.hypothesis}")
         page.wait_for_selector("#ev-figure .scatterlayer .trace", timeout=30_000)
         page.wait_for_selector(".lv-ev-row", timeout=30_000)
@@ -44,7 +41,6 @@ def main() -> None:
         page.wait_for_selector("#cmp-text-b[srcdoc]", timeout=300_000)
         page.wait_for_timeout(500)
         page.screenshot(path=str(HERE / "compare.png"), full_page=True)
-        browser.close()
 
 
 if __name__ == "__main__":

@@ -11,12 +11,9 @@ held at its mean over a marked quotation, the before/after figure beside the tex
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
-from make_dashboard_png import serving
-from playwright.sync_api import sync_playwright
+from make_dashboard_png import chromium, serving
 
 from app import ids
 from app.catalog import Catalog
@@ -40,11 +37,7 @@ def main() -> None:
     catalog = Catalog.scan([demo_extraction(args.cache)])
     url = to_query(View(catalog.default().key, args.neuron, pos=max(0, a - 60), mark=a, mark_len=b - a))
     out = HERE / "whatif.png"
-    with serving(catalog) as base, sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        browser = p.chromium.launch_persistent_context(
-            profile, executable_path=shutil.which("chromium"), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-            viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
+    with serving(catalog) as base, chromium(args.width, args.height) as browser:
         page = browser.new_page()
         page.goto(base + url)
         page.wait_for_selector(f'.lv-view[data-neuron="{args.neuron}"]:not([data-more])', timeout=30_000)
@@ -58,7 +51,6 @@ def main() -> None:
         page.wait_for_function(f"() => document.querySelector('#{ids.WHATIF_FIGURE} img').naturalWidth > 0")
         page.mouse.move(0, 0)
         page.screenshot(path=str(out))
-        browser.close()
     print(out)
 
 

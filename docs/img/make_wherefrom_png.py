@@ -12,12 +12,9 @@ into the cell there::
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
-from make_dashboard_png import serving
-from playwright.sync_api import sync_playwright
+from make_dashboard_png import chromium, serving
 
 from app.catalog import Catalog
 from app.state import View, to_query
@@ -39,11 +36,7 @@ def main() -> None:
     catalog = Catalog.scan([demo_extraction(args.cache)])
     view = View(catalog.default().key, args.neuron, pos=max(0, args.at - 330), length=500, origin=args.at)
     out = HERE / "wherefrom.png"
-    with serving(catalog) as base, sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        browser = p.chromium.launch_persistent_context(
-            profile, executable_path=shutil.which("chromium"), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-            viewport={"width": args.width, "height": args.height}, device_scale_factor=1)
+    with serving(catalog) as base, chromium(args.width, args.height) as browser:
         page = browser.new_page()
         page.goto(base + to_query(view))
         page.wait_for_selector(f'.lv-view[data-origin="{args.at}"][data-neuron="{args.neuron}"]:not([data-more])',
@@ -52,7 +45,6 @@ def main() -> None:
         origin.evaluate("cell => cell.scrollIntoView({block: 'center'})")
         page.mouse.move(0, 0)
         page.screenshot(path=str(out))
-        browser.close()
     print(out)
 
 
