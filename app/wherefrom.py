@@ -60,13 +60,8 @@ def origin_payload(models: Models, states: States, view: View) -> dict:
         CheckpointError: the gates must be recomputed and the file's model cannot be found or is
             not the file's (the message says how to serve with ``--model``).
     """
-    from lstmviz.intervene.provenance import cell_of, provenance, window_start  # torch: only once asked
-
-    cell, asked = cell_of(states, view.neuron)
+    prov, cell, asked = view_provenance(models, states, view)
     origin = view.origin
-    start = window_start(origin, LOOK_BACK)
-    gates = _gates(models, states, cell.layer, start, origin + 1)
-    prov = provenance(states, asked, origin, LOOK_BACK, gates=gates)
     stop = min(view.stop, states.n_tokens)
     values = np.full(stop - view.pos, np.nan)
     a, b = max(view.pos, prov.start), min(stop, origin + 1)
@@ -98,6 +93,36 @@ def origin_payload(models: Models, states: States, view: View) -> dict:
         "value": prov.value,
         "remainder": prov.remainder,
     }
+
+
+def view_provenance(models: Models, states: States, view: View):
+    """(Provenance of the cell at ``view.origin`` over :data:`LOOK_BACK`, its cell, the neuron asked).
+
+    Raises as :func:`origin_payload` does.
+    """
+    from lstmviz.intervene.provenance import cell_of, provenance, window_start  # torch: only once asked
+
+    cell, asked = cell_of(states, view.neuron)
+    start = window_start(view.origin, LOOK_BACK)
+    gates = _gates(models, states, cell.layer, start, view.origin + 1)
+    return provenance(states, asked, view.origin, LOOK_BACK, gates=gates), cell, asked
+
+
+def export(models: Models, states: States, view: View, *, fmt: str, width: int | None, fragment: bool,
+           source_name: str) -> tuple[str, str]:
+    """(file name, figure) of a "where from" view: what ``lstmviz provenance -o`` writes for its origin.
+
+    The figure shows the whole look-back shaded, not only the window on screen, with the command
+    that recreates it.
+    """
+    from lstmviz.render.contributions import contribution_figure, provenance_command
+
+    prov, cell, _ = view_provenance(models, states, view)
+    name = f"{cell}_from_{view.origin}.{fmt}"
+    command = provenance_command(source_name, prov, LOOK_BACK, name)
+    text = contribution_figure(states, prov, fmt=fmt, palette=palette_for(view.palette), width=width,
+                               fragment=fragment, command=command)
+    return name, text
 
 
 def legend_note(prov, asked: Neuron) -> str:

@@ -6,16 +6,20 @@ through the controller as a click does (:func:`app.control.reply`).
 """
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from memory_models import COUNTER, PARITY, VOCAB, extract_memory, memory_model
 from memory_models import TEXT as MEMORY_TEXT
 
+from app.callbacks.exporting import export_text
 from app.catalog import Catalog, cached_states
 from app.control import jump_event, reply
 from app.models import Models
 from app.state import LOOK_BACK, View, from_query, to_query
+from lstmviz.cli import cli
 from lstmviz.intervene.provenance import DEFAULT_BACK, provenance
 from lstmviz.kinds import KINDS
 from lstmviz.model.checkpoint import save_checkpoint
@@ -247,3 +251,19 @@ def test_later_clicks_replay_from_the_block_before_their_look_back(tmp_path):
         assert vals["remainder"] == fresh.remainder
     handed = wherefrom._handed(catalog.models, states)
     assert sorted(handed)[:3] == [rows, 2 * rows, 3 * rows]
+
+
+@pytest.mark.parametrize("fmt", ["html", "svg"])
+def test_an_export_of_a_where_from_view_is_what_lstmviz_provenance_writes(files, tmp_path, fmt):
+    _, exact, _ = files
+    catalog = catalog_of(exact)
+    view = replace(view_of(catalog, f"layer0.c.{COUNTER}", pos=1000, length=1000), origin=1500)
+    name, text = export_text(catalog, view.to_dict(), None, fmt)
+    assert name == f"layer0.c.{COUNTER}_from_1500.{fmt}"
+    out = tmp_path / name
+    cli_args = ["provenance", str(exact), "--neuron", f"layer0.c.{COUNTER}", "--at", "1500", "--back",
+                str(LOOK_BACK), "-o", str(out)]
+    assert CliRunner().invoke(cli, cli_args).exit_code == 0
+    assert text == out.read_text(encoding="utf-8")  # the look-back shaded, with the command that writes it
+    command = f"lstmviz provenance {exact.name} --neuron layer0.c.{COUNTER} --at 1500 --back 2000 -o {name}"
+    assert command in text

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
-from app import data, ids
+from app import data, ids, wherefrom
 from app.catalog import Catalog
 from app.control import message
 from app.requests import drawn_width, view_of
@@ -31,10 +31,14 @@ def export_text(catalog: Catalog, page_view: dict, rendered: dict | None, fmt: s
         LstmvizError: the view or its file cannot be read.
     """
     view, states = view_of(catalog, page_view)
+    source_name = catalog.get(view.file).path.name
+    if view.origin >= 0:  # "where from": the shading of the look-back, as lstmviz provenance draws it
+        return wherefrom.export(catalog.models, states, view, fmt=fmt, width=drawn_width(rendered, view),
+                                fragment=fragment, source_name=source_name)
     spec = ExportSpec((view.neuron,), view.pos, view.length, palette=view.palette,
                       strips=view.mode == "grid", raw_c=view.raw_c, format=fmt, fragment=fragment,
                       width=drawn_width(rendered, view))
-    return data.export(states, spec, source_name=catalog.get(view.file).path.name)
+    return data.export(states, spec, source_name=source_name)
 
 
 def export_reply(catalog: Catalog, page_view: dict, fmt: str,
