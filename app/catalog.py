@@ -220,12 +220,7 @@ def cached_evolution(path: str | Path) -> Evolution:
     Raises:
         StoreError: missing, damaged or not an evolution file.
     """
-    path = Path(path)
-    try:
-        st = os.stat(path)
-    except OSError:
-        raise StoreError(f"{path}: no such file; write one with `lstmviz evolve`") from None
-    return _read_evolution(str(path), st.st_mtime_ns, st.st_size)
+    return _read_evolution(*_version(path, "write one with `lstmviz evolve`"))
 
 
 @lru_cache(maxsize=8)
@@ -260,12 +255,20 @@ def cached_states(path: str | Path) -> States:
     dashboard runs is reopened rather than read through a stale handle. The path is kept as the
     user gave it, so messages name the file the way they typed it.
     """
-    path = Path(path)
+    return _open(*_version(path, "create it with `lstmviz extract`"))
+
+
+def _version(path: str | Path, fix: str) -> tuple[str, int, int]:
+    """A file as the per-process caches key it: its path as given, modification time and size.
+
+    A file rewritten while the dashboard runs gets a new key, so it is read again, not through a
+    stale handle.
+    """
     try:
         st = os.stat(path)
     except OSError:
-        raise StoreError(f"{path}: no such file; create it with `lstmviz extract`") from None
-    return _open(str(path), st.st_mtime_ns, st.st_size)
+        raise StoreError(f"{path}: no such file; {fix}") from None
+    return str(path), st.st_mtime_ns, st.st_size
 
 
 # h5py handles must not cross fork(): this cache fills lazily, per worker process.
